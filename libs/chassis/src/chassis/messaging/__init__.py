@@ -1,0 +1,1 @@
+"""Reliable messaging: transactional outbox, relay to Kafka, idempotent inbox consumer."""

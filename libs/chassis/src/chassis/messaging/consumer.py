@@ -1,0 +1,331 @@
+"""The idempotent consumer: handles Kafka batches exactly once per event id.
+
+A batch is handled in one database transaction that first records every event id in
+the ``inbox`` (``ON CONFLICT DO NOTHING``), runs the handlers for the ids that were
+new, and commits; only then are the Kafka offsets committed. A redelivered event finds
+its inbox row and changes nothing. A message that cannot be parsed, or whose handler
+fails for a reason retrying will not fix, goes to the service's dead-letter topic with
+the error, in the same transaction, and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar, cast
+
+from opentelemetry import propagate, trace
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chassis import metrics
+from chassis.db import transaction
+from chassis.messaging.outbox import Outbox
+from chassis.messaging.tables import MessagingTables
+from chassis.telemetry import tracer
+from contracts import topics
+from contracts.envelope import Envelope, Event, decode
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+
+class RetryLater(Exception):
+    """Raised by a handler when the batch should be redelivered after a backoff."""
+
+
+class Record(Protocol):
+    """The fields of a Kafka consumer record the consumer reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass
+class MessageContext:
+    """What a handler gets besides its event: the open transaction and the envelope."""
+
+    session: AsyncSession
+    envelope: Envelope
+    outbox: Outbox
+    topic: str
+    partition: int
+    offset: int
+
+    async def publish(self, event: Event) -> Envelope:
+        """Queue an event caused by this one, in this transaction."""
+        return await self.outbox.add(self.session, event, cause=self.envelope)
+
+
+Handler = Callable[[Any, MessageContext], Awaitable[None]]
+
+
+@dataclass
+class _Parsed:
+    record: Record
+    inbox_id: str
+    event_type: str
+    envelope: Envelope | None = None
+    event: Event | None = None
+    error: Exception | None = None
+    span_context: Any = field(default=None)
+
+
+_SQLSTATE_RETRYABLE = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures that a later attempt can succeed at: outages, timeouts, lock conflicts."""
+    if isinstance(exc, RetryLater | OSError | TimeoutError | OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code in _SQLSTATE_RETRYABLE
+    return False
+
+
+class _PoisonMessage(Exception):
+    def __init__(self, parsed: _Parsed, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.parsed = parsed
+        self.cause = cause
+
+
+class EventConsumer:
+    """Routes events of the contract types to handlers, exactly once per consumer."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        name: str,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: MessagingTables,
+        outbox: Outbox,
+    ) -> None:
+        self.service = service
+        self.name = name
+        self._sessions = sessions
+        self._inbox = tables.inbox
+        self._outbox = outbox
+        self._handlers: dict[str, Handler] = {}
+        self._topics: set[str] = set()
+        self.dead_letter_topic = topics.deadletter_topic_name(cast(topics.ServiceName, service))
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.service}.{self.name}"
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self._topics)
+
+    def handles(
+        self, event_type: type[E]
+    ) -> Callable[[Callable[[E, MessageContext], Awaitable[None]]], Handler]:
+        """Register the handler of one event type (decorator)."""
+
+        def register(fn: Callable[[E, MessageContext], Awaitable[None]]) -> Handler:
+            if event_type.event_type in self._handlers:
+                raise ValueError(f"{event_type.event_type} already has a handler in {self.name}")
+            self._handlers[event_type.event_type] = fn
+            self._topics.add(event_type.topic.name)
+            return fn
+
+        return register
+
+    async def handle_batch(self, records: Sequence[Record]) -> None:
+        """Handle a batch; raises only for transient failures (the caller redelivers)."""
+        parsed = [self._parse(r) for r in records]
+        relevant = [p for p in parsed if p.error is not None or p.event_type in self._handlers]
+        for p in parsed:
+            if p.error is None and p.event_type not in self._handlers:
+                metrics.CONSUMED.labels(self.service, p.event_type, "ignored").inc()
+        if not relevant:
+            return
+        started = time.perf_counter()
+        try:
+            outcomes = await self._handle(relevant, isolate=False)
+        except _PoisonMessage as poison:
+            log.warning(
+                "handler failed; handling the batch one event at a time",
+                extra={"event_type": poison.parsed.event_type, "error": repr(poison.cause)},
+            )
+            outcomes = await self._handle(relevant, isolate=True)
+        metrics.HANDLE_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+        for event_type, outcome in outcomes:
+            metrics.CONSUMED.labels(self.service, event_type, outcome).inc()
+
+    async def _handle(self, batch: list[_Parsed], *, isolate: bool) -> list[tuple[str, str]]:
+        outcomes: list[tuple[str, str]] = []
+        async with transaction(self._sessions) as session:
+            fresh = await self._claim(session, batch)
+            for p in batch:
+                if p.inbox_id not in fresh:
+                    outcomes.append((p.event_type, "duplicate"))
+                    continue
+                fresh.discard(p.inbox_id)  # a second copy inside the same batch
+                if p.error is not None:
+                    await self._dead_letter(session, p, p.error)
+                    outcomes.append((p.event_type, "dead_lettered"))
+                    continue
+                if not isolate:
+                    try:
+                        await self._dispatch(session, p)
+                    except Exception as exc:
+                        if is_transient(exc):
+                            raise
+                        raise _PoisonMessage(p, exc) from exc
+                    outcomes.append((p.event_type, "processed"))
+                    continue
+                try:
+                    async with session.begin_nested():
+                        await self._dispatch(session, p)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    log.exception(
+                        "event dead-lettered: handler failed",
+                        extra={"event_type": p.event_type, "event_id": p.inbox_id},
+                    )
+                    await self._dead_letter(session, p, exc)
+                    outcomes.append((p.event_type, "dead_lettered"))
+                else:
+                    outcomes.append((p.event_type, "processed"))
+        return outcomes
+
+    async def _claim(self, session: AsyncSession, batch: list[_Parsed]) -> set[str]:
+        rows = [
+            {
+                "consumer": self.name,
+                "event_id": p.inbox_id,
+                "event_type": p.event_type,
+                "topic": p.record.topic,
+                "partition": p.record.partition,
+                "offset": p.record.offset,
+                "outcome": "processed",
+            }
+            for p in batch
+        ]
+        result = await session.execute(
+            insert(self._inbox)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(self._inbox.c.event_id)
+        )
+        return set(result.scalars())
+
+    async def _dispatch(self, session: AsyncSession, p: _Parsed) -> None:
+        assert p.event is not None
+        assert p.envelope is not None
+        with tracer().start_as_current_span(
+            f"{p.record.topic} process",
+            context=p.span_context,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": p.record.topic,
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.message.id": p.envelope.id,
+                "messaging.kafka.offset": p.record.offset,
+                "messaging.destination.partition.id": str(p.record.partition),
+                "cloudevents.event_type": p.event_type,
+            },
+        ):
+            context = MessageContext(
+                session=session,
+                envelope=p.envelope,
+                outbox=self._outbox,
+                topic=p.record.topic,
+                partition=p.record.partition,
+                offset=p.record.offset,
+            )
+            await self._handlers[p.event_type](p.event, context)
+
+    def _parse(self, record: Record) -> _Parsed:
+        headers = list(record.headers or ())
+        raw_id = f"raw:{record.topic}:{record.partition}:{record.offset}"
+        carrier = {k: v.decode("latin-1") for k, v in headers if k in ("traceparent", "tracestate")}
+        span_context = propagate.extract(carrier)
+        try:
+            envelope = Envelope.from_headers(headers)
+        except ValueError as exc:
+            return _Parsed(record, raw_id, "unknown", error=exc, span_context=span_context)
+        parsed = _Parsed(
+            record, envelope.id, envelope.type, envelope=envelope, span_context=span_context
+        )
+        if envelope.type not in self._handlers:
+            return parsed
+        try:
+            parsed.event = decode(envelope.type, record.value or b"")
+        except ValueError as exc:
+            parsed.error = exc
+        return parsed
+
+    async def _dead_letter(self, session: AsyncSession, p: _Parsed, error: Exception) -> None:
+        record = p.record
+        dlq_headers = [
+            *[(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq_")],
+            (topics.DLQ_ERROR, str(error)[:2000].encode()),
+            (topics.DLQ_ERROR_TYPE, type(error).__name__.encode()),
+            (topics.DLQ_ORIGINAL_TOPIC, record.topic.encode()),
+            (topics.DLQ_ORIGINAL_PARTITION, str(record.partition).encode()),
+            (topics.DLQ_ORIGINAL_OFFSET, str(record.offset).encode()),
+            (topics.DLQ_CONSUMER, self.group_id.encode()),
+            (topics.DLQ_FAILED_AT, datetime.now(UTC).isoformat().encode()),
+        ]
+        await self._outbox.add_raw(
+            session,
+            topic=self.dead_letter_topic,
+            key=record.key.decode("utf-8", errors="replace") if record.key is not None else None,
+            event_id=p.inbox_id,
+            event_type=p.event_type,
+            headers=dlq_headers,
+            payload=record.value or b"",
+        )
+        await session.execute(
+            update(self._inbox)
+            .where(self._inbox.c.consumer == self.name, self._inbox.c.event_id == p.inbox_id)
+            .values(outcome="dead_lettered")
+        )
+        log.warning(
+            "message sent to the dead-letter topic",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error_type": type(error).__name__,
+                "error": str(error)[:500],
+                "dead_letter_topic": self.dead_letter_topic,
+            },
+        )
+
+
+class Backoff:
+    """Exponential backoff between redeliveries of a batch that failed transiently."""
+
+    def __init__(self, first: float = 0.2, cap: float = 10.0) -> None:
+        self._first = first
+        self._cap = cap
+        self._next = first
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self._next)
+        self._next = min(self._next * 2, self._cap)
+
+    def reset(self) -> None:
+        self._next = self._first

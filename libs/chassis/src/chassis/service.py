@@ -1,0 +1,158 @@
+"""The running service: database, outbox relay, consumers, HTTP surface and lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, cast
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy import MetaData
+
+from chassis.db import create_engine, ping, session_factory
+from chassis.health import health_router
+from chassis.messaging.consumer import EventConsumer
+from chassis.messaging.kafka import BrokerPublisher, create_broker, subscribe
+from chassis.messaging.outbox import Outbox
+from chassis.messaging.relay import OutboxRelay
+from chassis.messaging.tables import messaging_tables
+from chassis.migrations import upgrade_to_head_async
+from chassis.settings import ServiceSettings
+from contracts import topics
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Service:
+    """Everything one service process runs, assembled once and started by the lifespan.
+
+    Start order: migrations, Kafka (retried until it answers), consumers, relay,
+    background tasks. Stop order is the reverse, so in-flight batches finish and commit
+    their offsets, and the relay publishes what they wrote before the producer closes.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        metadata: MetaData,
+        *,
+        migrations: str,
+        broker: KafkaBroker | None = None,
+    ) -> None:
+        self.name = type(settings).service_name
+        self.settings = settings
+        self.migrations = migrations
+        self.engine = create_engine(settings)
+        self.sessions = session_factory(self.engine)
+        self.tables = messaging_tables(metadata)
+        self.outbox = Outbox(
+            self.tables, source=topics.SERVICE_SOURCES[cast(topics.ServiceName, self.name)]
+        )
+        self.broker = broker or create_broker(settings)
+        self.relay = OutboxRelay(
+            service=self.name,
+            engine=self.engine,
+            tables=self.tables,
+            publisher=BrokerPublisher(self.broker),
+            batch_size=settings.relay_batch_size,
+            poll_interval_s=settings.relay_poll_interval_s,
+        )
+        self.consumers: list[EventConsumer] = []
+        self._background: list[tuple[str, BackgroundTask]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._broker_ready = asyncio.Event()
+        self.app = FastAPI(title=self.name, lifespan=self._lifespan, docs_url=None, redoc_url=None)
+        self.app.include_router(
+            health_router({"database": self._check_database, "kafka": self._check_kafka})
+        )
+        FastAPIInstrumentor.instrument_app(self.app, excluded_urls="/healthz,/readyz,/metrics")
+
+    def consumer(self, name: str = "main") -> EventConsumer:
+        """A consumer group of this service; register handlers on it before start."""
+        consumer = EventConsumer(
+            service=self.name,
+            name=name,
+            sessions=self.sessions,
+            tables=self.tables,
+            outbox=self.outbox,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    def background(self, name: str, task: BackgroundTask) -> None:
+        """A long-running task started with the service and cancelled on stop."""
+        self._background.append((name, task))
+
+    async def _check_database(self) -> None:
+        await ping(self.engine)
+
+    async def _check_kafka(self) -> None:
+        if not self._broker_ready.is_set() or not await self.broker.ping(timeout=2.0):
+            raise ConnectionError("Kafka is not reachable")
+
+    async def start(self) -> None:
+        if self.settings.migrate_on_start:
+            await upgrade_to_head_async(
+                self.migrations, self.settings.database_url.get_secret_value()
+            )
+            log.info("migrations applied")
+        for consumer in self.consumers:
+            subscribe(self.broker, consumer, self.settings)
+        self._tasks.append(asyncio.create_task(self._connect_broker(), name="kafka-connect"))
+
+    async def _connect_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+                break
+            except Exception as exc:
+                log.warning(
+                    "Kafka not reachable yet; retrying",
+                    extra={"bootstrap": self.settings.kafka_bootstrap, "error": repr(exc)},
+                )
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self._broker_ready.set()
+        log.info("connected to Kafka", extra={"bootstrap": self.settings.kafka_bootstrap})
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for name, task in self._background:
+            self._tasks.append(asyncio.create_task(task(), name=name))
+
+    async def stop(self) -> None:
+        timeout = self.settings.shutdown_timeout_s
+        relay_task = next((t for t in self._tasks if t.get_name() == "outbox-relay"), None)
+        for task in self._tasks:
+            if task is not relay_task:
+                task.cancel()
+        if self._broker_ready.is_set():
+            for subscriber in self.broker.subscribers:
+                # Waits for the batch in hand: its transaction and offset commit finish.
+                await subscriber.stop()
+        if relay_task is not None:
+            await self.relay.stop()
+            try:
+                await asyncio.wait_for(relay_task, timeout=timeout)
+            except TimeoutError:
+                log.warning("outbox not fully flushed before the shutdown timeout")
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.broker.stop()
+        await self.engine.dispose()
+        log.info("stopped")
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()

@@ -1,0 +1,44 @@
+"""OpenTelemetry tracing and the Prometheus registry, set up once per process."""
+
+from __future__ import annotations
+
+import logging
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+log = logging.getLogger(__name__)
+
+TRACER_NAME = "chassis"
+
+
+def setup_tracing(
+    service: str, otlp_endpoint: str | None, exporter: SpanExporter | None = None
+) -> TracerProvider:
+    """Install the process's tracer provider.
+
+    Spans are always created (so trace ids reach the logs and Kafka headers); they leave
+    the process only when an OTLP endpoint is configured or an exporter is passed in.
+    """
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if exporter is None and otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
+        log.info("exporting traces over OTLP", extra={"endpoint": otlp_endpoint})
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        # A second setup in one process (tests) adds to the installed provider.
+        if exporter is not None:
+            current.add_span_processor(BatchSpanProcessor(exporter))
+        return current
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)

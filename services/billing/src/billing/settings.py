@@ -1,0 +1,14 @@
+"""Settings of the billing service, read from `BILLING_*` environment variables."""
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from chassis.settings import ServiceSettings
+
+
+class BillingSettings(ServiceSettings):
+    service_name: ClassVar[str] = "billing"
+    model_config = SettingsConfigDict(env_prefix="BILLING_")
+
+    http_port: int = 8082

@@ -1,0 +1,6 @@
+from chassis.cli import main
+from gateway.app import build
+from gateway.settings import GatewaySettings
+
+if __name__ == "__main__":
+    main(GatewaySettings, build)

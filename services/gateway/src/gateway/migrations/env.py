@@ -1,0 +1,4 @@
+from chassis.migrations import run_env
+from gateway.models import metadata
+
+run_env(metadata)
