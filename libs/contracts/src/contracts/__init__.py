@@ -1,0 +1,72 @@
+"""Event contracts shared by every service: envelope, topic catalog, events.
+
+Importing the package registers every event class, so ``decode`` knows all event types.
+"""
+
+__version__ = "0.1.0"
+
+from contracts.billing import (
+    CheckoutFailed,
+    CheckoutReady,
+    PaymentCanceled,
+    PaymentSucceeded,
+    Plan,
+    PlanCatalogPublished,
+    SubscriptionActivated,
+    SubscriptionExtended,
+)
+from contracts.bot import CustomerRegistered, RequestCheckout
+from contracts.envelope import (
+    ContractError,
+    Envelope,
+    EnvelopeError,
+    Event,
+    InvalidEventPayload,
+    UnknownEventType,
+    decode,
+    decode_record,
+    encode,
+    event_class,
+    registered_events,
+)
+from contracts.gateway import PaymentNotificationReceived, TelegramUpdateReceived
+from contracts.money import CurrencyMismatchError, Money
+from contracts.notifier import SendNotification
+from contracts.provisioning import AccessGranted, AccessProvisioningFailed
+from contracts.topics import SERVICE_SOURCES, SERVICES, TOPICS, TopicSpec, topic_by_name
+
+__all__ = [
+    "SERVICES",
+    "SERVICE_SOURCES",
+    "TOPICS",
+    "AccessGranted",
+    "AccessProvisioningFailed",
+    "CheckoutFailed",
+    "CheckoutReady",
+    "ContractError",
+    "CurrencyMismatchError",
+    "CustomerRegistered",
+    "Envelope",
+    "EnvelopeError",
+    "Event",
+    "InvalidEventPayload",
+    "Money",
+    "PaymentCanceled",
+    "PaymentNotificationReceived",
+    "PaymentSucceeded",
+    "Plan",
+    "PlanCatalogPublished",
+    "RequestCheckout",
+    "SendNotification",
+    "SubscriptionActivated",
+    "SubscriptionExtended",
+    "TelegramUpdateReceived",
+    "TopicSpec",
+    "UnknownEventType",
+    "decode",
+    "decode_record",
+    "encode",
+    "event_class",
+    "registered_events",
+    "topic_by_name",
+]

@@ -1,0 +1,74 @@
+"""Events produced by provisioning: VPN access on the Marzban panels."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import Field, StringConstraints
+
+from contracts.envelope import Event
+from contracts.fields import ByteCount, HttpUrl, RegionId, UtcDatetime
+from contracts.topics import PROVISIONING_ACCESS
+
+PanelUsername = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9_]{3,32}$"),
+    Field(description="User name on the panel: deterministic, lowercase, 3 to 32 of [a-z0-9_]."),
+]
+
+
+class AccessGranted(Event):
+    """A subscription has working VPN access on a panel, created or updated to match billing.
+
+    Emitted by provisioning after the panel confirmed the user, on activation, extension and
+    every move to another panel. Consumed by the gateway (``/sub/{token}`` read model) and
+    the bot (shows how to connect).
+    """
+
+    event_type = "provisioning.access.granted.v1"
+    topic = PROVISIONING_ACCESS
+
+    subscription_id: UUID = Field(description="The subscription the access serves.")
+    customer_id: UUID = Field(description="The subscriber.")
+    region: RegionId
+    panel_id: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,63}$", description="Panel within the region, e.g. `nl-1`."
+    )
+    panel_username: PanelUsername
+    subscription_url: HttpUrl = Field(
+        description="The panel's subscription link for this user; it changes on every panel call."
+    )
+    expires_at: UtcDatetime = Field(description="Expiry set on the panel user (Marzban `expire`).")
+    traffic_limit_bytes: ByteCount = Field(
+        description="Traffic limit set on the panel user in bytes; 0 means unlimited."
+    )
+
+    def key(self) -> str:
+        return str(self.subscription_id)
+
+
+class AccessProvisioningFailed(Event):
+    """Provisioning could not create or update the VPN access of a subscription.
+
+    Emitted after each run of attempts that ends in failure; ``retryable`` says whether
+    provisioning keeps trying on its own. Consumed by the bot (tells the customer access is
+    delayed) and operators' alerting.
+    """
+
+    event_type = "provisioning.access.failed.v1"
+    topic = PROVISIONING_ACCESS
+
+    subscription_id: UUID = Field(description="The subscription left without access.")
+    customer_id: UUID = Field(description="The subscriber.")
+    region: RegionId
+    reason: str = Field(
+        min_length=1, max_length=1024, description="What went wrong, for operators."
+    )
+    attempts: int = Field(strict=True, ge=1, description="Attempts made so far.")
+    retryable: bool = Field(
+        description="True if provisioning will retry by itself; false needs an operator."
+    )
+
+    def key(self) -> str:
+        return str(self.subscription_id)

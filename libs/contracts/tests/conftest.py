@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from contracts import envelope
+from contracts.billing import (
+    CheckoutFailed,
+    CheckoutReady,
+    LocalizedText,
+    PaymentCanceled,
+    PaymentSucceeded,
+    Plan,
+    PlanCatalogPublished,
+    SubscriptionActivated,
+    SubscriptionExtended,
+)
+from contracts.bot import CustomerRegistered, RequestCheckout
+from contracts.envelope import Event
+from contracts.gateway import PaymentNotificationReceived, TelegramUpdateReceived
+from contracts.money import Money
+from contracts.notifier import SendNotification
+from contracts.provisioning import AccessGranted, AccessProvisioningFailed
+
+CUSTOMER_ID = UUID("0b6f3c4e-8d7a-4f7e-9a51-3c2d1e0f9a8b")
+CHECKOUT_ID = UUID("7e0f6f8a-3c1e-4b8e-9d8e-2a0b6c5d4e3f")
+ORDER_ID = UUID("5d2c9a7e-1b3f-4c6d-8e9f-0a1b2c3d4e5f")
+SUBSCRIPTION_ID = UUID("c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5")
+YOOKASSA_PAYMENT_ID = "2d9fa2e9-000f-5000-9000-1a3b4c5d6e7f"
+PAID_AT = datetime(2025, 1, 15, 10, 1, 5, tzinfo=UTC)
+PRICE = Money(amount_minor=29900, currency="RUB")
+GIB = 1024**3
+
+
+def sample_events() -> dict[str, Event]:
+    """One realistic instance of every contract event, by event type."""
+    period_end = PAID_AT + timedelta(days=30)
+    samples: list[Event] = [
+        CustomerRegistered(
+            customer_id=CUSTOMER_ID,
+            telegram_user_id=123456789,
+            chat_id=123456789,
+            language="ru",
+            referral_code="ref_42",
+            registered_at=datetime(2025, 1, 15, 9, 58, tzinfo=UTC),
+        ),
+        RequestCheckout(
+            checkout_id=CHECKOUT_ID,
+            customer_id=CUSTOMER_ID,
+            plan_id="m1",
+            provider="yookassa",
+            return_url="https://t.me/MyVpnBot?start=paid",
+            requested_at=datetime(2025, 1, 15, 10, 0, tzinfo=UTC),
+        ),
+        PlanCatalogPublished(
+            catalog_version=3,
+            plans=(
+                Plan(
+                    plan_id="m1",
+                    title=LocalizedText(ru="VPN на 1 месяц", en="VPN for 1 month"),
+                    duration_days=30,
+                    price=PRICE,
+                    traffic_limit_bytes=100 * GIB,
+                    active=True,
+                ),
+                Plan(
+                    plan_id="y1",
+                    title=LocalizedText(ru="VPN на 1 год", en="VPN for 1 year"),
+                    duration_days=365,
+                    price=Money(amount_minor=299000, currency="RUB"),
+                    traffic_limit_bytes=0,
+                    active=False,
+                ),
+            ),
+            published_at=datetime(2025, 1, 1, 0, 0, tzinfo=UTC),
+        ),
+        CheckoutReady(
+            checkout_id=CHECKOUT_ID,
+            customer_id=CUSTOMER_ID,
+            order_id=ORDER_ID,
+            provider="yookassa",
+            provider_payment_id=YOOKASSA_PAYMENT_ID,
+            confirmation_url=(
+                "https://yoomoney.ru/api-pages/v2/payment-confirm/epl?orderId="
+                + YOOKASSA_PAYMENT_ID
+            ),
+            amount=PRICE,
+            expires_at=datetime(2025, 1, 15, 11, 0, tzinfo=UTC),
+        ),
+        CheckoutFailed(
+            checkout_id=CHECKOUT_ID,
+            customer_id=CUSTOMER_ID,
+            reason_code="plan_inactive",
+            reason="plan y1 is not for sale since catalog version 3",
+        ),
+        PaymentSucceeded(
+            order_id=ORDER_ID,
+            checkout_id=CHECKOUT_ID,
+            customer_id=CUSTOMER_ID,
+            plan_id="m1",
+            provider="yookassa",
+            provider_payment_id=YOOKASSA_PAYMENT_ID,
+            amount=PRICE,
+            paid_at=PAID_AT,
+        ),
+        PaymentCanceled(
+            order_id=ORDER_ID,
+            checkout_id=CHECKOUT_ID,
+            customer_id=CUSTOMER_ID,
+            plan_id="m1",
+            provider="yookassa",
+            provider_payment_id=YOOKASSA_PAYMENT_ID,
+            amount=PRICE,
+            canceled_at=datetime(2025, 1, 15, 11, 0, tzinfo=UTC),
+            cancellation_party="yoo_money",
+            cancellation_reason="expired_on_confirmation",
+        ),
+        SubscriptionActivated(
+            subscription_id=SUBSCRIPTION_ID,
+            customer_id=CUSTOMER_ID,
+            plan_id="m1",
+            order_id=ORDER_ID,
+            period_start=PAID_AT,
+            period_end=period_end,
+            traffic_limit_bytes=100 * GIB,
+        ),
+        SubscriptionExtended(
+            subscription_id=SUBSCRIPTION_ID,
+            customer_id=CUSTOMER_ID,
+            plan_id="m1",
+            order_id=UUID("9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"),
+            period_start=period_end,
+            period_end=period_end + timedelta(days=30),
+            traffic_limit_bytes=100 * GIB,
+            previous_period_end=period_end,
+        ),
+        AccessGranted(
+            subscription_id=SUBSCRIPTION_ID,
+            customer_id=CUSTOMER_ID,
+            region="nl",
+            panel_id="nl-1",
+            panel_username="c0b6f3c4e8d7a",
+            subscription_url="https://nl-1.vpn.example/sub/ZGVtb191c2VyMSwxNzk1NzMzODU0pXJz9Gb8RX",
+            expires_at=period_end,
+            traffic_limit_bytes=100 * GIB,
+        ),
+        AccessProvisioningFailed(
+            subscription_id=SUBSCRIPTION_ID,
+            customer_id=CUSTOMER_ID,
+            region="nl",
+            reason="panel nl-1 answered 502 Bad Gateway to POST /api/user",
+            attempts=5,
+            retryable=True,
+        ),
+        SendNotification(
+            notification_id=UUID("3a16a4f0-27b0-49d1-96da-ba8d5c63eae3"),
+            customer_id=CUSTOMER_ID,
+            template="payment.succeeded",
+            params={"plan_title": "VPN на 1 месяц", "amount": "299.00 RUB", "days": 30},
+            channel="telegram",
+        ),
+        PaymentNotificationReceived(
+            provider="yookassa",
+            provider_payment_id=YOOKASSA_PAYMENT_ID,
+            body={
+                "type": "notification",
+                "event": "payment.succeeded",
+                "object": {
+                    "id": YOOKASSA_PAYMENT_ID,
+                    "status": "succeeded",
+                    "paid": True,
+                    "amount": {"value": "299.00", "currency": "RUB"},
+                    "description": "VPN, 1 месяц, заказ 1042",
+                    "metadata": {"order_id": str(ORDER_ID)},
+                    "test": True,
+                },
+            },
+            received_at=datetime(2025, 1, 15, 10, 1, 6, tzinfo=UTC),
+            remote_address="185.71.76.5",
+        ),
+        TelegramUpdateReceived(
+            update_id=872345001,
+            chat_id=123456789,
+            update={
+                "update_id": 872345001,
+                "message": {
+                    "message_id": 17,
+                    "date": 1736935080,
+                    "chat": {"id": 123456789, "first_name": "Иван", "type": "private"},
+                    "from": {"id": 123456789, "is_bot": False, "first_name": "Иван"},
+                    "text": "/start ref_42",
+                },
+            },
+            received_at=datetime(2025, 1, 15, 9, 58, tzinfo=UTC),
+        ),
+    ]
+    return {sample.event_type: sample for sample in samples}
+
+
+@pytest.fixture(scope="session")
+def samples() -> dict[str, Event]:
+    """One realistic instance of every contract event, by event type."""
+    return sample_events()
+
+
+@pytest.fixture
+def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, type[Event]]:
+    """A copy of the event registry, so a test can define events without leaking them."""
+    registry = dict(envelope._REGISTRY)
+    monkeypatch.setattr(envelope, "_REGISTRY", registry)
+    return registry
