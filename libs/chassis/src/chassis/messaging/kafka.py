@@ -7,7 +7,9 @@ import logging
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 
 from chassis.messaging.consumer import Backoff, EventConsumer, is_transient
 from chassis.settings import ServiceSettings
@@ -44,6 +46,12 @@ class BrokerPublisher:
         return await self._broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
 
 
+async def _keep_raw(message: StreamMessage[Any]) -> None:
+    # The consumer parses envelopes and payloads itself, record by record, so that one
+    # malformed record is dead-lettered instead of failing the whole batch in a decoder.
+    return None
+
+
 def subscribe(broker: KafkaBroker, consumer: EventConsumer, settings: ServiceSettings) -> None:
     """Attach ``consumer`` to its topics as one consumer group, in batches.
 
@@ -62,6 +70,7 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer, settings: ServiceSet
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=consumer.group_id,
+        decoder=_keep_raw,
     )
 
     @subscriber
