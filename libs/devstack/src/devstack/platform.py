@@ -79,6 +79,8 @@ class Platform:
     sink: LineSink = print_prefixed
     services: tuple[str, ...] = SERVICES
     stop_timeout: float = 30.0
+    prefer_default_ports: bool = True
+    log_format: str = "text"
     _running: dict[str, ServiceProcess] = field(default_factory=dict)
     _database_urls: dict[str, str] = field(default_factory=dict)
 
@@ -97,7 +99,7 @@ class Platform:
                 f"{prefix}DATABASE_URL": self._database_urls[service],
                 f"{prefix}KAFKA_BOOTSTRAP": self.kafka_bootstrap,
                 f"{prefix}HTTP_HOST": LOOPBACK,
-                f"{prefix}LOG_FORMAT": os.environ.get("DEVSTACK_LOG_FORMAT", "text"),
+                f"{prefix}LOG_FORMAT": self.log_format,
                 f"{prefix}MIGRATE_ON_START": "false",
                 # Five services share two cores and one PostgreSQL: keep the pools small.
                 f"{prefix}DB_POOL_SIZE": "5",
@@ -162,7 +164,12 @@ class Platform:
     def _pick_port(self, service: str) -> int:
         wanted = DEFAULT_PORTS.get(service)
         taken = {p.port for p in self._running.values()}
-        if wanted and wanted not in taken and not port_accepts(LOOPBACK, wanted):
+        if (
+            self.prefer_default_ports
+            and wanted
+            and wanted not in taken
+            and not port_accepts(LOOPBACK, wanted)
+        ):
             return wanted
         return free_port()
 
