@@ -14,5 +14,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     passed = len(reporter.stats.get("passed", [])) if reporter is not None else 0
     if exitstatus == 0 and passed == 0 and not session.config.option.collectonly:
         if reporter is not None:
-            reporter.write_line("ERROR: no test passed in this run; an empty run is a failure", red=True)
+            reporter.write_line(
+                "ERROR: no test passed in this run; an empty run is a failure", red=True
+            )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -16,7 +16,7 @@ from sqlalchemy import MetaData
 from chassis.db import create_engine, ping, session_factory
 from chassis.health import health_router
 from chassis.messaging.consumer import EventConsumer
-from chassis.messaging.kafka import BrokerPublisher, create_broker, subscribe
+from chassis.messaging.kafka import KafkaPublisher, create_broker, subscribe
 from chassis.messaging.outbox import Outbox
 from chassis.messaging.relay import OutboxRelay
 from chassis.messaging.tables import messaging_tables
@@ -55,11 +55,12 @@ class Service:
             self.tables, source=topics.SERVICE_SOURCES[cast(topics.ServiceName, self.name)]
         )
         self.broker = broker or create_broker(settings)
+        self.publisher = KafkaPublisher(settings)
         self.relay = OutboxRelay(
             service=self.name,
             engine=self.engine,
             tables=self.tables,
-            publisher=BrokerPublisher(self.broker),
+            publisher=self.publisher,
             batch_size=settings.relay_batch_size,
             poll_interval_s=settings.relay_poll_interval_s,
         )
@@ -111,6 +112,7 @@ class Service:
         while True:
             try:
                 await self.broker.start()
+                await self.publisher.start()
                 break
             except Exception as exc:
                 log.warning(
@@ -119,6 +121,8 @@ class Service:
                 )
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
+                with contextlib.suppress(Exception):
+                    await self.publisher.stop()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         self._broker_ready.set()
@@ -145,6 +149,7 @@ class Service:
                 log.warning("outbox not fully flushed before the shutdown timeout")
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.publisher.stop()
         await self.broker.stop()
         await self.engine.dispose()
         log.info("stopped")

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from chassis.db import new_metadata, session_factory, transaction
-from chassis.messaging.kafka import BrokerPublisher, create_broker
+from chassis.messaging.kafka import KafkaPublisher
 from chassis.messaging.outbox import Outbox
 from chassis.messaging.relay import OutboxRelay
 from chassis.messaging.tables import MessagingTables, messaging_tables
@@ -78,7 +78,7 @@ class Producer:
     bootstrap: str
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _relays: list[OutboxRelay] = field(default_factory=list)
-    _brokers: list[Any] = field(default_factory=list)
+    _publishers: list[KafkaPublisher] = field(default_factory=list)
 
     async def emit(self, events: Iterable[Event]) -> list[Envelope]:
         async with transaction(self.sessions) as session:
@@ -87,14 +87,14 @@ class Producer:
     async def relay(
         self, relay_class: type[OutboxRelay] = OutboxRelay, **kwargs: Any
     ) -> OutboxRelay:
-        broker = create_broker(ProducerSettings(kafka_bootstrap=self.bootstrap))
-        await broker.start()
-        self._brokers.append(broker)
+        publisher = KafkaPublisher(ProducerSettings(kafka_bootstrap=self.bootstrap))
+        await publisher.start()
+        self._publishers.append(publisher)
         relay = relay_class(
             service="billing",
             engine=self.engine,
             tables=self.tables,
-            publisher=BrokerPublisher(broker),
+            publisher=publisher,
             **kwargs,
         )
         self._relays.append(relay)
@@ -114,8 +114,8 @@ class Producer:
         for relay in self._relays:
             await relay.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for broker in self._brokers:
-            await broker.stop()
+        for publisher in self._publishers:
+            await publisher.stop()
         await self.engine.dispose()
 
 
@@ -206,15 +206,20 @@ class LedgerProcess:
     """The ledger service as a separate OS process, so a test can SIGKILL it."""
 
     env: dict[str, str]
+    log_path: Path
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(LEDGER_SCRIPT)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(LEDGER_SCRIPT)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -228,7 +233,9 @@ class LedgerProcess:
 
 
 @pytest.fixture
-def ledger_process(ledger_db: Ledger, kafka: KafkaInfo) -> Callable[..., LedgerProcess]:
+def ledger_process(
+    ledger_db: Ledger, kafka: KafkaInfo, tmp_path: Path
+) -> Iterator[Callable[..., LedgerProcess]]:
     processes: list[LedgerProcess] = []
 
     def make(**settings: Any) -> LedgerProcess:
@@ -238,16 +245,17 @@ def ledger_process(ledger_db: Ledger, kafka: KafkaInfo) -> Callable[..., LedgerP
                 "LEDGER_DATABASE_URL": ledger_db.url,
                 "LEDGER_KAFKA_BOOTSTRAP": kafka.bootstrap,
                 "LEDGER_HTTP_PORT": "0",
-                "LEDGER_LOG_LEVEL": "WARNING",
+                "LEDGER_LOG_LEVEL": "INFO",
             }
         )
         env.update({f"LEDGER_{k.upper()}": str(v) for k, v in settings.items()})
-        process = LedgerProcess(env)
+        process = LedgerProcess(env, tmp_path / f"ledger-{len(processes)}.log")
         processes.append(process)
         return process
 
-    yield make  # type: ignore[misc]
+    yield make
     for process in processes:
+        sys.stderr.write(f"--- {process.log_path.name}\n{process.log_tail()}\n")
         if process.proc is not None and process.proc.poll() is None:
             process.proc.kill()
             process.proc.wait()

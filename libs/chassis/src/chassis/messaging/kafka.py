@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import random
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -34,16 +38,65 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
     )
 
 
-class BrokerPublisher:
-    """The relay's view of the broker: send without waiting, return the ack future."""
+@functools.lru_cache(maxsize=65536)
+def _key_hash(key: bytes) -> int:
+    # Kafka's own murmur2 (same partitions as the Java clients), pure Python in aiokafka:
+    # aggregate keys repeat, so caching the hash takes it off the relay's hot path.
+    return int(murmur2(key)) & 0x7FFFFFFF
 
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+
+def key_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """Kafka's default partitioning (murmur2 of the key), with the hash cached per key."""
+    if key is None:
+        return random.choice(available or all_partitions)  # noqa: S311 - not security
+    return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
+class KafkaPublisher:
+    """The relay's producer: sends without waiting and returns the acknowledgement future.
+
+    Only the outbox relay publishes (services never publish directly), so this is the
+    service's one producer; it is aiokafka's, without per-message framework overhead on
+    the hottest path of the platform.
+    """
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        # aiokafka binds to the running loop, so the producer is made here, not in __init__.
+        settings = self._settings
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            client_id=f"{settings.kafka_client_id or type(settings).service_name}-relay",
+            acks="all",
+            enable_idempotence=False,
+            linger_ms=settings.producer_linger_ms,
+            request_timeout_ms=15_000,
+            partitioner=key_partitioner,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
 
     async def send(
         self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
     ) -> asyncio.Future[Any]:
-        return await self._broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
+        if self._producer is None:
+            raise ConnectionError("the Kafka producer is not started")
+        future: asyncio.Future[Any] = await self._producer.send(
+            topic, value, key=key, headers=[(k, v.encode()) for k, v in headers.items()]
+        )
+        return future
 
 
 async def _keep_raw(message: StreamMessage[Any]) -> None:
