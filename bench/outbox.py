@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
+import psutil
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import BigInteger, Column, Identity, Table, Text, func, insert, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -100,9 +101,9 @@ async def run_consumer() -> dict[str, float]:
             [{"event_id": c.envelope.id, "customer_id": str(e.customer_id)} for e, c in items],
         )
 
-    await service.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(15, stop.set)
+    await service.start()
     await stop.wait()
     await service.stop()
     return TimedConsumer.committed_at
@@ -111,6 +112,9 @@ async def run_consumer() -> dict[str, float]:
 async def run_producer(events: int, rate: float, per_tx: int, writers: int) -> dict[str, float]:
     settings = BenchSettings()
     service = Service(settings, metadata, migrations="unused:migrations")
+    # Installed first: the orchestrator may ask us to stop the moment the last event lands.
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(15, stop.set)
     await service.start()
     customers = [uuid.uuid4() for _ in range(1000)]
     committed: dict[str, float] = {}
@@ -139,11 +143,18 @@ async def run_producer(events: int, rate: float, per_tx: int, writers: int) -> d
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
     await asyncio.gather(*(writer(i) for i in range(writers)))
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(15, stop.set)
     await stop.wait()
     await service.stop()
     return committed
+
+
+def _cpu_seconds(pid: int | None, *, with_children: bool = False) -> float:
+    """CPU time (user + system) a process has used so far."""
+    if pid is None:
+        return 0.0
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)] if with_children else [proc]
+    return round(sum(sum(p.cpu_times()[:2]) for p in procs), 2)
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -178,7 +189,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             await engine.dispose()
             urls[role] = url
 
-        def spawn(role: str, *extra: str) -> subprocess.Popen[bytes]:
+        def spawn(role: str, *extra: str, out: str | None = None) -> subprocess.Popen[bytes]:
             env = dict(os.environ)
             env.update(
                 {
@@ -188,7 +199,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                     "BENCH_DB_POOL_SIZE": str(args.writers + 2),
                 }
             )
-            cmd = [sys.executable, __file__, role, "--out", str(work / f"{role}.json"), *extra]
+            path = work / f"{out or role}.json"
+            cmd = [sys.executable, __file__, role, "--out", str(path), *extra]
             proc = subprocess.Popen(cmd, env=env)
             procs.append(proc)
             return proc
@@ -201,7 +213,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 return int(await conn.scalar(select(func.count()).select_from(ledger)) or 0)
 
         # Warm up: the consumer group joins and both sides have their connections.
-        warmup = spawn("producer", "--events", "200", "--writers", "1")
+        warmup = spawn("producer", "--events", "200", "--writers", "1", out="warmup")
         while await applied() < 200:
             await asyncio.sleep(0.1)
         warmup.terminate()
@@ -222,6 +234,12 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit(f"timed out: {await applied() - base} of {expected} applied")
             await asyncio.sleep(0.05)
         elapsed = time.monotonic() - started
+        cpu = {
+            "producer_service": _cpu_seconds(producer.pid),
+            "consumer_service": _cpu_seconds(consumer.pid),
+            "kafka_broker": _cpu_seconds(broker.pid),
+            "postgres": _cpu_seconds(postgres.pid, with_children=True),
+        }
         producer.terminate()
         producer.wait()
         await asyncio.sleep(1.0)  # any duplicate delivery would land now
@@ -260,6 +278,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "mean_ms": round(statistics.fmean(latencies), 2),
         "latency_samples": len(latencies),
         "duplicates_applied": int(rows) - int(distinct),
+        "cpu_seconds": cpu,
         "broker": {"name": broker.name, "version": broker.version},
         "config": {
             "offered_rate_per_s": args.rate or "unlimited",
@@ -286,7 +305,17 @@ def main() -> None:
     if args.role == "consumer":
         args.out.write_text(json.dumps(asyncio.run(run_consumer())))
     elif args.role == "producer":
-        stamps = asyncio.run(run_producer(args.events, args.rate, args.per_tx, args.writers))
+        profile = os.environ.get("BENCH_PROFILE")
+        if profile and args.events > 1000:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            stamps = profiler.runcall(
+                asyncio.run, run_producer(args.events, args.rate, args.per_tx, args.writers)
+            )
+            profiler.dump_stats(profile)
+        else:
+            stamps = asyncio.run(run_producer(args.events, args.rate, args.per_tx, args.writers))
         args.out.write_text(json.dumps(stamps))
     else:
         result = asyncio.run(orchestrate(args))

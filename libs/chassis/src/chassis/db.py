@@ -50,7 +50,11 @@ def create_engine(settings: ServiceSettings, *, instrument: bool = True) -> Asyn
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per transaction. A connection found dead
+        # fails its transaction as a disconnect, which invalidates the pool; consumers
+        # retry transient failures and readiness reports the outage meanwhile.
+        pool_pre_ping=False,
+        pool_recycle=1800,
         connect_args=connect_args,
     )
     if instrument:

@@ -82,6 +82,8 @@ class OutboxRelay:
         while not self._stopping.is_set():
             try:
                 async with self._engine.connect() as conn:
+                    # Each statement stands alone (claim, then mark): no BEGIN/COMMIT trips.
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
                     try:
                         if await self._acquire(conn):
                             backoff = 0.2
