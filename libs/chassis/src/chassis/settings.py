@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+"""A TCP port; 0 lets the OS choose."""
 
 
 class Environment(StrEnum):
@@ -77,7 +81,7 @@ class ServiceSettings(BaseSettings):
     producer_linger_ms: int = Field(default=2, ge=0)
 
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8080, ge=0, le=65535)
+    http_port: Port = 8080
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
     otlp_endpoint: str | None = Field(

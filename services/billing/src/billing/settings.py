@@ -4,11 +4,11 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings
+from chassis.settings import Port, ServiceSettings
 
 
 class BillingSettings(ServiceSettings):
     service_name: ClassVar[str] = "billing"
     model_config = SettingsConfigDict(env_prefix="BILLING_")
 
-    http_port: int = 8082
+    http_port: Port = 8082

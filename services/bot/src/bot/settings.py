@@ -4,11 +4,11 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings
+from chassis.settings import Port, ServiceSettings
 
 
 class BotSettings(ServiceSettings):
     service_name: ClassVar[str] = "bot"
     model_config = SettingsConfigDict(env_prefix="BOT_")
 
-    http_port: int = 8081
+    http_port: Port = 8081

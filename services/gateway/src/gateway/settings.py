@@ -4,11 +4,11 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings
+from chassis.settings import Port, ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
     service_name: ClassVar[str] = "gateway"
     model_config = SettingsConfigDict(env_prefix="GATEWAY_")
 
-    http_port: int = 8080
+    http_port: Port = 8080

@@ -4,11 +4,11 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings
+from chassis.settings import Port, ServiceSettings
 
 
 class NotifierSettings(ServiceSettings):
     service_name: ClassVar[str] = "notifier"
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_")
 
-    http_port: int = 8084
+    http_port: Port = 8084

@@ -4,11 +4,11 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings
+from chassis.settings import Port, ServiceSettings
 
 
 class ProvisioningSettings(ServiceSettings):
     service_name: ClassVar[str] = "provisioning"
     model_config = SettingsConfigDict(env_prefix="PROVISIONING_")
 
-    http_port: int = 8083
+    http_port: Port = 8083
