@@ -220,6 +220,11 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         warmup.wait()
         base = await applied()
 
+        cpu_before = {
+            "consumer_service": _cpu_seconds(consumer.pid),
+            "kafka_broker": _cpu_seconds(broker.pid),
+            "postgres": _cpu_seconds(postgres.pid, with_children=True),
+        }
         started = time.monotonic()
         producer = spawn(
             "producer",
@@ -234,12 +239,14 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit(f"timed out: {await applied() - base} of {expected} applied")
             await asyncio.sleep(0.05)
         elapsed = time.monotonic() - started
+        # CPU spent during the measured run (the producer process lives only in it).
         cpu = {
             "producer_service": _cpu_seconds(producer.pid),
-            "consumer_service": _cpu_seconds(consumer.pid),
-            "kafka_broker": _cpu_seconds(broker.pid),
-            "postgres": _cpu_seconds(postgres.pid, with_children=True),
+            "consumer_service": _cpu_seconds(consumer.pid) - cpu_before["consumer_service"],
+            "kafka_broker": _cpu_seconds(broker.pid) - cpu_before["kafka_broker"],
+            "postgres": _cpu_seconds(postgres.pid, with_children=True) - cpu_before["postgres"],
         }
+        cpu = {name: round(seconds, 2) for name, seconds in cpu.items()}
         producer.terminate()
         producer.wait()
         await asyncio.sleep(1.0)  # any duplicate delivery would land now

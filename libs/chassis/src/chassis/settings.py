@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 Port = Annotated[int, Field(ge=0, le=65535)]
 """A TCP port; 0 lets the OS choose."""
 
@@ -76,6 +75,9 @@ class ServiceSettings(BaseSettings):
     kafka_client_id: str | None = None
     consumer_max_records: int = Field(default=500, ge=1)
     consumer_batch_timeout_ms: int = Field(default=10, ge=1)
+    consumer_commit_interval_ms: int = Field(
+        default=1000, ge=0, description="Kafka offsets are committed at most this often"
+    )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_s: float = Field(default=1.0, gt=0)
     producer_linger_ms: int = Field(default=2, ge=0)

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import random
+import time
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -15,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
+from chassis import metrics
 from chassis.messaging.consumer import Backoff, EventConsumer, is_transient
 from chassis.settings import ServiceSettings
 
@@ -108,12 +110,18 @@ async def _keep_raw(message: StreamMessage[Any]) -> None:
 def subscribe(broker: KafkaBroker, consumer: EventConsumer, settings: ServiceSettings) -> None:
     """Attach ``consumer`` to its topics as one consumer group, in batches.
 
-    Offsets are committed only after the batch's transaction commits; a transient
-    failure rewinds the batch (nack seeks back) after a growing pause.
+    A batch's effects and its inbox rows commit in one database transaction; that, not
+    the Kafka offset, is what makes it exactly once. Offsets are therefore committed at
+    most every ``consumer_commit_interval_ms`` (after a successful batch): a restart or
+    rebalance redelivers at most that much, which the inbox skips, and the broker is
+    spared a commit per small batch. A transient failure rewinds the batch (seek back)
+    after a growing pause.
     """
     if not consumer.topics:
         raise ValueError(f"consumer {consumer.name} handles no events")
     backoff = Backoff()
+    commit_every = settings.consumer_commit_interval_ms / 1000
+    last_commit = 0.0
     subscriber = broker.subscriber(
         *consumer.topics,
         group_id=consumer.group_id,
@@ -121,13 +129,14 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer, settings: ServiceSet
         max_records=settings.consumer_max_records,
         batch_timeout_ms=settings.consumer_batch_timeout_ms,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL,
         title=consumer.group_id,
         decoder=_keep_raw,
     )
 
     @subscriber
     async def on_batch(message: KafkaMessage) -> None:
+        nonlocal last_commit
         records = message.raw_message
         batch = records if isinstance(records, tuple) else (records,)
         try:
@@ -140,6 +149,12 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer, settings: ServiceSet
                     "transient failure; redelivering the batch",
                     extra={"consumer": consumer.group_id, "error": repr(exc)},
                 )
+            metrics.CONSUMER_BATCH_FAILURES.labels(consumer.service).inc()
             await backoff.wait()
-            raise
+            await message.nack()
+            return
         backoff.reset()
+        now = time.monotonic()
+        if now - last_commit >= commit_every:
+            await message.ack()
+            last_commit = now
