@@ -16,7 +16,7 @@ from sqlalchemy import MetaData
 from chassis.db import create_engine, ping, session_factory
 from chassis.health import health_router
 from chassis.messaging.consumer import EventConsumer
-from chassis.messaging.kafka import KafkaPublisher, create_broker, subscribe
+from chassis.messaging.kafka import KafkaPublisher, OffsetCommitter, create_broker, subscribe
 from chassis.messaging.outbox import Outbox
 from chassis.messaging.relay import OutboxRelay
 from chassis.messaging.tables import messaging_tables
@@ -65,9 +65,11 @@ class Service:
             poll_interval_s=settings.relay_poll_interval_s,
         )
         self.consumers: list[EventConsumer] = []
+        self._committers: list[OffsetCommitter] = []
         self._background: list[tuple[str, BackgroundTask]] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._broker_ready = asyncio.Event()
+        self.stopped = False
         self.app = FastAPI(title=self.name, lifespan=self._lifespan, docs_url=None, redoc_url=None)
         self.app.include_router(
             health_router({"database": self._check_database, "kafka": self._check_kafka})
@@ -104,7 +106,7 @@ class Service:
             )
             log.info("migrations applied")
         for consumer in self.consumers:
-            subscribe(self.broker, consumer, self.settings)
+            self._committers.append(subscribe(self.broker, consumer, self.settings))
         self._tasks.append(asyncio.create_task(self._connect_broker(), name="kafka-connect"))
 
     async def _connect_broker(self) -> None:
@@ -138,6 +140,8 @@ class Service:
             if task is not relay_task:
                 task.cancel()
         if self._broker_ready.is_set():
+            for committer in self._committers:
+                await committer.stopping()
             for subscriber in self.broker.subscribers:
                 # Waits for the batch in hand: its transaction and offset commit finish.
                 await subscriber.stop()
@@ -152,6 +156,7 @@ class Service:
         await self.publisher.stop()
         await self.broker.stop()
         await self.engine.dispose()
+        self.stopped = True
         log.info("stopped")
 
     @contextlib.asynccontextmanager

@@ -198,7 +198,8 @@ async def run_ledger(
 
     yield start
     for service in started:
-        await service.stop()
+        if not service.stopped:
+            await service.stop()
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -275,6 +275,40 @@ async def test_malformed_messages_go_to_the_dead_letter_topic_without_blocking(
     for headers_ in letters:
         assert headers_[topics.DLQ_ORIGINAL_TOPIC] == TOPIC.encode()
         assert headers_[topics.DLQ_CONSUMER].startswith(b"notifier.")
+
+
+async def test_graceful_stop_commits_the_offsets_of_everything_handled(
+    producer: Producer, ledger_db: Ledger, run_ledger: Any, kafka: KafkaInfo
+) -> None:
+    customers = [uuid.uuid4() for _ in range(8)]
+    await producer.emit(notification(c, s) for s in range(5) for c in customers)
+    await producer.run_relay()
+    # A long commit interval: only the stop itself can have committed these offsets.
+    service = await run_ledger(consumer_commit_interval_ms=3_600_000)
+    await eventually(lambda: _has(ledger_db, customers, 40), what="all applied")
+    group = service.consumers[0]
+    await service.stop()
+
+    inbox = ledger.messaging.inbox
+    async with ledger_db.engine.connect() as conn:
+        handled = dict(
+            (
+                await conn.execute(
+                    select(inbox.c.partition, func.max(inbox.c.offset))
+                    .where(inbox.c.consumer == group.name)
+                    .group_by(inbox.c.partition)
+                )
+            ).all()
+        )
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap, group_id=group.group_id, enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        committed = {p: await reader.committed(TopicPartition(TOPIC, p)) for p in handled}
+    finally:
+        await reader.stop()
+    assert committed == {p: offset + 1 for p, offset in handled.items()}
 
 
 def _metric(name: str, event_type: str, outcome: str) -> float:

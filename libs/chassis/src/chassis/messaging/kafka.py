@@ -7,9 +7,10 @@ import functools
 import logging
 import random
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -17,7 +18,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
 from chassis import metrics
-from chassis.messaging.consumer import Backoff, EventConsumer, is_transient
+from chassis.messaging.consumer import Backoff, EventConsumer, Record, is_transient
 from chassis.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -107,21 +108,69 @@ async def _keep_raw(message: StreamMessage[Any]) -> None:
     return None
 
 
-def subscribe(broker: KafkaBroker, consumer: EventConsumer, settings: ServiceSettings) -> None:
+class OffsetCommitter:
+    """Commits the Kafka offsets of batches whose transactions have committed.
+
+    A batch's effects and its inbox rows commit in one database transaction; that, not the
+    offset, is what makes consumption exactly once. So offsets are committed at most every
+    ``interval_s`` (a restart or rebalance redelivers at most that much, which the inbox
+    skips, and the broker is spared a commit per small batch), after every batch once the
+    service is stopping, and right away on :meth:`stopping`. Only offsets of batches that
+    finished are ever committed, never those of a batch still in hand.
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self._interval_s = interval_s
+        self._pending: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._last = 0.0
+        self._final = False
+
+    def done(self, consumer: object, records: Sequence[Record]) -> None:
+        if isinstance(consumer, AIOKafkaConsumer):
+            self._consumer = consumer
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            self._pending[tp] = max(self._pending.get(tp, 0), record.offset + 1)
+
+    async def after_batch(self) -> None:
+        if self._final or time.monotonic() - self._last >= self._interval_s:
+            await self.commit()
+
+    async def stopping(self) -> None:
+        self._final = True
+        await self.commit()
+
+    async def commit(self) -> None:
+        consumer, pending = self._consumer, self._pending
+        self._pending = {}
+        self._last = time.monotonic()
+        if consumer is None or not pending:
+            return
+        owned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in pending.items() if tp in owned}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except Exception as exc:  # a rebalance in between: the new owner's inbox dedupes
+            log.warning(
+                "could not commit offsets; they will be redelivered", extra={"error": repr(exc)}
+            )
+
+
+def subscribe(
+    broker: KafkaBroker, consumer: EventConsumer, settings: ServiceSettings
+) -> OffsetCommitter:
     """Attach ``consumer`` to its topics as one consumer group, in batches.
 
-    A batch's effects and its inbox rows commit in one database transaction; that, not
-    the Kafka offset, is what makes it exactly once. Offsets are therefore committed at
-    most every ``consumer_commit_interval_ms`` (after a successful batch): a restart or
-    rebalance redelivers at most that much, which the inbox skips, and the broker is
-    spared a commit per small batch. A transient failure rewinds the batch (seek back)
-    after a growing pause.
+    Offsets are committed by an :class:`OffsetCommitter` after the batch's transaction
+    commits. A transient failure rewinds the batch (seek back) after a growing pause.
     """
     if not consumer.topics:
         raise ValueError(f"consumer {consumer.name} handles no events")
     backoff = Backoff()
-    commit_every = settings.consumer_commit_interval_ms / 1000
-    last_commit = 0.0
+    committer = OffsetCommitter(settings.consumer_commit_interval_ms / 1000)
     subscriber = broker.subscriber(
         *consumer.topics,
         group_id=consumer.group_id,
@@ -136,7 +185,6 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer, settings: ServiceSet
 
     @subscriber
     async def on_batch(message: KafkaMessage) -> None:
-        nonlocal last_commit
         records = message.raw_message
         batch = records if isinstance(records, tuple) else (records,)
         try:
@@ -154,7 +202,7 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer, settings: ServiceSet
             await message.nack()
             return
         backoff.reset()
-        now = time.monotonic()
-        if now - last_commit >= commit_every:
-            await message.ack()
-            last_commit = now
+        committer.done(message.consumer, batch)
+        await committer.after_batch()
+
+    return committer
