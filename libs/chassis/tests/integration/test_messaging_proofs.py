@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import Counter, defaultdict
 from typing import Any
@@ -70,6 +71,33 @@ async def test_relay_crash_after_publish_applies_each_event_once(
     await asyncio.sleep(1.0)  # let any late duplicate arrive before counting
     rows = await ledger_db.applied_rows(customers)
     assert Counter(event_id for _, event_id, _, _ in rows) == Counter(dict.fromkeys(ids, 1))
+
+
+async def test_two_replicas_relay_each_event_once_with_one_active_relay(
+    producer: Producer, kafka: KafkaInfo
+) -> None:
+    first = await producer.run_relay()
+    second = await producer.run_relay()
+    customers = [uuid.uuid4() for _ in range(4)]
+    envelopes: list[Envelope] = []
+    for seq in range(25):  # commits keep arriving while both replicas are up
+        envelopes += await producer.emit(notification(c, seq) for c in customers)
+    await eventually(lambda: _is(producer.unsent(), 0), what="outbox drained")
+
+    assert [first.active, second.active].count(True) == 1
+    records = await _records_with_ids(kafka, {e.id for e in envelopes})
+    assert Counter(dict(r.headers)["ce_id"].decode() for r in records) == Counter(
+        dict.fromkeys((e.id for e in envelopes), 1)
+    ), "no event is published twice in normal operation"
+    by_key: dict[bytes, list[int]] = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        by_key[record.key].append(int(json.loads(record.value)["params"]["seq"]))
+    assert all(seqs == list(range(25)) for seqs in by_key.values()), "order per key holds"
+
+    await (first if first.active else second).stop()
+    late = await producer.emit([notification(customers[0], 25)])
+    await eventually(lambda: _is(producer.unsent(), 0), timeout=30, what="the standby takes over")
+    assert len(await _records_with_ids(kafka, {late[0].id})) == 1
 
 
 async def test_consumer_killed_mid_batch_and_restarted_applies_each_event_once(
