@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from opentelemetry import propagate, trace
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chassis import metrics
@@ -27,6 +28,9 @@ from chassis.telemetry import tracer
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "outbox_ready"
+# One array parameter instead of an IN list of n bound values: the statement text never
+# changes, so it stays prepared, and nothing is compiled per batch size.
+_MARK_SENT = text("UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))")
 _TRACE_HEADERS = frozenset({"traceparent", "tracestate", "baggage"})
 
 
@@ -230,15 +234,14 @@ class OutboxRelay:
                 acked.append(row.id)
         if len(acked) < len(rows):
             metrics.OUTBOX_PUBLISH_FAILURES.labels(self._service).inc()
-        for row in rows[: len(acked)]:
-            metrics.OUTBOX_PUBLISHED.labels(self._service, row.topic).inc()
+        for topic, count in Counter(row.topic for row in rows[: len(acked)]).items():
+            metrics.OUTBOX_PUBLISHED.labels(self._service, topic).inc(count)
         return acked
 
     async def mark_sent(self, conn: AsyncConnection, ids: Sequence[int]) -> None:
         if not ids:
             return
-        t = self._table
-        await conn.execute(update(t).where(t.c.id.in_(ids)).values(sent_at=func.now()))
+        await conn.execute(_MARK_SENT, {"ids": list(ids)})
         await conn.commit()
 
     async def _housekeeping(self, conn: AsyncConnection) -> None:
