@@ -29,13 +29,13 @@ from typing import Any, ClassVar
 
 import psutil
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy import BigInteger, Column, Identity, Table, Text, func, insert, select, text
+from sqlalchemy import BigInteger, Column, Identity, Table, Text, func, insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chassis.db import new_metadata, transaction
 from chassis.messaging.consumer import EventConsumer, MessageContext, Record
 from chassis.messaging.tables import messaging_tables
-from chassis.migrations import create_outbox_notify_trigger
+from chassis.migrations import create_schema_without_migrations
 from chassis.service import Service
 from chassis.settings import ServiceSettings
 from contracts.notifier import SendNotification
@@ -181,12 +181,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         urls = {}
         for role in ("producer", "consumer"):
             url = await recreate_database(postgres.admin_dsn, f"bench_{role}", uuid.uuid4().hex)
-            engine = create_async_engine(url)
-            async with engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
-                for statement in create_outbox_notify_trigger():
-                    await conn.execute(text(statement))
-            await engine.dispose()
+            await create_schema_without_migrations(url, metadata)
             urls[role] = url
 
         def spawn(role: str, *extra: str, out: str | None = None) -> subprocess.Popen[bytes]:

@@ -156,3 +156,19 @@ def drop_messaging_schema_v1() -> None:
         op.execute(statement)
     op.drop_table("inbox")
     op.drop_table("outbox")
+
+
+async def create_schema_without_migrations(database_url: str, metadata: MetaData) -> None:
+    """Every table of ``metadata`` plus the outbox trigger, straight from the models.
+
+    For benchmarks and the chassis's own tests, whose throw-away services have no Alembic
+    history; real services always migrate.
+    """
+    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            for statement in create_outbox_notify_trigger():
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()

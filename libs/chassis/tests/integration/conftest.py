@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,7 +27,7 @@ from chassis.messaging.kafka import KafkaPublisher
 from chassis.messaging.outbox import Outbox
 from chassis.messaging.relay import OutboxRelay
 from chassis.messaging.tables import MessagingTables, messaging_tables
-from chassis.migrations import create_outbox_notify_trigger
+from chassis.migrations import create_schema_without_migrations
 from chassis.service import Service
 from chassis.settings import ServiceSettings
 from contracts.envelope import Envelope, Event
@@ -119,21 +119,12 @@ class Producer:
         await self.engine.dispose()
 
 
-async def create_messaging_schema(url: str, metadata: MetaData) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-        for statement in create_outbox_notify_trigger():
-            await conn.execute(text(statement))
-    await engine.dispose()
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def producer(database_factory: DatabaseFactory, kafka: KafkaInfo) -> AsyncIterator[Producer]:
     url = await database_factory("producer")
     metadata = new_metadata()
     tables = messaging_tables(metadata)
-    await create_messaging_schema(url, metadata)
+    await create_schema_without_migrations(url, metadata)
     engine = create_async_engine(url, pool_size=5)
     producer = Producer(
         engine=engine,

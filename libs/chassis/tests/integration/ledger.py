@@ -21,16 +21,14 @@ from sqlalchemy import (
     Text,
     func,
     insert,
-    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from chassis.cli import main
 from chassis.db import new_metadata
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.tables import messaging_tables
-from chassis.migrations import create_outbox_notify_trigger
+from chassis.migrations import create_schema_without_migrations
 from chassis.service import Service
 from chassis.settings import ServiceSettings
 from contracts.notifier import SendNotification
@@ -91,13 +89,7 @@ def build(settings: LedgerSettings) -> Service:
 
 
 async def create_schema(database_url: str) -> None:
-    """Tables, outbox and inbox as the chassis migration would make them."""
-    engine = create_async_engine(database_url)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-        for statement in create_outbox_notify_trigger():
-            await conn.execute(text(statement))
-    await engine.dispose()
+    await create_schema_without_migrations(database_url, metadata)
 
 
 if __name__ == "__main__":
