@@ -14,6 +14,15 @@ log = logging.getLogger(__name__)
 TRACER_NAME = "chassis"
 
 
+def span_exporter(otlp_endpoint: str | None) -> SpanExporter | None:
+    """The OTLP/HTTP exporter for ``otlp_endpoint`` (a collector's base URL), if one is set."""
+    if not otlp_endpoint:
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
+
+
 def setup_tracing(
     service: str, otlp_endpoint: str | None, exporter: SpanExporter | None = None
 ) -> TracerProvider:
@@ -22,20 +31,18 @@ def setup_tracing(
     Spans are always created (so trace ids reach the logs and Kafka headers); they leave
     the process only when an OTLP endpoint is configured or an exporter is passed in.
     """
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if exporter is None and otlp_endpoint:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        exporter = OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
+    exporter = exporter or span_exporter(otlp_endpoint)
+    if otlp_endpoint and exporter is not None:
         log.info("exporting traces over OTLP", extra={"endpoint": otlp_endpoint})
-    if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         # A second setup in one process (tests) adds to the installed provider.
         if exporter is not None:
             current.add_span_processor(BatchSpanProcessor(exporter))
         return current
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return provider
 
