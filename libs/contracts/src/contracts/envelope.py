@@ -76,6 +76,7 @@ class Event(BaseModel):
 
     def key(self) -> str:
         """The id of the aggregate the event is about: the Kafka key and ``ce_subject``."""
+        # Abstract: registering an event type without its own key() fails at class definition.
         raise NotImplementedError(f"{type(self).__name__} does not define key()")
 
     @classmethod

@@ -198,3 +198,33 @@ def kill_all(procs: Sequence[psutil.Process], timeout: float = 5.0) -> None:
                 alive.append(proc)
     if alive:
         psutil.wait_procs(alive, timeout=timeout)
+
+
+class LocalServer:
+    """What every local server (PostgreSQL, Apache Kafka, Tansu) exposes about its process.
+
+    Subclasses set ``host``, ``_port`` (once bound) and ``_proc`` (once spawned), and name
+    the error raised when the port is asked for before the server started.
+    """
+
+    not_started_error: ClassVar[type[Exception]] = RuntimeError
+    host: str
+    _port: int | None
+    _proc: ManagedProcess | None
+
+    @property
+    def port(self) -> int:
+        """TCP port the server listens on; valid once started."""
+        if self._port is None:
+            raise self.not_started_error(f"{type(self).__name__} not started")
+        return self._port
+
+    @property
+    def pid(self) -> int | None:
+        """Server process id while running."""
+        return self._proc.pid if self._proc is not None and self._proc.running else None
+
+    @property
+    def running(self) -> bool:
+        """True while the server process is alive."""
+        return self._proc is not None and self._proc.running

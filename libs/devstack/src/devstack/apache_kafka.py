@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from devstack._kafka import BrokerError, BrokerPortTaken, log_size, wait_until_ready
-from devstack._proc import LOOPBACK, ManagedProcess, free_port, tail
+from devstack._proc import LOOPBACK, LocalServer, ManagedProcess, free_port, tail
 from devstack.paths import default_cache_dir, default_data_dir
 
 __all__ = [
@@ -180,7 +180,7 @@ def _random_cluster_id() -> str:
             return text
 
 
-class ApacheKafka:
+class ApacheKafka(LocalServer):
     """A single combined broker+controller Apache Kafka node (KRaft) on loopback ports.
 
     Settings favour fast tests: no initial rebalance delay, replication factor 1 for
@@ -189,6 +189,8 @@ class ApacheKafka:
     wiped on start. The JVM is stopped by :meth:`stop`, at interpreter exit, and (when
     started from the main thread on Linux) when this process dies.
     """
+
+    not_started_error = BrokerError
 
     name = "apache-kafka"
 
@@ -226,13 +228,6 @@ class ApacheKafka:
         return kafka_version()
 
     @property
-    def port(self) -> int:
-        """Client (PLAINTEXT) port; valid once started."""
-        if self._port is None:
-            raise BrokerError("broker not started")
-        return self._port
-
-    @property
     def bootstrap(self) -> str:
         """``"127.0.0.1:PORT"`` for ``bootstrap_servers``."""
         return f"{self.host}:{self.port}"
@@ -241,16 +236,6 @@ class ApacheKafka:
     def log_path(self) -> Path:
         """The broker's log4j log file."""
         return self.data_dir / "logs" / "server.log"
-
-    @property
-    def pid(self) -> int | None:
-        """Broker process id while running."""
-        return self._proc.pid if self._proc is not None and self._proc.running else None
-
-    @property
-    def running(self) -> bool:
-        """True while the JVM is alive."""
-        return self._proc is not None and self._proc.running
 
     async def start(self) -> None:
         """Fetch Kafka if needed, format KRaft storage, start the node, wait for metadata."""

