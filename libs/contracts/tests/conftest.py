@@ -17,7 +17,7 @@ from contracts.billing import (
     SubscriptionActivated,
     SubscriptionExtended,
 )
-from contracts.bot import CustomerRegistered, RequestCheckout
+from contracts.bot import CustomerLanguageChanged, CustomerRegistered, RequestCheckout
 from contracts.envelope import Event
 from contracts.gateway import PaymentNotificationReceived, TelegramUpdateReceived
 from contracts.money import Money
@@ -45,6 +45,11 @@ def sample_events() -> dict[str, Event]:
             language="ru",
             referral_code="ref_42",
             registered_at=datetime(2025, 1, 15, 9, 58, tzinfo=UTC),
+        ),
+        CustomerLanguageChanged(
+            customer_id=CUSTOMER_ID,
+            language="en",
+            changed_at=datetime(2025, 1, 15, 9, 59, tzinfo=UTC),
         ),
         RequestCheckout(
             checkout_id=CHECKOUT_ID,

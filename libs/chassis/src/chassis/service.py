@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from fastapi import FastAPI
@@ -16,6 +16,7 @@ from sqlalchemy import MetaData
 from chassis.db import create_engine, ping, session_factory
 from chassis.health import health_router
 from chassis.messaging.consumer import EventConsumer
+from chassis.messaging.ingress import IngressWriter
 from chassis.messaging.kafka import KafkaPublisher, OffsetCommitter, create_broker, subscribe
 from chassis.messaging.outbox import Outbox
 from chassis.messaging.relay import OutboxRelay
@@ -27,6 +28,7 @@ from contracts import topics
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+StopHook = Callable[[], Awaitable[None]]
 
 
 class Service:
@@ -56,6 +58,7 @@ class Service:
         )
         self.broker = broker or create_broker(settings)
         self.publisher = KafkaPublisher(settings)
+        self.ingress = IngressWriter(self.publisher, source=self.outbox.source)
         self.relay = OutboxRelay(
             service=self.name,
             engine=self.engine,
@@ -67,6 +70,7 @@ class Service:
         self.consumers: list[EventConsumer] = []
         self._committers: list[OffsetCommitter] = []
         self._background: list[tuple[str, BackgroundTask]] = []
+        self._stop_hooks: list[StopHook] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._broker_ready = asyncio.Event()
         self.stopped = False
@@ -91,6 +95,10 @@ class Service:
     def background(self, name: str, task: BackgroundTask) -> None:
         """A long-running task started with the service and cancelled on stop."""
         self._background.append((name, task))
+
+    def on_stop(self, hook: StopHook) -> None:
+        """Run ``hook`` on stop, after consumers and background tasks have finished."""
+        self._stop_hooks.append(hook)
 
     async def _check_database(self) -> None:
         await ping(self.engine)
@@ -153,6 +161,11 @@ class Service:
                 log.warning("outbox not fully flushed before the shutdown timeout")
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for hook in self._stop_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop hook failed")
         await self.publisher.stop()
         await self.broker.stop()
         await self.engine.dispose()

@@ -15,7 +15,7 @@ from contracts.billing import (
     SubscriptionActivated,
     SubscriptionExtended,
 )
-from contracts.bot import CustomerRegistered, RequestCheckout
+from contracts.bot import CustomerLanguageChanged, CustomerRegistered, RequestCheckout
 from contracts.envelope import (
     ContractError,
     Envelope,
@@ -45,6 +45,7 @@ __all__ = [
     "CheckoutReady",
     "ContractError",
     "CurrencyMismatchError",
+    "CustomerLanguageChanged",
     "CustomerRegistered",
     "Envelope",
     "EnvelopeError",

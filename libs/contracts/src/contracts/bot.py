@@ -40,6 +40,24 @@ class CustomerRegistered(Event):
         return str(self.customer_id)
 
 
+class CustomerLanguageChanged(Event):
+    """A customer switched the language the platform speaks to them in.
+
+    Emitted by the bot when the customer picks another language. Consumed by the notifier,
+    which renders every later message in it.
+    """
+
+    event_type = "bot.customer.language_changed.v1"
+    topic = BOT_CUSTOMERS
+
+    customer_id: UUID = Field(description="The customer.")
+    language: Language = Field(description="The language chosen from now on.")
+    changed_at: UtcDatetime = Field(description="When the customer chose it.")
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
 class RequestCheckout(Event):
     """The customer chose a plan and a payment provider: billing, make a payment link.
 

@@ -1,9 +1,56 @@
 """Composition root of the provisioning service: everything it runs is assembled here."""
 
+from __future__ import annotations
+
+import functools
+
 from chassis.service import Service
+from chassis.worker import RetryPolicy, Wakeup, run_worker
+from contracts.billing import SubscriptionActivated, SubscriptionExtended
+from provisioning.marzban import MarzbanClient
 from provisioning.models import metadata
+from provisioning.placements import PanelConfig, PlacementWorker, record_desired_state
 from provisioning.settings import ProvisioningSettings
 
 
 def build(settings: ProvisioningSettings) -> Service:
-    return Service(settings, metadata, migrations="provisioning:migrations")
+    service = Service(settings, metadata, migrations="provisioning:migrations")
+    panel = PanelConfig(
+        region=settings.region,
+        panel_id=settings.panel_id,
+        subscription_base_url=settings.marzban_subscription_base_url or settings.marzban_url,
+    )
+    marzban = MarzbanClient(
+        base_url=settings.marzban_url,
+        username=settings.marzban_username,
+        password=settings.marzban_password.get_secret_value(),
+        protocols=settings.marzban_protocols,
+        timeout_s=settings.marzban_timeout_s,
+    )
+    wakeup = Wakeup()
+    record = functools.partial(record_desired_state, panel=panel, wakeup=wakeup)
+    consumer = service.consumer()
+    consumer.handles(SubscriptionActivated)(record)
+    consumer.handles(SubscriptionExtended)(record)
+
+    worker = PlacementWorker(
+        sessions=service.sessions,
+        outbox=service.outbox,
+        marzban=marzban,
+        panel=panel,
+        concurrency=settings.worker_concurrency,
+        retry=RetryPolicy(settings.retry_first_delay_s, settings.retry_max_delay_s),
+        report_failure_after_attempts=settings.report_failure_after_attempts,
+    )
+    service.background(
+        "placement-worker",
+        functools.partial(
+            run_worker,
+            "placements",
+            worker.step,
+            wakeup,
+            poll_interval_s=settings.worker_poll_interval_s,
+        ),
+    )
+    service.on_stop(marzban.aclose)
+    return service

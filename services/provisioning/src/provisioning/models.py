@@ -1,6 +1,12 @@
 """The provisioning service's tables, all in its own database."""
 
-from sqlalchemy import MetaData
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from chassis.db import ServiceBase, new_metadata
 from chassis.messaging.tables import messaging_tables
@@ -14,3 +20,42 @@ class Base(ServiceBase):
 
 
 messaging = messaging_tables(metadata)
+
+
+class Placement(Base):
+    """A subscription's user on a panel: what billing says it should be, and what it is.
+
+    Each subscription event raises ``desired_version``; the worker brings the panel to the
+    desired state and records the version it applied. Pending work is simply
+    ``applied_version < desired_version``.
+    """
+
+    __tablename__ = "placements"
+
+    subscription_id: Mapped[UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[UUID] = mapped_column(index=True)
+    region: Mapped[str] = mapped_column(String(32))
+    panel_id: Mapped[str] = mapped_column(String(64))
+    panel_username: Mapped[str] = mapped_column(String(32), unique=True)
+    desired_expire: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    desired_traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    desired_version: Mapped[int] = mapped_column(Integer)
+    applied_version: Mapped[int] = mapped_column(Integer, default=0)
+    on_panel: Mapped[bool] = mapped_column(default=False)
+    subscription_url: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failure_reported: Mapped[bool] = mapped_column(default=False)
+    gave_up: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# The worker's claim scans only what is pending, however many placements there are.
+Index(
+    "ix_placements_pending",
+    Placement.next_attempt_at,
+    postgresql_where=text("applied_version < desired_version AND NOT gave_up"),
+)

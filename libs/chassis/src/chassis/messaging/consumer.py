@@ -61,10 +61,20 @@ class MessageContext:
     topic: str
     partition: int
     offset: int
+    committed_callbacks: list[Callable[[], None]] = field(default_factory=list)
 
     async def publish(self, event: Event) -> Envelope:
         """Queue an event caused by this one, in this transaction."""
         return await self.outbox.add(self.session, event, cause=self.envelope)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this transaction has committed, e.g. to wake a worker.
+
+        It is a hint, not a guarantee: a crash right after the commit loses it, so whatever
+        it wakes must also find its work by polling.
+        """
+        if callback not in self.committed_callbacks:
+            self.committed_callbacks.append(callback)
 
 
 Handler = Callable[[Any, MessageContext], Awaitable[None]]
@@ -218,6 +228,7 @@ class EventConsumer:
         dead-lettered alone; the first, optimistic pass saves those round trips.
         """
         outcomes: list[tuple[str, str]] = []
+        committed_callbacks: list[Callable[[], None]] = []
         async with transaction(self._sessions) as session:
             fresh = await self._claim(session, batch)
             todo: list[_Parsed] = []
@@ -235,9 +246,9 @@ class EventConsumer:
                 try:
                     if isolate:
                         async with session.begin_nested():
-                            await self._run(session, run)
+                            await self._run(session, run, committed_callbacks)
                     else:
-                        await self._run(session, run)
+                        await self._run(session, run, committed_callbacks)
                 except Exception as exc:
                     if is_transient(exc):
                         raise
@@ -251,6 +262,11 @@ class EventConsumer:
                     outcomes.append((run[0].event_type, "dead_lettered"))
                 else:
                     outcomes.extend((p.event_type, "processed") for p in run)
+        for callback in committed_callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("after-commit callback failed")
         return outcomes
 
     def _runs(self, todo: list[_Parsed], *, isolate: bool) -> list[list[_Parsed]]:
@@ -279,7 +295,9 @@ class EventConsumer:
         )
         return set(result.scalars())
 
-    def _context(self, session: AsyncSession, p: _Parsed) -> MessageContext:
+    def _context(
+        self, session: AsyncSession, p: _Parsed, committed_callbacks: list[Callable[[], None]]
+    ) -> MessageContext:
         assert p.envelope is not None
         return MessageContext(
             session=session,
@@ -288,6 +306,7 @@ class EventConsumer:
             topic=p.record.topic,
             partition=p.record.partition,
             offset=p.record.offset,
+            committed_callbacks=committed_callbacks,
         )
 
     def _span_attributes(self, p: _Parsed) -> dict[str, str | int]:
@@ -302,7 +321,12 @@ class EventConsumer:
             "cloudevents.event_type": p.event_type,
         }
 
-    async def _run(self, session: AsyncSession, run: list[_Parsed]) -> None:
+    async def _run(
+        self,
+        session: AsyncSession,
+        run: list[_Parsed],
+        committed_callbacks: list[Callable[[], None]],
+    ) -> None:
         first = run[0]
         batch_handler = self._batch_handlers.get(first.event_type)
         if batch_handler is None:
@@ -313,7 +337,9 @@ class EventConsumer:
                 kind=trace.SpanKind.CONSUMER,
                 attributes=self._span_attributes(first),
             ):
-                await self._handlers[first.event_type](first.event, self._context(session, first))
+                await self._handlers[first.event_type](
+                    first.event, self._context(session, first, committed_callbacks)
+                )
             return
         links = [
             trace.Link(ctx, attributes={"messaging.message.id": p.inbox_id})
@@ -333,7 +359,9 @@ class EventConsumer:
                 "cloudevents.event_type": first.event_type,
             },
         ):
-            await batch_handler([(p.event, self._context(session, p)) for p in run])
+            await batch_handler(
+                [(p.event, self._context(session, p, committed_callbacks)) for p in run]
+            )
 
     def _parse(self, record: Record) -> _Parsed:
         headers = list(record.headers or ())

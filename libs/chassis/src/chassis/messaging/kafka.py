@@ -56,10 +56,10 @@ def key_partitioner(key: bytes | None, all_partitions: list[int], available: lis
 
 
 class KafkaPublisher:
-    """The relay's producer: sends without waiting and returns the acknowledgement future.
+    """The service's producer: sends without waiting and returns the acknowledgement future.
 
-    Only the outbox relay publishes (services never publish directly), so this is the
-    service's one producer; it is aiokafka's, without per-message framework overhead on
+    The outbox relay publishes through it, and so does the gateway's ingress, which must
+    answer only after a write; it is aiokafka's, without per-message framework overhead on
     the hottest path of the platform.
     """
 

@@ -1,0 +1,95 @@
+"""Background workers that carry out calls to the outside world recorded in the database.
+
+A consumer records what must happen (a panel user to create, a message to send) in its
+inbox transaction; a worker claims those rows, makes the slow or failing call outside any
+transaction, and records the outcome. The consumer never waits on a third party, and a
+third party that is down delays only its own work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import RowMapping, TextClause
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chassis.db import transaction
+from chassis.messaging.consumer import Backoff, is_transient
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[], Awaitable[int]]
+
+
+class Wakeup:
+    """Wakes a worker as soon as new work is committed instead of at its next poll."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self, at_most_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), at_most_s)
+        self._event.clear()
+
+
+async def run_worker(name: str, step: Step, wakeup: Wakeup, *, poll_interval_s: float) -> None:
+    """Run ``step`` (which returns how many items it handled) until cancelled.
+
+    Busy while there is work; otherwise sleeps until woken or ``poll_interval_s`` passes,
+    so that work whose wake-up was lost (a crash, another replica) is still found.
+    """
+    backoff = Backoff(first=0.5, cap=15.0)
+    while True:
+        try:
+            done = await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            level = logging.WARNING if is_transient(exc) else logging.ERROR
+            log.log(level, "worker step failed", extra={"worker": name}, exc_info=True)
+            await backoff.wait()
+            continue
+        backoff.reset()
+        if done == 0:
+            await wakeup.wait(poll_interval_s)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff for work that failed: ``first_delay_s``, doubling, capped."""
+
+    first_delay_s: float
+    max_delay_s: float
+
+    def delay(self, attempts: int) -> timedelta:
+        """How long to wait after the ``attempts``-th failed try (the first waits the least)."""
+        seconds = self.first_delay_s * 2 ** max(0, attempts - 1)
+        return timedelta(seconds=min(self.max_delay_s, seconds))
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession],
+    statement: TextClause,
+    *,
+    lease: timedelta,
+    limit: int,
+) -> Sequence[RowMapping]:
+    """Run a claiming ``UPDATE ... RETURNING`` (bound ``:lease`` and ``:limit``) and commit.
+
+    The lease is committed before any outside call, so another replica skips the rows
+    until it runs out.
+    """
+    async with transaction(sessions) as session:
+        result = await session.execute(
+            statement, {"lease": f"{int(lease.total_seconds())} seconds", "limit": limit}
+        )
+        return result.mappings().all()

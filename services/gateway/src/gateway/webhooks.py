@@ -1,0 +1,156 @@
+"""Webhooks in: payment providers and Telegram. Each input is written to Kafka, then 200.
+
+The gateway checks only what is cheap (shape, the Telegram secret token); billing and the
+bot do the real verification. A webhook is answered 200 only after Kafka acknowledged the
+write, so the sender retries anything the platform did not durably receive.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from chassis.messaging.ingress import IngressWriter
+from contracts.gateway import PaymentNotificationReceived, TelegramUpdateReceived
+from gateway.client_address import client_address
+from gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+_UPDATES_WITH_CHAT = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "business_message",
+)
+
+
+def webhooks_router(ingress: IngressWriter, settings: GatewaySettings) -> APIRouter:
+    router = APIRouter(prefix="/webhooks")
+    trusted = settings.trusted_proxy_networks
+    secret = settings.telegram_webhook_secret.get_secret_value().encode()
+
+    @router.post("/yookassa")
+    async def yookassa(request: Request) -> Response:
+        remote = client_address(
+            request.client.host if request.client else "0.0.0.0",
+            request.headers.get("x-forwarded-for"),
+            trusted,
+        )
+        body = await _json_object(request)
+        payment_id = _yookassa_payment_id(body) if body is not None else None
+        if body is None or payment_id is None:
+            log.warning(
+                "rejected a malformed YooKassa notification", extra={"remote_address": remote}
+            )
+            return _error(400, "not a YooKassa notification")
+        event = PaymentNotificationReceived(
+            provider="yookassa",
+            provider_payment_id=payment_id,
+            body=body,
+            received_at=datetime.now(UTC),
+            remote_address=ipaddress.ip_address(remote),
+        )
+        return await _write(ingress, event)
+
+    @router.post("/telegram")
+    async def telegram(request: Request) -> Response:
+        given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
+        if not secret or not hmac.compare_digest(given, secret):
+            log.warning("rejected a Telegram update without the webhook secret")
+            return Response("Unauthorized", status_code=401)
+        update = await _json_object(request)
+        if update is None or not isinstance(update.get("update_id"), int):
+            log.warning("rejected a malformed Telegram update")
+            return _error(400, "not a Telegram update")
+        chat_id = _chat_of(update)
+        if chat_id is None:
+            # Telegram would redeliver a refused update for a day; there is nobody to answer.
+            log.info("ignored an update without a chat", extra={"update_id": update["update_id"]})
+            return JSONResponse({})
+        event = TelegramUpdateReceived(
+            update_id=update["update_id"],
+            chat_id=chat_id,
+            update=update,
+            received_at=datetime.now(UTC),
+        )
+        return await _write(ingress, event, ok_body={})
+
+    return router
+
+
+async def _write(
+    ingress: IngressWriter,
+    event: PaymentNotificationReceived | TelegramUpdateReceived,
+    ok_body: dict[str, Any] | None = None,
+) -> Response:
+    try:
+        await ingress.write(event)
+    except Exception:
+        log.exception(
+            "could not write to Kafka; the sender will retry",
+            extra={"event_type": event.event_type},
+        )
+        return _error(503, "temporarily unavailable")
+    return JSONResponse(ok_body if ok_body is not None else {"status": "accepted"})
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _yookassa_payment_id(body: dict[str, Any]) -> str | None:
+    obj = body.get("object")
+    if body.get("type") != "notification" or not isinstance(body.get("event"), str):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    payment_id = obj.get("payment_id") if body["event"].startswith("refund.") else obj.get("id")
+    if isinstance(payment_id, str) and 0 < len(payment_id) <= 128:
+        return payment_id
+    return None
+
+
+def _chat_of(update: dict[str, Any]) -> int | None:
+    """The chat an update belongs to, or the user's private chat for chat-less updates."""
+    for field in _UPDATES_WITH_CHAT:
+        payload = update.get(field)
+        if isinstance(payload, dict) and isinstance(payload.get("chat"), dict):
+            return _int(payload["chat"].get("id"))
+    for payload in update.values():
+        if not isinstance(payload, dict):
+            continue
+        message = payload.get("message")
+        if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+            return _int(message["chat"].get("id"))
+        sender = payload.get("from")
+        if isinstance(sender, dict):
+            return _int(sender.get("id"))
+    return None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)

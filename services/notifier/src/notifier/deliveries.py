@@ -1,0 +1,293 @@
+"""Deliveries: events become messages to customers, each sent at most once.
+
+Handlers only record a delivery (keyed by the event that caused it) in the inbox
+transaction. The sender claims pending deliveries of customers whose contact is known,
+marks them ``sending`` in a committed transaction, calls Telegram, and records the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chassis.db import transaction
+from chassis.messaging.consumer import MessageContext
+from chassis.worker import RetryPolicy, Wakeup, claim
+from contracts.billing import PaymentCanceled
+from contracts.bot import CustomerLanguageChanged, CustomerRegistered
+from contracts.notifier import SendNotification
+from contracts.provisioning import AccessGranted, AccessProvisioningFailed
+from notifier.models import Contact, Delivery
+from notifier.telegram import (
+    TelegramClient,
+    TelegramError,
+    TelegramRefused,
+    TelegramRetryAfter,
+    TelegramUncertain,
+)
+from notifier.templates import Params, UnknownTemplate, render
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=1)
+
+
+class Recorder:
+    """The consumer side: contacts and deliveries, written in the inbox transaction."""
+
+    def __init__(self, wakeup: Wakeup) -> None:
+        self._wakeup = wakeup
+
+    async def customer_registered(self, event: CustomerRegistered, ctx: MessageContext) -> None:
+        await ctx.session.execute(
+            insert(Contact)
+            .values(customer_id=event.customer_id, chat_id=event.chat_id, language=event.language)
+            .on_conflict_do_update(
+                index_elements=[Contact.customer_id], set_={"chat_id": event.chat_id}
+            )
+        )
+        ctx.after_commit(self._wakeup.set)  # deliveries may have waited for this contact
+
+    async def language_changed(self, event: CustomerLanguageChanged, ctx: MessageContext) -> None:
+        await ctx.session.execute(
+            update(Contact)
+            .where(Contact.customer_id == event.customer_id)
+            .values(language=event.language, updated_at=datetime.now(UTC))
+        )
+
+    async def access_granted(self, event: AccessGranted, ctx: MessageContext) -> None:
+        params: dict[str, str | int] = {
+            "subscription_url": event.subscription_url,
+            "expires_at": event.expires_at.isoformat(),
+            "traffic_limit_bytes": event.traffic_limit_bytes,
+        }
+        await self._record(ctx, event.customer_id, "access.granted", params)
+
+    async def access_failed(self, event: AccessProvisioningFailed, ctx: MessageContext) -> None:
+        template = "access.delayed" if event.retryable else "access.failed"
+        await self._record(ctx, event.customer_id, template, {})
+
+    async def payment_canceled(self, event: PaymentCanceled, ctx: MessageContext) -> None:
+        params = {"amount": str(event.amount), "reason": event.cancellation_reason}
+        await self._record(ctx, event.customer_id, "payment.canceled", params)
+
+    async def send_notification(self, command: SendNotification, ctx: MessageContext) -> None:
+        await self._record(
+            ctx,
+            command.customer_id,
+            command.template,
+            dict(command.params),
+            delivery_id=f"notification:{command.notification_id}",
+        )
+
+    async def _record(
+        self,
+        ctx: MessageContext,
+        customer_id: UUID,
+        template: str,
+        params: Params,
+        *,
+        delivery_id: str | None = None,
+    ) -> None:
+        await ctx.session.execute(
+            insert(Delivery)
+            .values(
+                delivery_id=delivery_id or f"event:{ctx.envelope.id}",
+                customer_id=customer_id,
+                template=template,
+                params=dict(params),
+                status="pending",
+                attempts=0,
+                next_attempt_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing(index_elements=[Delivery.delivery_id])
+        )
+        ctx.after_commit(self._wakeup.set)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    delivery_id: str
+    customer_id: UUID
+    template: str
+    params: Mapping[str, str | int]
+    attempts: int
+    chat_id: int
+    language: str
+
+
+# Deliveries stuck in "sending" belong to a process that died mid-call: Telegram may have
+# the message, so they are never sent again.
+_ABANDONED = text(
+    """
+    UPDATE deliveries SET status = 'uncertain', lease_until = NULL,
+        last_error = 'the sender stopped while sending; not repeated to avoid a duplicate'
+    WHERE status = 'sending' AND lease_until < now()
+    """
+)
+_CLAIM = text(
+    """
+    UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1,
+        lease_until = now() + CAST(:lease AS interval)
+    FROM contacts c
+    WHERE c.customer_id = d.customer_id AND d.delivery_id IN (
+        SELECT p.delivery_id FROM deliveries p JOIN contacts pc USING (customer_id)
+        WHERE p.status = 'pending' AND p.next_attempt_at <= now()
+        ORDER BY p.created_at
+        LIMIT :limit
+        FOR UPDATE OF p SKIP LOCKED
+    )
+    RETURNING d.delivery_id, d.customer_id, d.template, d.params, d.attempts, d.created_at,
+              c.chat_id, c.language
+    """
+)
+
+
+class RateLimit:
+    """At most ``per_second`` sends across all chats (0: no limit)."""
+
+    def __init__(self, per_second: float) -> None:
+        self._interval = 1 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self._interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        telegram: TelegramClient,
+        rate_limit: RateLimit,
+        concurrency: int,
+        retry: RetryPolicy,
+        give_up_after_attempts: int,
+    ) -> None:
+        self._sessions = sessions
+        self._telegram = telegram
+        self._rate_limit = rate_limit
+        self._concurrency = concurrency
+        self._retry = retry
+        self._give_up_after = give_up_after_attempts
+        self._last_sweep = float("-inf")
+
+    async def step(self) -> int:
+        if time.monotonic() - self._last_sweep > LEASE.total_seconds() / 2:
+            await self._sweep_abandoned()
+        rows = await claim(self._sessions, _CLAIM, lease=LEASE, limit=self._concurrency)
+        by_customer: dict[UUID, list[Claimed]] = defaultdict(list)
+        for row in sorted(rows, key=lambda r: r["created_at"]):
+            by_customer[row["customer_id"]].append(
+                Claimed(
+                    delivery_id=row["delivery_id"],
+                    customer_id=row["customer_id"],
+                    template=row["template"],
+                    params=row["params"],
+                    attempts=row["attempts"],
+                    chat_id=row["chat_id"],
+                    language=row["language"],
+                )
+            )
+        # One customer's messages go out in order; different customers in parallel.
+        await asyncio.gather(*(self._send_in_order(items) for items in by_customer.values()))
+        return len(rows)
+
+    async def _sweep_abandoned(self) -> None:
+        self._last_sweep = time.monotonic()
+        async with transaction(self._sessions) as session:
+            abandoned = await session.execute(_ABANDONED)
+        left = getattr(abandoned, "rowcount", 0)
+        if left:
+            log.warning("deliveries left uncertain", extra={"count": left})
+
+    async def _send_in_order(self, deliveries: list[Claimed]) -> None:
+        for delivery in deliveries:
+            await self._send(delivery)
+
+    async def _send(self, delivery: Claimed) -> None:
+        try:
+            text_ = render(delivery.template, delivery.language, delivery.params)
+        except (UnknownTemplate, KeyError, ValueError) as exc:
+            await self._finish(delivery, "failed", error=f"cannot render: {exc!r}")
+            log.error(
+                "notification cannot be rendered", extra={"delivery_id": delivery.delivery_id}
+            )
+            return
+        await self._rate_limit.wait()
+        try:
+            message_id = await self._telegram.send_message(delivery.chat_id, text_)
+        except TelegramRetryAfter as exc:
+            await self._retry_later(delivery, timedelta(seconds=exc.retry_after), str(exc))
+        except TelegramUncertain as exc:
+            await self._finish(delivery, "uncertain", error=str(exc))
+            log.warning(
+                "delivery outcome unknown; not repeated",
+                extra={"delivery_id": delivery.delivery_id},
+            )
+        except TelegramRefused as exc:
+            await self._finish(delivery, "failed", error=str(exc))
+            log.warning(
+                "Telegram refused a message",
+                extra={"delivery_id": delivery.delivery_id, "error": str(exc)},
+            )
+        except TelegramError as exc:
+            if delivery.attempts >= self._give_up_after:
+                await self._finish(delivery, "failed", error=f"gave up: {exc}")
+            else:
+                await self._retry_later(delivery, self._retry.delay(delivery.attempts), str(exc))
+        else:
+            await self._finish(delivery, "sent", message_id=message_id)
+
+    async def _retry_later(self, delivery: Claimed, delay: timedelta, error: str) -> None:
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.delivery_id == delivery.delivery_id)
+                .values(
+                    status="pending",
+                    lease_until=None,
+                    next_attempt_at=datetime.now(UTC) + delay,
+                    last_error=error[:2000],
+                )
+            )
+
+    async def _finish(
+        self,
+        delivery: Claimed,
+        status: str,
+        *,
+        error: str | None = None,
+        message_id: int | None = None,
+    ) -> None:
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.delivery_id == delivery.delivery_id)
+                .values(
+                    status=status,
+                    lease_until=None,
+                    last_error=error[:2000] if error else None,
+                    telegram_message_id=message_id,
+                    sent_at=datetime.now(UTC) if status == "sent" else None,
+                )
+            )
