@@ -1,6 +1,14 @@
 """The bot service's tables, all in its own database."""
 
-from sqlalchemy import MetaData
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
 
 from chassis.db import ServiceBase, new_metadata
 from chassis.messaging.tables import messaging_tables
@@ -14,3 +22,60 @@ class Base(ServiceBase):
 
 
 messaging = messaging_tables(metadata)
+
+
+class Customer(Base):
+    """A Telegram user who talked to the bot; the platform-wide customer id is minted here."""
+
+    __tablename__ = "customers"
+
+    customer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(8))
+    referral_code: Mapped[str | None] = mapped_column(String(64))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CatalogMirror(Base):
+    """The latest plan catalog billing published; one row."""
+
+    __tablename__ = "catalog_mirror"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    catalog_version: Mapped[int] = mapped_column(Integer)
+    plans: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Checkout(Base):
+    """A payment link the customer asked for, and the message that will show it."""
+
+    __tablename__ = "checkouts"
+
+    checkout_id: Mapped[UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[UUID] = mapped_column(index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    plan_id: Mapped[str] = mapped_column(String(32))
+    # requested -> ready | failed
+    status: Mapped[str] = mapped_column(String(16))
+    confirmation_url: Mapped[str | None] = mapped_column(Text)
+    slow_notice_sent: Mapped[bool] = mapped_column(default=False)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CustomerSubscription(Base):
+    """What the customer has, as billing and provisioning reported it: for "my subscription"."""
+
+    __tablename__ = "customer_subscriptions"
+
+    subscription_id: Mapped[UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[UUID] = mapped_column(unique=True)
+    plan_id: Mapped[str] = mapped_column(String(32))
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    subscription_url: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,232 @@
+"""What the customer can do in the chat: start, browse plans, pay, see the subscription.
+
+Handlers are thin: they read the bot's own tables, publish commands through the outbox
+of the update's transaction, and answer in the customer's language. Every button press
+answers its callback query, so the customer's client stops its progress indicator.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy import select
+
+from bot import keyboards
+from bot.catalog import current_plans, plan_by_id
+from bot.models import Checkout, Customer, CustomerSubscription
+from bot.texts import format_date, format_price, format_traffic, say, say_html
+from chassis.messaging.consumer import MessageContext
+from contracts.bot import CustomerLanguageChanged, RequestCheckout
+
+log = logging.getLogger(__name__)
+
+
+def subscription_view(
+    subscription: CustomerSubscription | None, language: str, now: datetime
+) -> str:
+    if subscription is None:
+        return say("subscription.none", language)
+    if subscription.period_end <= now:
+        status = "subscription.status.expired"
+    elif subscription.subscription_url is None:
+        status = "subscription.status.provisioning"
+    else:
+        status = "subscription.status.active"
+    link = (
+        say("subscription.link", language, url=subscription.subscription_url)
+        if subscription.subscription_url
+        else say("subscription.no_link", language)
+    )
+    return say_html(
+        "subscription.active",
+        language,
+        status=say(status, language),
+        expires=format_date(subscription.period_end, language),
+        traffic=format_traffic(subscription.traffic_limit_bytes, language),
+        link=link,
+    )
+
+
+def build_router(*, provider: str) -> Router:
+    router = Router(name="customer")
+
+    @router.message(CommandStart())
+    async def start(message: Message, customer: Customer) -> None:
+        name = message.from_user.first_name if message.from_user else ""
+        await message.answer(
+            say("welcome", customer.language, name=name),
+            reply_markup=keyboards.main_menu(customer.language),
+        )
+
+    @router.message(Command("buy"))
+    async def buy_command(message: Message, customer: Customer, ctx: MessageContext) -> None:
+        text, markup = await _catalog_screen(ctx, customer.language)
+        await message.answer(text, reply_markup=markup)
+
+    @router.message(Command("subscription"))
+    async def subscription_command(
+        message: Message, customer: Customer, ctx: MessageContext
+    ) -> None:
+        text, markup = await _subscription_screen(ctx, customer)
+        await message.answer(text, reply_markup=markup)
+
+    @router.message(Command("language"))
+    async def language_command(message: Message, customer: Customer) -> None:
+        await message.answer(
+            say("language.choose", customer.language),
+            reply_markup=keyboards.languages(customer.language),
+        )
+
+    @router.callback_query(keyboards.Menu.filter())
+    async def menu(
+        query: CallbackQuery,
+        callback_data: keyboards.Menu,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        language = customer.language
+        if callback_data.action == "buy":
+            text, markup = await _catalog_screen(ctx, language)
+        elif callback_data.action == "subscription":
+            text, markup = await _subscription_screen(ctx, customer)
+        elif callback_data.action == "language":
+            text, markup = say("language.choose", language), keyboards.languages(language)
+        else:
+            name = query.from_user.first_name
+            text, markup = say("welcome", language, name=name), keyboards.main_menu(language)
+        await _show(query, text, markup)
+
+    @router.callback_query(keyboards.ChoosePlan.filter())
+    async def choose_plan(
+        query: CallbackQuery,
+        callback_data: keyboards.ChoosePlan,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        language = customer.language
+        plan = await plan_by_id(ctx.session, callback_data.plan_id)
+        if plan is None or not plan.active:
+            plans = await current_plans(ctx.session)
+            await _show(
+                query, say("plan.unavailable", language), keyboards.catalog(plans, language)
+            )
+            return
+        text = say(
+            "plan.details",
+            language,
+            title=getattr(plan.title, language),
+            days=plan.duration_days,
+            traffic=format_traffic(plan.traffic_limit_bytes, language),
+            price=format_price(plan.price),
+        )
+        await _show(query, text, keyboards.pay(plan, provider, language))
+
+    @router.callback_query(keyboards.Pay.filter())
+    async def pay(
+        query: CallbackQuery,
+        callback_data: keyboards.Pay,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        language = customer.language
+        plan = await plan_by_id(ctx.session, callback_data.plan_id)
+        if plan is None or not plan.active or query.message is None:
+            plans = await current_plans(ctx.session)
+            await _show(
+                query, say("plan.unavailable", language), keyboards.catalog(plans, language)
+            )
+            return
+        now = datetime.now(UTC)
+        checkout_id = uuid.uuid4()
+        ctx.session.add(
+            Checkout(
+                checkout_id=checkout_id,
+                customer_id=customer.customer_id,
+                chat_id=customer.chat_id,
+                message_id=query.message.message_id,
+                plan_id=plan.plan_id,
+                status="requested",
+                requested_at=now,
+            )
+        )
+        await ctx.publish(
+            RequestCheckout(
+                checkout_id=checkout_id,
+                customer_id=customer.customer_id,
+                plan_id=plan.plan_id,
+                provider=callback_data.provider,
+                requested_at=now,
+            )
+        )
+        await _show(query, say("checkout.preparing", language), None)
+
+    @router.callback_query(keyboards.ChooseLanguage.filter())
+    async def choose_language(
+        query: CallbackQuery,
+        callback_data: keyboards.ChooseLanguage,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        language = "en" if callback_data.language == "en" else "ru"
+        if language != customer.language:
+            customer.language = language
+            await ctx.publish(
+                CustomerLanguageChanged(
+                    customer_id=customer.customer_id,
+                    language=language,
+                    changed_at=datetime.now(UTC),
+                )
+            )
+        await _show(query, say("language.changed", language), keyboards.main_menu(language))
+
+    @router.callback_query()
+    async def stale_button(query: CallbackQuery, customer: Customer) -> None:
+        # A button from an older version of the bot: answer it and show the menu.
+        await _show(
+            query, say("unknown", customer.language), keyboards.main_menu(customer.language)
+        )
+
+    @router.message(F.chat.type == "private")
+    async def anything_else(message: Message, customer: Customer) -> None:
+        await message.answer(
+            say("unknown", customer.language), reply_markup=keyboards.main_menu(customer.language)
+        )
+
+    return router
+
+
+async def _catalog_screen(ctx: MessageContext, language: str) -> tuple[str, InlineKeyboardMarkup]:
+    plans = [plan for plan in await current_plans(ctx.session) if plan.active]
+    if not plans:
+        return say("catalog.empty", language), keyboards.main_menu(language)
+    return say("catalog.title", language), keyboards.catalog(plans, language)
+
+
+async def _subscription_screen(
+    ctx: MessageContext, customer: Customer
+) -> tuple[str, InlineKeyboardMarkup]:
+    subscription = await ctx.session.scalar(
+        select(CustomerSubscription).where(CustomerSubscription.customer_id == customer.customer_id)
+    )
+    text = subscription_view(subscription, customer.language, datetime.now(UTC))
+    return text, keyboards.main_menu(customer.language)
+
+
+async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Answer the button press and replace the message it was on."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(text, reply_markup=markup)
+        except TelegramBadRequest as exc:
+            # Pressing the button of the screen already shown changes nothing: fine.
+            if "message is not modified" not in exc.message:
+                raise
+    elif query.message is not None:
+        await query.bot.send_message(query.message.chat.id, text, reply_markup=markup)  # type: ignore[union-attr]

@@ -1,0 +1,87 @@
+"""Inline keyboards and the callback data their buttons carry (always under 64 bytes)."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.texts import LANGUAGE_NAMES, LANGUAGES, format_price, say
+from contracts.billing import Plan
+
+
+class Menu(CallbackData, prefix="m"):
+    action: str  # home | buy | subscription | language
+
+
+class ChoosePlan(CallbackData, prefix="plan"):
+    plan_id: str
+
+
+class Pay(CallbackData, prefix="pay"):
+    plan_id: str
+    provider: str
+
+
+class ChooseLanguage(CallbackData, prefix="lang"):
+    language: str
+
+
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def main_menu(language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(say("menu.buy", language), Menu(action="buy"))],
+            [_button(say("menu.subscription", language), Menu(action="subscription"))],
+            [_button(say("menu.language", language), Menu(action="language"))],
+        ]
+    )
+
+
+def back(language: str) -> list[InlineKeyboardButton]:
+    return [_button(say("menu.back", language), Menu(action="home"))]
+
+
+def catalog(plans: list[Plan], language: str) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            _button(
+                say(
+                    "catalog.plan_button",
+                    language,
+                    title=getattr(plan.title, language),
+                    price=format_price(plan.price),
+                ),
+                ChoosePlan(plan_id=plan.plan_id),
+            )
+        ]
+        for plan in plans
+        if plan.active
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, back(language)])
+
+
+def pay(plan: Plan, provider: str, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(say("pay.yookassa", language), Pay(plan_id=plan.plan_id, provider=provider))],
+            [_button(say("menu.back", language), Menu(action="buy"))],
+        ]
+    )
+
+
+def payment_link(url: str, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=say("checkout.pay_button", language), url=url)]]
+    )
+
+
+def languages(language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(LANGUAGE_NAMES[code], ChooseLanguage(language=code)) for code in LANGUAGES],
+            back(language),
+        ]
+    )

@@ -1,0 +1,129 @@
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from aiogram.types import Update
+
+from bot.customers import referral_code
+from bot.handlers import subscription_view
+from bot.keyboards import ChooseLanguage, ChoosePlan, Menu, Pay
+from bot.models import CustomerSubscription
+from bot.texts import TEXTS, format_price, format_traffic, language_of, say
+from contracts.money import Money
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("code", "language"),
+    [
+        ("ru", "ru"),
+        ("uk", "ru"),
+        ("kk", "ru"),
+        ("en", "en"),
+        ("en-US", "en"),
+        ("de", "en"),
+        (None, "ru"),
+        ("", "ru"),
+    ],
+)
+def test_the_language_follows_the_telegram_interface(code: str | None, language: str) -> None:
+    assert language_of(code) == language
+
+
+def test_every_text_speaks_both_languages() -> None:
+    for key, texts in TEXTS.items():
+        assert set(texts) == {"ru", "en"}, key
+
+
+def test_values_are_escaped_so_names_cannot_inject_markup() -> None:
+    assert "&lt;b&gt;" in say("welcome", "en", name="<b>")
+
+
+def start(text: str) -> Update:
+    return Update.model_validate(
+        {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "chat": {"id": 5, "type": "private"},
+                "from": {"id": 5, "is_bot": False, "first_name": "A"},
+                "text": text,
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("/start ref_42", "ref_42"),
+        ("/start", None),
+        ("/start bad code!", None),
+        ("/start " + "x" * 65, None),
+        ("/startle ref", None),
+        ("hello", None),
+    ],
+)
+def test_the_referral_code_comes_from_a_well_formed_deep_link(text: str, code: str | None) -> None:
+    assert referral_code(start(text)) == code
+
+
+def test_prices_and_traffic_read_naturally() -> None:
+    assert format_price(Money(amount_minor=19900, currency="RUB")) == "199 ₽"
+    assert format_price(Money(amount_minor=19950, currency="RUB")) == "199.50 ₽"
+    assert format_traffic(0, "en") == "unlimited"
+    assert format_traffic(100 * 1024**3, "ru") == "100 ГБ"
+
+
+def subscription(*, url: str | None, ends_in: timedelta) -> CustomerSubscription:
+    return CustomerSubscription(
+        subscription_id=uuid4(),
+        customer_id=uuid4(),
+        plan_id="m1",
+        period_end=NOW + ends_in,
+        traffic_limit_bytes=100 * 1024**3,
+        subscription_url=url,
+    )
+
+
+def test_my_subscription_shows_status_expiry_link_and_traffic() -> None:
+    view = subscription_view(
+        subscription(url="https://vpn.example/sub/abc", ends_in=timedelta(days=30)), "en", NOW
+    )
+    assert "active" in view
+    assert "27 Dec 2026" in view
+    assert "https://vpn.example/sub/abc" in view
+    assert "100 GB" in view
+
+
+def test_a_paid_subscription_without_access_yet_says_so() -> None:
+    view = subscription_view(subscription(url=None, ends_in=timedelta(days=30)), "ru", NOW)
+    assert "настраивается" in view
+
+
+def test_an_ended_subscription_is_expired() -> None:
+    view = subscription_view(
+        subscription(url="https://x.example/s", ends_in=-timedelta(days=1)), "en", NOW
+    )
+    assert "expired" in view
+
+
+def test_no_subscription() -> None:
+    assert subscription_view(None, "en", NOW) == say("subscription.none", "en")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        Menu(action="subscription"),
+        ChoosePlan(plan_id="y1-promo-long-plan-name-32chars"),
+        Pay(plan_id="y1-promo-long-plan-name-32chars", provider="telegram_stars"),
+        ChooseLanguage(language="ru"),
+    ],
+)
+def test_callback_data_fits_telegrams_64_bytes(
+    data: Menu | ChoosePlan | Pay | ChooseLanguage,
+) -> None:
+    assert len(data.pack().encode()) <= 64
