@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
+import pytest
 import pytest_asyncio
 
+from devstack._proc import free_port
+from devstack.customer import SimulatedCustomer
 from devstack.platform import Platform
 from devstack.pytest_plugin import KafkaInfo
+from devstack.sandboxes import Sandboxes
+from sandbox.marzban import MarzbanSandboxControl
+from sandbox.telegram import TelegramSandboxControl
+from sandbox.yookassa import YooKassaSandboxControl
 
 
 class LogRecorder:
@@ -16,6 +25,15 @@ class LogRecorder:
 
     def __call__(self, service: str, line: str) -> None:
         self.lines.append((service, line))
+
+    def warnings(self, last: int = 60) -> str:
+        """The last WARNING-or-worse lines (JSON logs), one per line, for failure reports."""
+        picked = [
+            f"{service:<12} {line}"
+            for service, line in self.lines
+            if '"level": "warning"' in line or '"level": "error"' in line or "Traceback" in line
+        ]
+        return "\n".join(picked[-last:]) or "(none)"
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -33,3 +51,68 @@ async def platform(postgres_admin_dsn: str, kafka: KafkaInfo) -> AsyncIterator[P
     await running.start(ready_within_s=120)
     yield running
     await running.stop()
+
+
+@dataclass
+class Shop:
+    """The platform selling VPN through the sandboxes: what an end-to-end test drives."""
+
+    platform: Platform
+    sandboxes: Sandboxes
+    telegram: TelegramSandboxControl
+    yookassa: YooKassaSandboxControl
+    marzban: MarzbanSandboxControl
+    logs: LogRecorder
+
+    async def customer(self, *, language_code: str | None = "ru") -> SimulatedCustomer:
+        return await SimulatedCustomer.join(
+            self.telegram, self.yookassa, language_code=language_code
+        )
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def shop(postgres_admin_dsn: str, kafka: KafkaInfo) -> AsyncIterator[Shop]:
+    """Every service as its own process, wired to the Telegram, YooKassa and Marzban sandboxes."""
+    gateway_port = free_port()
+    sandboxes = Sandboxes(gateway_url=f"http://127.0.0.1:{gateway_port}")
+    await sandboxes.start()
+    logs = LogRecorder()
+    running = Platform(
+        admin_dsn=postgres_admin_dsn,
+        kafka_bootstrap=kafka.bootstrap,
+        sink=logs,
+        ports={"gateway": gateway_port},
+        extra_env=sandboxes.service_env()
+        | {
+            # Fast retries, so that outage tests take seconds, not minutes.
+            "PROVISIONING_RETRY_FIRST_DELAY_S": "0.2",
+            "PROVISIONING_RETRY_MAX_DELAY_S": "1",
+            "PROVISIONING_WORKER_POLL_INTERVAL_S": "0.5",
+            "PROVISIONING_REPORT_FAILURE_AFTER_ATTEMPTS": "2",
+        },
+        prefer_default_ports=False,
+        log_format="json",
+    )
+    try:
+        await running.prepare()
+        await running.start(ready_within_s=120)
+        async with (
+            sandboxes.telegram_control() as telegram,
+            sandboxes.yookassa_control() as yookassa,
+            sandboxes.marzban_control() as marzban,
+        ):
+            yield Shop(running, sandboxes, telegram, yookassa, marzban, logs)
+    finally:
+        await running.stop()
+        await sandboxes.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On failure, show what the services logged at WARNING and above: the why."""
+    report = yield
+    if report.failed and call.when == "call":
+        fixture = getattr(item, "funcargs", {}).get("shop")
+        if isinstance(fixture, Shop):
+            report.sections.append(("service warnings", fixture.logs.warnings()))
+    return report

@@ -89,7 +89,5 @@ async def claim(
     until it runs out.
     """
     async with transaction(sessions) as session:
-        result = await session.execute(
-            statement, {"lease": f"{int(lease.total_seconds())} seconds", "limit": limit}
-        )
+        result = await session.execute(statement, {"lease": lease, "limit": limit})
         return result.mappings().all()

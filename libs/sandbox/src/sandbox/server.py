@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 
 import uvicorn
@@ -19,6 +19,14 @@ from starlette.types import ASGIApp
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its signal handlers: signals belong to whoever runs the loop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class SandboxServer:
@@ -42,7 +50,9 @@ class SandboxServer:
 
     async def start(self) -> None:
         # Binding ourselves makes port 0 usable: the port is known before serving starts.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that name TCP, and
+        # without it every request on a kept-alive connection waits ~40 ms for delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         sock.listen(2048)
@@ -57,9 +67,7 @@ class SandboxServer:
             timeout_keep_alive=30,
             timeout_graceful_shutdown=2,
         )
-        server = uvicorn.Server(config)
-        # Signals belong to whoever runs the loop (pytest, the sandbox CLI), not to uvicorn.
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server = _EmbeddedServer(config)
         self._server = server
         self._task = asyncio.create_task(server.serve(sockets=[sock]), name=f"sandbox-{self.name}")
         while not server.started:

@@ -1,0 +1,112 @@
+"""The third parties, emulated: Telegram, YooKassa and a Marzban panel wired to the platform.
+
+:class:`Sandboxes` serves the three emulators on loopback ports inside the caller's event
+loop, configured with one bot, one shop and one panel admin, and tells each service how
+to reach them (:meth:`Sandboxes.service_env`). ``make up``, the demo, the benchmark and
+the end-to-end tests all use it; nothing here is imported by the services.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Final
+
+from sandbox.marzban import AdminAccount, MarzbanEmulator, MarzbanSandboxControl
+from sandbox.marzban import create_app as marzban_app
+from sandbox.server import SandboxServer
+from sandbox.telegram import DEFAULT_BOT, TelegramEmulator, TelegramSandboxControl
+from sandbox.telegram import create_app as telegram_app
+from sandbox.yookassa import Shop, YooKassaEmulator, YooKassaSandboxControl
+from sandbox.yookassa import create_app as yookassa_app
+
+BOT = DEFAULT_BOT
+WEBHOOK_SECRET: Final = "sandbox-webhook-secret"  # noqa: S105 - the sandbox's, never real
+SHOP_ID: Final = "100500"
+SHOP_SECRET_KEY: Final = "test_sandbox_shop_secret_key"  # noqa: S105 - sandbox only
+PANEL_ADMIN: Final = "platform"
+PANEL_PASSWORD: Final = "sandbox-panel-password"  # noqa: S105 - sandbox only
+
+
+@dataclass
+class Sandboxes:
+    """The emulators for one platform whose gateway answers at ``gateway_url``."""
+
+    gateway_url: str
+    ports: dict[str, int] = field(default_factory=dict)
+    telegram: TelegramEmulator = field(default_factory=TelegramEmulator)
+    yookassa: YooKassaEmulator = field(default_factory=YooKassaEmulator)
+    marzban: MarzbanEmulator = field(
+        default_factory=lambda: MarzbanEmulator(
+            admins=[AdminAccount(username=PANEL_ADMIN, password=PANEL_PASSWORD, is_sudo=True)]
+        )
+    )
+    _servers: dict[str, SandboxServer] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        self.yookassa.put_shop(
+            Shop(
+                shop_id=SHOP_ID,
+                secret_key=SHOP_SECRET_KEY,
+                notification_url=f"{self.gateway_url}/webhooks/yookassa",
+            )
+        )
+        apps = {
+            "telegram": telegram_app(self.telegram),
+            "yookassa": yookassa_app(self.yookassa),
+            "marzban": marzban_app(self.marzban),
+        }
+        try:
+            for name, app in apps.items():
+                server = SandboxServer(app, name=name, port=self.ports.get(name, 0))
+                await server.start()
+                self._servers[name] = server
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        for server in reversed(list(self._servers.values())):
+            await server.stop()
+        self._servers.clear()
+
+    def url(self, name: str) -> str:
+        return self._servers[name].url
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: server.url for name, server in self._servers.items()}
+
+    def service_env(self) -> dict[str, str]:
+        """Environment for the five services, pointing each at its emulated third party."""
+        telegram, yookassa, marzban = (self.url(n) for n in ("telegram", "yookassa", "marzban"))
+        return {
+            "BOT_TELEGRAM_API_URL": telegram,
+            "BOT_TELEGRAM_BOT_TOKEN": BOT.token,
+            "BOT_UPDATE_MODE": "webhook",
+            "BOT_WEBHOOK_URL": f"{self.gateway_url}/webhooks/telegram",
+            "BOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "GATEWAY_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            # The YooKassa emulator posts as if through a proxy on loopback that names
+            # YooKassa's address, so billing's source check runs as in production.
+            "GATEWAY_TRUSTED_PROXIES": json.dumps(["127.0.0.1/32"]),
+            "BILLING_YOOKASSA_API_URL": f"{yookassa}/v3",
+            "BILLING_YOOKASSA_SHOP_ID": SHOP_ID,
+            "BILLING_YOOKASSA_SECRET_KEY": SHOP_SECRET_KEY,
+            "BILLING_YOOKASSA_RETURN_URL": f"https://t.me/{BOT.username}",
+            "BILLING_YOOKASSA_CHECK_SOURCE_ADDRESS": "true",
+            "PROVISIONING_MARZBAN_URL": marzban,
+            "PROVISIONING_MARZBAN_USERNAME": PANEL_ADMIN,
+            "PROVISIONING_MARZBAN_PASSWORD": PANEL_PASSWORD,
+            "NOTIFIER_TELEGRAM_API_URL": telegram,
+            "NOTIFIER_TELEGRAM_BOT_TOKEN": BOT.token,
+        }
+
+    def telegram_control(self) -> TelegramSandboxControl:
+        return TelegramSandboxControl(self.url("telegram"), BOT.token)
+
+    def yookassa_control(self) -> YooKassaSandboxControl:
+        return YooKassaSandboxControl(self.url("yookassa"))
+
+    def marzban_control(self) -> MarzbanSandboxControl:
+        return MarzbanSandboxControl(self.url("marzban"))

@@ -1,0 +1,154 @@
+"""Client of the emulator's ``/sandbox`` control API, for e2e tests, the demo and benchmarks."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Literal, TypedDict, cast
+
+import httpx
+
+
+class RawNextPlan(TypedDict):
+    data_limit: int | None
+    expire: int | None
+    add_remaining_traffic: bool
+    fire_on_either: bool
+
+
+class RawUser(TypedDict):
+    """Everything the emulator stores about a user (times are naive UTC ISO strings)."""
+
+    id: int
+    username: str
+    status: str
+    owner: str | None
+    proxies: dict[str, dict[str, str]]
+    inbounds: dict[str, list[str]]
+    excluded_inbounds: dict[str, list[str]]
+    data_limit: int | None
+    expire: int | None
+    data_limit_reset_strategy: str
+    note: str | None
+    on_hold_expire_duration: int | None
+    on_hold_timeout: str | None
+    auto_delete_in_days: int | None
+    next_plan: RawNextPlan | None
+    used_traffic: int
+    lifetime_used_traffic: int
+    created_at: str
+    edit_at: str | None
+    online_at: str | None
+    sub_revoked_at: str | None
+    sub_updated_at: str | None
+    sub_last_user_agent: str | None
+    last_status_change: str | None
+
+
+StatusChange = TypedDict(
+    "StatusChange", {"username": str, "from": str, "to": str, "next_plan_applied": bool}
+)
+
+
+class OutageState(TypedDict, total=False):
+    active: bool
+    mode: Literal["error", "timeout"]
+    status: int
+    delay_s: float | None
+    started_at: float
+
+
+class SandboxControlError(Exception):
+    def __init__(self, status_code: int, body: str) -> None:
+        super().__init__(f"sandbox control API answered {status_code}: {body}")
+        self.status_code = status_code
+        self.body = body
+
+
+class MarzbanSandboxControl:
+    """``async with MarzbanSandboxControl(server.url) as control: await control.outage()``"""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=f"{base_url.rstrip('/')}/sandbox", timeout=timeout, transport=transport
+        )
+
+    async def __aenter__(self) -> MarzbanSandboxControl:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _call(self, method: str, path: str, json: Any = None) -> Any:
+        response = await self._client.request(method, path, json=json)
+        if response.is_error:
+            raise SandboxControlError(response.status_code, response.text)
+        return response.json()
+
+    async def outage(
+        self,
+        mode: Literal["error", "timeout"] = "error",
+        *,
+        status: int = 502,
+        delay_s: float | None = None,
+    ) -> OutageState:
+        """Make the panel API fail: ``error`` answers ``status``; ``timeout`` hangs requests
+        for ``delay_s`` seconds (None: until :meth:`restore`)."""
+        body = {"mode": mode, "status": status, "delay_s": delay_s}
+        return cast(OutageState, await self._call("PUT", "/outage", body))
+
+    async def restore(self) -> None:
+        await self._call("DELETE", "/outage")
+
+    async def outage_state(self) -> OutageState:
+        return cast(OutageState, await self._call("GET", "/outage"))
+
+    async def users(self) -> list[RawUser]:
+        return cast(list[RawUser], await self._call("GET", "/users"))
+
+    async def user(self, username: str) -> RawUser | None:
+        response = await self._client.get(f"/users/{username}")
+        if response.status_code == 404:
+            return None
+        if response.is_error:
+            raise SandboxControlError(response.status_code, response.text)
+        return cast(RawUser, response.json())
+
+    async def add_traffic(self, username: str, bytes: int) -> RawUser:
+        """Report ``bytes`` of traffic for a user, as the core's stats would."""
+        return cast(
+            RawUser, await self._call("POST", f"/users/{username}/traffic", {"bytes": bytes})
+        )
+
+    async def run_review(self) -> list[StatusChange]:
+        """Run the panel's review job once (limits, expiry, on_hold, next plans)."""
+        result = await self._call("POST", "/review")
+        return cast(list[StatusChange], result["changes"])
+
+    async def reset(self) -> None:
+        """Drop every user and end any outage; admins go back to the initial ones."""
+        await self._call("POST", "/reset")
+
+    async def state(self) -> dict[str, Any]:
+        return cast(dict[str, Any], await self._call("GET", "/state"))
+
+    async def add_admin(self, username: str, password: str, *, is_sudo: bool = False) -> None:
+        await self._call(
+            "POST", "/admins", {"username": username, "password": password, "is_sudo": is_sudo}
+        )
+
+    async def set_admin_password(self, username: str, password: str) -> None:
+        await self._call("PUT", f"/admins/{username}/password", {"password": password})

@@ -1,0 +1,149 @@
+"""A switch that makes the panel look down, for failure tests.
+
+``error``: every request gets a 5xx at once; 500 is FastAPI's bare ``Internal Server Error``,
+any other code the HTML page nginx (the usual reverse proxy in front of Marzban) serves when
+the panel behind it is gone. ``timeout``: requests hang for ``delay_s`` seconds, or until the
+outage ends, and are then handled normally; a request whose client gave up while it hung is
+dropped without reaching the panel, as when the proxy's upstream does not answer. A refused
+connection cannot be emulated by a server that is listening, so it is not offered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from typing import Any, Literal
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+OutageMode = Literal["error", "timeout"]
+# nginx's own titles where they differ from the standard reason phrases.
+NGINX_TITLES = {503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+
+
+@dataclass(frozen=True)
+class Outage:
+    mode: OutageMode
+    status: int
+    delay_s: float | None
+    started_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class OutageSwitch:
+    def __init__(self) -> None:
+        self._outage: Outage | None = None
+        self._ended = asyncio.Event()
+
+    @property
+    def current(self) -> Outage | None:
+        return self._outage
+
+    def start(
+        self, mode: OutageMode = "error", *, status: int = 502, delay_s: float | None = None
+    ) -> Outage:
+        if mode not in ("error", "timeout"):
+            raise ValueError("mode must be 'error' or 'timeout'")
+        if not 500 <= status <= 599:
+            raise ValueError("status must be a 5xx code")
+        if delay_s is not None and delay_s < 0:
+            raise ValueError("delay_s cannot be negative")
+        self._ended.set()  # requests held by an earlier outage go on
+        self._ended = asyncio.Event()
+        self._outage = Outage(mode, status, delay_s, time.time())
+        return self._outage
+
+    def end(self) -> None:
+        self._outage = None
+        self._ended.set()
+
+    async def hold(self, delay_s: float | None) -> None:
+        """Wait ``delay_s`` seconds (None: forever), or less if the outage ends first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), delay_s)
+
+
+def error_page(status: int) -> tuple[bytes, bytes]:
+    """Body and content type of the failure a client sees for ``status``."""
+    if status == 500:
+        return b"Internal Server Error", b"text/plain; charset=utf-8"
+    try:
+        title = f"{status} {NGINX_TITLES.get(status) or HTTPStatus(status).phrase}"
+    except ValueError:
+        title = str(status)
+    page = (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
+    return page.encode(), b"text/html"
+
+
+class OutageMiddleware:
+    """Applies the switch to every HTTP request outside ``exempt_prefix``."""
+
+    def __init__(self, app: ASGIApp, switch: OutageSwitch, *, exempt_prefix: str) -> None:
+        self.app = app
+        self.switch = switch
+        self.exempt_prefix = exempt_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        outage = self.switch.current
+        if (
+            outage is None
+            or scope["type"] != "http"
+            or scope["path"].startswith(self.exempt_prefix)
+        ):
+            await self.app(scope, receive, send)
+            return
+        if outage.mode == "error":
+            await self._fail(outage.status, send)
+            return
+        body = await self._read_body(receive)
+        if body is None or not await self._survives_hold(outage, receive):
+            return
+        await self.app(scope, self._replay(body, receive), send)
+
+    @staticmethod
+    async def _fail(status: int, send: Send) -> None:
+        page, content_type = error_page(status)
+        headers = [(b"content-type", content_type), (b"content-length", str(len(page)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+    @staticmethod
+    async def _read_body(receive: Receive) -> list[Message] | None:
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            messages.append(message)
+            if not message.get("more_body", False):
+                return messages
+
+    async def _survives_hold(self, outage: Outage, receive: Receive) -> bool:
+        disconnect = asyncio.ensure_future(receive())
+        hold = asyncio.ensure_future(self.switch.hold(outage.delay_s))
+        try:
+            await asyncio.wait({disconnect, hold}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (disconnect, hold):
+                task.cancel()
+        return not (disconnect.done() and not disconnect.cancelled())
+
+    @staticmethod
+    def _replay(messages: list[Message], receive: Receive) -> Receive:
+        pending = list(messages)
+
+        async def replayed() -> Message:
+            if pending:
+                return pending.pop(0)
+            return await receive()
+
+        return replayed

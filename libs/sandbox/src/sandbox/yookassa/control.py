@@ -1,0 +1,243 @@
+"""Client of the emulator's ``/sandbox`` control API, for tests, the demo and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from sandbox.yookassa.notifications import DeliveryAttempt
+
+JsonObject = dict[str, Any]
+
+
+class SandboxControlError(Exception):
+    def __init__(self, status_code: int, body: object) -> None:
+        super().__init__(f"sandbox control answered {status_code}: {body}")
+        self.status_code = status_code
+        self.body = body
+
+
+class YooKassaSandboxControl:
+    """``async with YooKassaSandboxControl(server.url) as control: await control.succeed(id)``"""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/sandbox/",
+            timeout=timeout,
+            transport=transport,
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> YooKassaSandboxControl:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- shops ------------------------------------------------------------------------------
+
+    async def add_shop(
+        self,
+        shop_id: str,
+        secret_key: str,
+        *,
+        notification_url: str | None = None,
+        fiscalization_enabled: bool = False,
+        test: bool = True,
+        gateway_id: str | None = None,
+        payment_methods: Sequence[str] | None = None,
+        autopayments_enabled: bool = True,
+    ) -> JsonObject:
+        """Add the shop, or replace it with these settings; returns them (without the key)."""
+        settings: JsonObject = {
+            "secret_key": secret_key,
+            "notification_url": notification_url,
+            "fiscalization_enabled": fiscalization_enabled,
+            "test": test,
+            "autopayments_enabled": autopayments_enabled,
+        }
+        if gateway_id is not None:
+            settings["gateway_id"] = gateway_id
+        if payment_methods is not None:
+            settings["payment_methods"] = list(payment_methods)
+        return await self._object("PUT", f"shops/{shop_id}", settings)
+
+    async def configure_shop(
+        self,
+        shop_id: str,
+        *,
+        notification_url: str | None = None,
+        fiscalization_enabled: bool | None = None,
+        autopayments_enabled: bool | None = None,
+        payment_methods: Sequence[str] | None = None,
+    ) -> JsonObject:
+        """Change some settings of a shop; ``None`` leaves a setting as it is."""
+        changes: JsonObject = {
+            name: value
+            for name, value in (
+                ("notification_url", notification_url),
+                ("fiscalization_enabled", fiscalization_enabled),
+                ("autopayments_enabled", autopayments_enabled),
+            )
+            if value is not None
+        }
+        if payment_methods is not None:
+            changes["payment_methods"] = list(payment_methods)
+        return await self._object("PATCH", f"shops/{shop_id}", changes)
+
+    async def shops(self) -> list[JsonObject]:
+        return await self._list("GET", "shops")
+
+    # -- payments ---------------------------------------------------------------------------
+
+    async def payment(self, payment_id: str) -> JsonObject:
+        """Raw state: ``{"shop_id", "payment", "capture", "receipt", "refunds", "events", ...}``."""
+        return await self._object("GET", f"payments/{payment_id}")
+
+    async def succeed(
+        self, payment_id: str, *, payment_method_type: str | None = None
+    ) -> JsonObject:
+        """The user pays; returns the payment object (``succeeded`` or ``waiting_for_capture``)."""
+        body = {} if payment_method_type is None else {"payment_method_type": payment_method_type}
+        return await self._object("POST", f"payments/{payment_id}/succeed", body)
+
+    async def cancel(
+        self,
+        payment_id: str,
+        *,
+        reason: str = "expired_on_confirmation",
+        party: str = "yoo_money",
+    ) -> JsonObject:
+        """YooKassa or the bank cancels the payment; returns the payment object."""
+        return await self._object(
+            "POST", f"payments/{payment_id}/cancel", {"reason": reason, "party": party}
+        )
+
+    async def renotify(self, payment_id: str, times: int = 3) -> str:
+        """Deliver the current status's notification ``times`` more times; returns the event."""
+        answer = await self._object("POST", f"payments/{payment_id}/renotify", {"times": times})
+        return str(answer["event"])
+
+    async def revoke_payment_method(self, method_id: str) -> None:
+        await self._call("POST", f"payment-methods/{method_id}/revoke", {})
+
+    # -- notifications ----------------------------------------------------------------------
+
+    async def send_raw_notification(
+        self,
+        shop_id: str,
+        body: object,
+        *,
+        url: str | None = None,
+        forwarded_for: str | None = None,
+    ) -> DeliveryAttempt:
+        """POST ``body`` once to the shop's notification URL (or ``url``), as a forger would.
+
+        ``forwarded_for`` replaces the emulator's usual ``X-Forwarded-For``.
+        """
+        request: JsonObject = {"body": body}
+        if url is not None:
+            request["url"] = url
+        if forwarded_for is not None:
+            request["forwarded_for"] = forwarded_for
+        answer = await self._object("POST", f"shops/{shop_id}/notifications", request)
+        return DeliveryAttempt.from_json(answer)
+
+    async def deliveries(
+        self, payment_id: str | None = None, *, event: str | None = None
+    ) -> list[DeliveryAttempt]:
+        params = {
+            name: value
+            for name, value in (("payment_id", payment_id), ("event", event))
+            if value is not None
+        }
+        answer = await self._list("GET", "deliveries", params=params)
+        return [DeliveryAttempt.from_json(item) for item in answer]
+
+    async def wait_delivered(
+        self,
+        payment_id: str,
+        event: str,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a polling deadline, not a cancel scope
+        *,
+        count: int = 1,
+        poll_interval: float = 0.02,
+    ) -> list[DeliveryAttempt]:
+        """Wait until ``count`` deliveries of ``event`` for the payment were answered 200."""
+        deadline = time.monotonic() + timeout
+        while True:
+            delivered = [
+                attempt
+                for attempt in await self.deliveries(payment_id, event=event)
+                if attempt.delivered
+            ]
+            if len(delivered) >= count:
+                return delivered
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{len(delivered)} of {count} {event} notifications for {payment_id} "
+                    f"delivered within {timeout} s"
+                )
+            await asyncio.sleep(poll_interval)
+
+    # -- the sandbox as a whole -------------------------------------------------------------
+
+    async def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's clock forward (idempotence keys and held payments expire)."""
+        await self._call("POST", "clock/advance", {"seconds": seconds})
+
+    async def reset(self, *, keep_shops: bool = False) -> None:
+        """Forget payments, refunds, keys and deliveries (and shops, unless kept)."""
+        await self._call("POST", "reset", {"keep_shops": keep_shops})
+
+    async def _object(self, method: str, path: str, body: object = None) -> JsonObject:
+        answer = await self._call(method, path, body)
+        if not isinstance(answer, dict):
+            raise SandboxControlError(200, answer)
+        return answer
+
+    async def _list(
+        self, method: str, path: str, *, params: dict[str, str] | None = None
+    ) -> list[JsonObject]:
+        answer = await self._call(method, path, None, params=params)
+        if not isinstance(answer, list):
+            raise SandboxControlError(200, answer)
+        return answer
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: object,
+        *,
+        params: dict[str, str] | None = None,
+    ) -> object:
+        response = await self._http.request(
+            method, path, json=None if method == "GET" else body, params=params
+        )
+        try:
+            answer: object = response.json()
+        except ValueError:
+            answer = response.text
+        if response.status_code != 200:
+            raise SandboxControlError(response.status_code, answer)
+        return answer
