@@ -89,6 +89,8 @@ async def shop(postgres_admin_dsn: str, kafka: KafkaInfo) -> AsyncIterator[Shop]
             "PROVISIONING_RETRY_MAX_DELAY_S": "1",
             "PROVISIONING_WORKER_POLL_INTERVAL_S": "0.5",
             "PROVISIONING_REPORT_FAILURE_AFTER_ATTEMPTS": "2",
+            "PROVISIONING_MARZBAN_TIMEOUT_S": "1.5",
+            "PROVISIONING_WORKER_LEASE_S": "5",
         },
         prefer_default_ports=False,
         log_format="json",

@@ -8,12 +8,17 @@ result) the panel's users.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import signal
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
-from devstack.customer import subscription_link
+from devstack.customer import SimulatedCustomer, subscription_link
+from devstack.sandboxes import SHOP_ID
 
 from .conftest import Shop
 
@@ -56,3 +61,175 @@ async def test_a_customer_buys_pays_and_receives_working_access(shop: Shop) -> N
     assert url in (mine.text or "")
     assert expire.strftime("%d.%m.%Y") in (mine.text or "")
     assert "100 ГБ" in (mine.text or "")
+
+
+ACCESS_READY = "Доступ к VPN готов"
+
+
+async def access_messages(shop: Shop, customer: SimulatedCustomer) -> list[str]:
+    transcript = await shop.telegram.transcript(customer.user_id)
+    return [m.text or "" for m in transcript.bot_messages() if ACCESS_READY in (m.text or "")]
+
+
+async def bought(shop: Shop, plan_id: str = "m1") -> tuple[SimulatedCustomer, str]:
+    """A customer who bought ``plan_id`` and received access; returns them and their link."""
+    customer = await shop.customer()
+    link = await customer.buy(plan_id)
+    await customer.pay(link)
+    return customer, subscription_link(await customer.wait_for(ACCESS_READY))
+
+
+async def test_the_same_notification_three_more_times_changes_nothing(shop: Shop) -> None:
+    customer = await shop.customer()
+    link = await customer.buy("m1")
+    await customer.pay(link)
+    url = subscription_link(await customer.wait_for(ACCESS_READY))
+    before = await shop.marzban.user(panel_username(url))
+
+    await shop.yookassa.renotify(link.payment_id, times=3)
+    await shop.yookassa.wait_delivered(link.payment_id, "payment.succeeded", count=4, timeout=10)
+    await asyncio.sleep(3)  # what a duplicate would have caused has had time to happen
+
+    assert len(await access_messages(shop, customer)) == 1
+    after = await shop.marzban.user(panel_username(url))
+    assert before is not None
+    assert after is not None
+    assert after["expire"] == before["expire"]
+    assert after["data_limit"] == before["data_limit"]
+
+
+async def test_a_second_purchase_extends_from_the_current_end_on_the_same_panel_user(
+    shop: Shop,
+) -> None:
+    customer, url = await bought(shop, "m1")
+    username = panel_username(url)
+    first = await shop.marzban.user(username)
+    assert first is not None
+
+    await customer.start()
+    link = await customer.buy("m3")
+    await customer.pay(link)
+    await customer.wait_for(f"{ACCESS_READY}", timeout_s=20)
+    await wait_until(lambda: _expire_changed(shop, username, first["expire"]))
+
+    second = await shop.marzban.user(username)
+    assert second is not None
+    assert second["expire"] == first["expire"] + 90 * 24 * 3600
+    assert second["data_limit"] == 300 * GIB
+    assert len(await access_messages(shop, customer)) == 2
+    users = [u for u in await shop.marzban.users() if u["username"] == username]
+    assert len(users) == 1
+
+
+async def _expire_changed(shop: Shop, username: str, old: int | None) -> bool:
+    user = await shop.marzban.user(username)
+    return user is not None and user["expire"] != old
+
+
+async def test_a_canceled_payment_provisions_nothing_and_tells_the_customer(shop: Shop) -> None:
+    users_before = len(await shop.marzban.users())
+    customer = await shop.customer()
+    link = await customer.buy("m1")
+
+    await shop.yookassa.cancel(link.payment_id, reason="insufficient_funds")
+
+    told = await customer.wait_for("не прошёл")
+    assert "недостаточно средств" in (told.text or "")
+    await asyncio.sleep(2)
+    assert len(await shop.marzban.users()) == users_before
+    assert await access_messages(shop, customer) == []
+
+
+async def test_access_arrives_once_after_the_panel_comes_back(shop: Shop) -> None:
+    customer = await shop.customer()
+    link = await customer.buy("m1")
+    await shop.marzban.outage("error", status=502)
+    try:
+        await customer.pay(link)
+        delayed = await customer.wait_for("не отвечает")
+        assert "Оплата получена" in (delayed.text or "")
+        assert await access_messages(shop, customer) == []
+    finally:
+        await shop.marzban.restore()
+
+    await customer.wait_for(ACCESS_READY, timeout_s=30)
+    await asyncio.sleep(2)
+    assert len(await access_messages(shop, customer)) == 1
+
+
+async def test_forged_notifications_are_rejected_logged_and_change_nothing(shop: Shop) -> None:
+    customer = await shop.customer()
+    link = await customer.buy("m1")
+    claims_success = {
+        "type": "notification",
+        "event": "payment.succeeded",
+        "object": {
+            "id": link.payment_id,
+            "status": "succeeded",
+            "paid": True,
+            "amount": {"value": "199.00", "currency": "RUB"},
+        },
+    }
+    unknown_payment = {
+        **claims_success,
+        "object": {**claims_success["object"], "id": "2d9fa2e9-000f-5000-9000-1a3b4c5d6e7f"},
+    }
+    # From YooKassa's address, but the payment is still pending at YooKassa.
+    await shop.yookassa.send_raw_notification(SHOP_ID, claims_success)
+    # A payment YooKassa never heard of.
+    await shop.yookassa.send_raw_notification(SHOP_ID, unknown_payment)
+    # From an address that is not YooKassa's.
+    await shop.yookassa.send_raw_notification(SHOP_ID, claims_success, forwarded_for="203.0.113.7")
+    async with httpx.AsyncClient() as client:
+        garbage = await client.post(
+            f"{shop.platform.urls['gateway']}/webhooks/yookassa",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
+    assert garbage.status_code == 400
+
+    await wait_until(lambda: _logged(shop, "rejected_source"))
+    assert await _logged(shop, "rejected_unknown_payment")
+    assert await _logged(shop, "not_final")
+    assert await _logged(shop, "rejected a malformed YooKassa notification")
+    assert await access_messages(shop, customer) == []
+
+    # The platform keeps working: the real payment still goes through.
+    await customer.pay(link)
+    await customer.wait_for(ACCESS_READY)
+
+
+async def _logged(shop: Shop, text: str) -> bool:
+    return any(text in line for _, line in shop.logs.lines)
+
+
+@pytest.mark.parametrize("victim", ["billing", "provisioning"])
+async def test_a_service_killed_mid_purchase_completes_it_exactly_once(
+    shop: Shop, victim: str
+) -> None:
+    customer = await shop.customer()
+    link = await customer.buy("m1")
+    users_before = len(await shop.marzban.users())
+    # The panel holds requests, so provisioning is caught in the middle of its call.
+    await shop.marzban.outage("timeout")
+    await customer.pay(link)
+    await shop.yookassa.wait_delivered(link.payment_id, "payment.succeeded")
+    await asyncio.sleep(1)
+
+    assert await shop.platform.stop_service(victim, sig=signal.SIGKILL) == -signal.SIGKILL
+    await shop.marzban.restore()
+    await shop.platform.start_service(victim)
+    await shop.platform.wait_ready(within_s=60)
+
+    await customer.wait_for(ACCESS_READY, timeout_s=40)
+    await asyncio.sleep(2)
+    assert len(await access_messages(shop, customer)) == 1
+    assert len(await shop.marzban.users()) == users_before + 1
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]], *, timeout_s: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.2)

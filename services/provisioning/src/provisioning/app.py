@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
 from chassis.service import Service
 from chassis.worker import RetryPolicy, Wakeup, run_worker
@@ -39,6 +40,7 @@ def build(settings: ProvisioningSettings) -> Service:
         marzban=marzban,
         panel=panel,
         concurrency=settings.worker_concurrency,
+        lease=timedelta(seconds=settings.worker_lease_s),
         retry=RetryPolicy(settings.retry_first_delay_s, settings.retry_max_delay_s),
         report_failure_after_attempts=settings.report_failure_after_attempts,
     )

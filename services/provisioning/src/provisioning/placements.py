@@ -38,9 +38,6 @@ from provisioning.models import Placement
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
-
-
 def panel_username(subscription_id: UUID) -> str:
     """The subscription's user name on every panel: derived, so a retry finds the same user."""
     return "vpn_" + subscription_id.hex[:28]
@@ -153,6 +150,7 @@ class PlacementWorker:
         marzban: MarzbanClient,
         panel: PanelConfig,
         concurrency: int,
+        lease: timedelta,
         retry: RetryPolicy,
         report_failure_after_attempts: int,
     ) -> None:
@@ -161,12 +159,13 @@ class PlacementWorker:
         self._marzban = marzban
         self._panel = panel
         self._concurrency = concurrency
+        self._lease = lease
         self._retry = retry
         self._report_after = report_failure_after_attempts
 
     async def step(self) -> int:
         """Apply one batch of pending placements; returns how many were claimed."""
-        rows = await claim(self._sessions, _CLAIM, lease=LEASE, limit=self._concurrency)
+        rows = await claim(self._sessions, _CLAIM, lease=self._lease, limit=self._concurrency)
         claimed = [Claimed(**_plain(row)) for row in rows]
         await asyncio.gather(*(self._apply(placement) for placement in claimed))
         return len(claimed)

@@ -39,11 +39,28 @@ class ProvisioningSettings(ServiceSettings):
 
     worker_concurrency: int = Field(default=16, ge=1, description="Panel calls in flight")
     worker_poll_interval_s: float = Field(default=2.0, gt=0)
+    worker_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "How long a claimed placement is left to its worker before another may retry it; "
+            "longer than the panel timeout"
+        ),
+    )
     retry_first_delay_s: float = Field(default=1.0, gt=0)
     retry_max_delay_s: float = Field(default=60.0, gt=0)
     report_failure_after_attempts: int = Field(
         default=3, ge=1, description="Tell the customer access is delayed after this many tries"
     )
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_panel_call(self) -> Self:
+        if self.worker_lease_s <= self.marzban_timeout_s * 3:
+            raise ValueError(
+                "PROVISIONING_WORKER_LEASE_S must exceed three panel calls (login, create, "
+                "modify: 3 x PROVISIONING_MARZBAN_TIMEOUT_S)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_panel_password(self) -> Self:
