@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install up test lint typecheck imports unit integration e2e contracts bench-outbox clean
+.PHONY: help install up chat demo bench-purchase test lint typecheck imports unit integration e2e contracts bench-outbox clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,6 +16,12 @@ install: ## install uv (from PyPI) and the workspace into .venv
 
 up: install ## run the whole platform locally on embedded PostgreSQL and Kafka
 	@$(RUN) python -m devstack.up
+
+demo: install ## one simulated customer buys a subscription; prints the chat, the events and the trace
+	@$(RUN) python -m devstack.demo
+
+chat: install ## talk to the sandbox bot of a running `make up` from the terminal
+	@$(RUN) python -m devstack.chat
 
 test: install lint typecheck imports ## everything CI runs: linters, types, import rules, all tests
 	@$(RUN) pytest

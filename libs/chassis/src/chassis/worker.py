@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from opentelemetry import propagate, trace
 from sqlalchemy import RowMapping, TextClause
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chassis.db import transaction
 from chassis.messaging.consumer import Backoff, is_transient
+from chassis.telemetry import tracer
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +93,24 @@ async def claim(
     async with transaction(sessions) as session:
         result = await session.execute(statement, {"lease": lease, "limit": limit})
         return result.mappings().all()
+
+
+def trace_carrier() -> dict[str, str]:
+    """The current trace context, to store with work a worker will do later."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextlib.contextmanager
+def continuing_trace(
+    name: str, carrier: dict[str, str] | None, **attributes: str
+) -> Iterator[trace.Span]:
+    """A span for deferred work, in the trace of whatever recorded it.
+
+    Events the work writes to the outbox then carry that trace on, so one purchase stays
+    one trace across the worker's hop.
+    """
+    parent = propagate.extract(carrier or {})
+    with tracer().start_as_current_span(name, context=parent, attributes=attributes) as span:
+        yield span

@@ -93,7 +93,9 @@ class Platform:
 
     def env_for(self, service: str) -> dict[str, str]:
         prefix = _env_prefix(service)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
+        # The operator's own settings (a real bot token, a shop) pass through; what the
+        # platform must decide itself (database, broker, address) is set over them.
+        env = dict(os.environ)
         env.update(
             {
                 f"{prefix}DATABASE_URL": self._database_urls[service],

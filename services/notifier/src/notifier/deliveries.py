@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext
-from chassis.worker import RetryPolicy, Wakeup, claim
+from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
 from contracts.billing import PaymentCanceled
 from contracts.bot import CustomerLanguageChanged, CustomerRegistered
 from contracts.notifier import SendNotification
@@ -109,6 +109,7 @@ class Recorder:
                 status="pending",
                 attempts=0,
                 next_attempt_at=datetime.now(UTC),
+                trace_context=trace_carrier(),
             )
             .on_conflict_do_nothing(index_elements=[Delivery.delivery_id])
         )
@@ -124,6 +125,7 @@ class Claimed:
     attempts: int
     chat_id: int
     language: str
+    trace_context: dict[str, str] | None
 
 
 # Deliveries stuck in "sending" belong to a process that died mid-call: Telegram may have
@@ -148,7 +150,7 @@ _CLAIM = text(
         FOR UPDATE OF p SKIP LOCKED
     )
     RETURNING d.delivery_id, d.customer_id, d.template, d.params, d.attempts, d.created_at,
-              c.chat_id, c.language
+              d.trace_context, c.chat_id, c.language
     """
 )
 
@@ -206,6 +208,7 @@ class Sender:
                     attempts=row["attempts"],
                     chat_id=row["chat_id"],
                     language=row["language"],
+                    trace_context=row["trace_context"],
                 )
             )
         # One customer's messages go out in order; different customers in parallel.
@@ -222,7 +225,10 @@ class Sender:
 
     async def _send_in_order(self, deliveries: list[Claimed]) -> None:
         for delivery in deliveries:
-            await self._send(delivery)
+            with continuing_trace(
+                "notification send", delivery.trace_context, template=delivery.template
+            ):
+                await self._send(delivery)
 
     async def _send(self, delivery: Claimed) -> None:
         try:

@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chassis.db import ServiceBase, new_metadata
@@ -49,6 +50,8 @@ class Placement(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     failure_reported: Mapped[bool] = mapped_column(default=False)
     gave_up: Mapped[bool] = mapped_column(default=False)
+    # Trace of the event that last changed the desired state; the worker continues it.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

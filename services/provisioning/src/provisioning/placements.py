@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
-from chassis.worker import RetryPolicy, Wakeup, claim
+from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
 from contracts.billing import SubscriptionActivated, SubscriptionExtended
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
 from provisioning.marzban import (
@@ -37,6 +37,7 @@ from provisioning.marzban import (
 from provisioning.models import Placement
 
 log = logging.getLogger(__name__)
+
 
 def panel_username(subscription_id: UUID) -> str:
     """The subscription's user name on every panel: derived, so a retry finds the same user."""
@@ -80,6 +81,7 @@ async def record_desired_state(
         next_attempt_at=now,
         failure_reported=False,
         gave_up=False,
+        trace_context=trace_carrier(),
     )
     excluded = statement.excluded
     await ctx.session.execute(
@@ -94,6 +96,7 @@ async def record_desired_state(
                 "next_attempt_at": now,
                 "failure_reported": False,
                 "gave_up": False,
+                "trace_context": excluded.trace_context,
                 "updated_at": now,
             },
         )
@@ -114,6 +117,7 @@ class Claimed:
     on_panel: bool
     attempts: int
     failure_reported: bool
+    trace_context: dict[str, str] | None
 
     def desired_user(self) -> DesiredUser:
         return DesiredUser(
@@ -136,7 +140,8 @@ _CLAIM = text(
         FOR UPDATE SKIP LOCKED
     )
     RETURNING subscription_id, customer_id, region, panel_id, panel_username, desired_expire,
-              desired_traffic_limit_bytes, desired_version, on_panel, attempts, failure_reported
+              desired_traffic_limit_bytes, desired_version, on_panel, attempts, failure_reported,
+              trace_context
     """
 )
 
@@ -171,12 +176,18 @@ class PlacementWorker:
         return len(claimed)
 
     async def _apply(self, placement: Claimed) -> None:
-        try:
-            user = await self._ensure_user(placement)
-        except MarzbanError as exc:
-            await self._failed(placement, exc)
-            return
-        await self._succeeded(placement, user)
+        with continuing_trace(
+            "placement apply",
+            placement.trace_context,
+            subscription_id=str(placement.subscription_id),
+            panel_id=placement.panel_id,
+        ):
+            try:
+                user = await self._ensure_user(placement)
+            except MarzbanError as exc:
+                await self._failed(placement, exc)
+                return
+            await self._succeeded(placement, user)
 
     async def _ensure_user(self, placement: Claimed) -> PanelUser:
         desired = placement.desired_user()

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("telegram_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("trace_context", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),

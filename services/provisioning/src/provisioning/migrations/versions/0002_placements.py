@@ -7,6 +7,7 @@ Create Date: 2026-11-27
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0002"
 down_revision = "0001"
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("failure_reported", sa.Boolean(), nullable=False),
         sa.Column("gave_up", sa.Boolean(), nullable=False),
+        sa.Column("trace_context", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),

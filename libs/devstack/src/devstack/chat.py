@@ -1,0 +1,113 @@
+"""Chat with the bot of a running ``make up`` from the terminal, as a sandbox Telegram user.
+
+Type text to send it; ``/press N`` presses the N-th button of the bot's last message
+(``/buttons`` lists them); ``/pay`` pays the last payment link in the YooKassa sandbox,
+``/cancel`` lets it fail; ``/quit`` leaves. Everything the bot sends or edits is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from urllib.parse import parse_qs, urlsplit
+
+from devstack.customer import buttons
+from devstack.paths import default_data_dir
+from devstack.runtime import SANDBOXES_FILE
+from devstack.sandboxes import BOT
+from sandbox.telegram import BotMessage, TelegramSandboxControl
+from sandbox.yookassa import YooKassaSandboxControl
+
+HELP = "text: send · /buttons · /press N · /pay · /cancel · /quit"
+
+
+def _print_message(message: BotMessage) -> None:
+    label = "bot" if message.kind == "sent" else "bot (edited)"
+    sys.stdout.write(f"\n{label} #{message.message_id}:\n{message.text or message.caption}\n")
+    for number, button in enumerate(buttons(message), start=1):
+        target = button.get("url") or button.get("callback_data", "")
+        sys.stdout.write(f"  [{number}] {button['text']}  ({target})\n")
+    sys.stdout.flush()
+
+
+async def _follow(telegram: TelegramSandboxControl, user_id: int, last: list[BotMessage]) -> None:
+    seq = 0
+    while True:
+        for message in await telegram.bot_messages_since(seq, timeout=25):
+            seq = message.seq
+            if message.chat_id == user_id:
+                last[:] = [message]
+                _print_message(message)
+
+
+async def chat(language: str, name: str) -> int:
+    urls_file = default_data_dir() / SANDBOXES_FILE
+    if not urls_file.exists():
+        sys.stderr.write("no running `make up` found (start it first in another terminal)\n")
+        return 1
+    urls = json.loads(urls_file.read_text())
+    async with (
+        TelegramSandboxControl(urls["telegram"], BOT.token) as telegram,
+        YooKassaSandboxControl(urls["yookassa"]) as yookassa,
+    ):
+        user = await telegram.create_user(name, language_code=language)
+        sys.stdout.write(f"you are Telegram user {user.id}; {HELP}\n")
+        last: list[BotMessage] = []
+        follower = asyncio.create_task(_follow(telegram, user.id, last))
+        await telegram.send_text(user.id, "/start")
+        try:
+            while True:
+                line = (await asyncio.to_thread(sys.stdin.readline)).strip()
+                if not line or line == "/quit":
+                    return 0
+                await _act(line, user.id, telegram, yookassa, last)
+        finally:
+            follower.cancel()
+
+
+async def _act(
+    line: str,
+    user_id: int,
+    telegram: TelegramSandboxControl,
+    yookassa: YooKassaSandboxControl,
+    last: list[BotMessage],
+) -> None:
+    shown = buttons(last[0]) if last else []
+    if line == "/buttons":
+        for number, button in enumerate(shown, start=1):
+            sys.stdout.write(f"  [{number}] {button['text']}\n")
+    elif line.startswith("/press"):
+        number = int(line.split()[1]) if len(line.split()) == 2 and line.split()[1].isdigit() else 0
+        if not 1 <= number <= len(shown) or "callback_data" not in shown[number - 1]:
+            sys.stdout.write("no such callback button\n")
+            return
+        await telegram.press_button(
+            user_id, last[0].message_id, callback_data=shown[number - 1]["callback_data"]
+        )
+    elif line in ("/pay", "/cancel"):
+        links = [b["url"] for b in shown if "url" in b]
+        payment = parse_qs(urlsplit(links[0]).query).get("orderId", [""])[0] if links else ""
+        if not payment:
+            sys.stdout.write("the last message has no payment link\n")
+        elif line == "/pay":
+            await yookassa.succeed(payment)
+            sys.stdout.write(f"paid {payment} in the YooKassa sandbox\n")
+        else:
+            await yookassa.cancel(payment, reason="insufficient_funds")
+            sys.stdout.write(f"payment {payment} canceled (insufficient funds)\n")
+    else:
+        await telegram.send_text(user_id, line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--language", default="ru", help="Telegram interface language (ru, en)")
+    parser.add_argument("--name", default="Ivan")
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(chat(args.language, args.name)))
+
+
+if __name__ == "__main__":
+    main()
