@@ -48,6 +48,9 @@ e2e: install ## every service as its own process
 contracts: install ## regenerate JSON Schemas and the AsyncAPI document from the contracts
 	@$(RUN) python -m contracts.export
 
+bench-purchase: install ## simulated customers buying through all five services; bench/results/purchase.json
+	@$(RUN) python bench/purchase.py
+
 bench-outbox: install ## outbox -> Kafka -> inbox throughput and latency
 	@$(RUN) python bench/outbox.py
 

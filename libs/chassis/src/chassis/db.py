@@ -37,7 +37,12 @@ class ServiceBase(DeclarativeBase):
     __abstract__ = True
 
 
-def create_engine(settings: ServiceSettings, *, instrument: bool = True) -> AsyncEngine:
+def create_engine(settings: ServiceSettings, *, instrument: bool | None = None) -> AsyncEngine:
+    """The service's engine; statements get spans when traces are exported (``instrument``).
+
+    A span per statement is a sizeable share of a busy service's CPU, so without an
+    exporter to receive them they are not made at all.
+    """
     connect_args: dict[str, object] = {
         "timeout": 5,
         "server_settings": {
@@ -57,7 +62,7 @@ def create_engine(settings: ServiceSettings, *, instrument: bool = True) -> Asyn
         pool_recycle=1800,
         connect_args=connect_args,
     )
-    if instrument:
+    if instrument if instrument is not None else bool(settings.otlp_endpoint):
         SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
     return engine
 

@@ -86,7 +86,15 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    # Per-message access logs from FastStream and uvicorn would drown the useful lines.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    logging.getLogger("faststream.access").setLevel(logging.WARNING)
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # Per-message and per-request lines (FastStream's received/processed, uvicorn's access
+    # log, httpx's every call, aiogram's every update) would drown the useful ones and cost
+    # real CPU at a few hundred purchases a second; traces and metrics carry that detail.
+    for chatty in (
+        "uvicorn.access",
+        "faststream.access",
+        f"faststream.{service}",
+        "aiokafka",
+        "httpx",
+        "aiogram.event",
+    ):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

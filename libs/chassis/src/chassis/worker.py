@@ -43,11 +43,15 @@ class Wakeup:
         self._event.clear()
 
 
-async def run_worker(name: str, step: Step, wakeup: Wakeup, *, poll_interval_s: float) -> None:
+async def run_worker(
+    name: str, step: Step, wakeup: Wakeup, *, poll_interval_s: float, batch_size: int = 1
+) -> None:
     """Run ``step`` (which returns how many items it handled) until cancelled.
 
-    Busy while there is work; otherwise sleeps until woken or ``poll_interval_s`` passes,
-    so that work whose wake-up was lost (a crash, another replica) is still found.
+    Busy while steps come back full (``batch_size`` items); otherwise sleeps until woken
+    or ``poll_interval_s`` passes, so that work whose wake-up was lost (a crash, another
+    replica) is still found. A step that was not full found everything due: asking
+    again at once would only cost an empty query.
     """
     backoff = Backoff(first=0.5, cap=15.0)
     while True:
@@ -61,7 +65,7 @@ async def run_worker(name: str, step: Step, wakeup: Wakeup, *, poll_interval_s: 
             await backoff.wait()
             continue
         backoff.reset()
-        if done == 0:
+        if done < batch_size:
             await wakeup.wait(poll_interval_s)
 
 

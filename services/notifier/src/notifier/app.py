@@ -49,6 +49,7 @@ def build(settings: NotifierSettings) -> Service:
             sender.step,
             wakeup,
             poll_interval_s=settings.sender_poll_interval_s,
+            batch_size=settings.sender_concurrency,
         ),
     )
     service.on_stop(telegram.aclose)

@@ -52,6 +52,7 @@ def build(settings: ProvisioningSettings) -> Service:
             worker.step,
             wakeup,
             poll_interval_s=settings.worker_poll_interval_s,
+            batch_size=settings.worker_concurrency,
         ),
     )
     service.on_stop(marzban.aclose)

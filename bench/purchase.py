@@ -1,0 +1,239 @@
+"""Benchmark: simulated customers buying concurrently, through all five services.
+
+Every service runs as its own process on real PostgreSQL and Kafka (Apache Kafka unless
+DEVSTACK_KAFKA says otherwise); Telegram, YooKassa and Marzban are the sandboxes, served
+from this process. First every customer starts the bot and checks out (not measured);
+then the payments are made at the offered rate, and each purchase is timed from the
+moment YooKassa's notification reached the gateway to the moment the Telegram sandbox
+accepted the access message (one machine, one clock).
+
+    make bench-purchase                              # 600 purchases offered at 100/s
+    python bench/purchase.py --purchases 500 --rate 50
+
+Prints the figures and writes them to bench/results/purchase.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform as host
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from devstack.customer import PaymentLink, SimulatedCustomer
+from devstack.runtime import LocalRuntime
+from sandbox.telegram import TelegramSandboxControl
+from sandbox.yookassa import YooKassaSandboxControl
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "purchase.json"
+ACCESS_READY = "Доступ к VPN готов"
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(f"bench | {text}\n")
+    sys.stdout.flush()
+
+
+async def _checkouts(
+    count: int, telegram: TelegramSandboxControl, yookassa: YooKassaSandboxControl, parallel: int
+) -> list[tuple[SimulatedCustomer, PaymentLink]]:
+    limit = asyncio.Semaphore(parallel)
+
+    async def one() -> tuple[SimulatedCustomer, PaymentLink]:
+        async with limit:
+            customer = await SimulatedCustomer.join(telegram, yookassa, timeout_s=60)
+            return customer, await customer.buy("m1")
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def _access_messages(
+    telegram: TelegramSandboxControl, chats: set[int], after: int, deadline: float
+) -> dict[int, list[float]]:
+    """Acceptance times of the access messages per chat, until every chat has one."""
+    seen: dict[int, list[float]] = {}
+    cursor = after
+    while time.monotonic() < deadline and len(seen) < len(chats):
+        for message in await telegram.bot_messages_since(cursor, timeout=2):
+            cursor = message.seq
+            if message.chat_id in chats and ACCESS_READY in (message.text or ""):
+                seen.setdefault(message.chat_id, []).append(message.accepted_at)
+    # Duplicates would arrive shortly after; give them the chance to be counted.
+    for message in await telegram.bot_messages_since(cursor, timeout=2):
+        if message.chat_id in chats and ACCESS_READY in (message.text or ""):
+            seen.setdefault(message.chat_id, []).append(message.accepted_at)
+    return seen
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        process = psutil.Process(pid)
+        total = process.cpu_times().user + process.cpu_times().system
+        if pid == os.getpid():
+            return total  # our children are the broker and the database, counted apart
+        for child in process.children(recursive=True):
+            times = child.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="vpn-bench-") as workdir:
+        log_path = Path(workdir) / "services.log"
+        with log_path.open("w") as log_file:
+            runtime = LocalRuntime(
+                data_dir=Path(workdir),
+                say=_say,
+                sink=lambda service, line: log_file.write(f"{service:<12} {line}\n"),
+                default_broker="apache",
+                durable=False,
+                prefer_default_ports=False,
+                log_format="json",
+                extra_env={
+                    # Telegram allows ~30 messages/s to different chats (1000/s as paid
+                    # broadcasts); the benchmark measures the platform, not that quota.
+                    "NOTIFIER_TELEGRAM_MAX_PER_SECOND": "0",
+                },
+            )
+            try:
+                platform = await runtime.start()
+                return await _measure(args, runtime, platform.urls)
+            finally:
+                await runtime.stop()
+
+
+async def _measure(
+    args: argparse.Namespace, runtime: LocalRuntime, urls: dict[str, str]
+) -> dict[str, Any]:
+    assert runtime.sandboxes is not None
+    assert runtime.platform is not None
+    sandboxes, platform = runtime.sandboxes, runtime.platform
+    async with sandboxes.telegram_control() as telegram, sandboxes.yookassa_control() as yookassa:
+        _say(f"{args.purchases} customers start the bot and check out (not measured)")
+        started = time.monotonic()
+        checkouts = await _checkouts(args.purchases, telegram, yookassa, args.parallel_checkouts)
+        _say(f"checkouts ready in {time.monotonic() - started:.1f}s")
+        await asyncio.sleep(2)  # let the checkout traffic drain
+
+        feed_start = max([m.seq for m in await telegram.bot_messages_since(0)] or [0])
+        pids = {name: platform.process(name).proc.pid for name in platform.urls}
+        pids["sandboxes_and_driver"] = os.getpid()
+        if runtime.postgres is not None and runtime.postgres.pid is not None:
+            pids["postgres"] = runtime.postgres.pid
+        broker_pid = getattr(runtime.broker, "pid", None)
+        if isinstance(broker_pid, int):
+            pids["kafka"] = broker_pid
+        cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        machine_before = psutil.cpu_times()
+
+        _say(f"paying {args.purchases} orders at {args.rate:.0f}/s")
+        payments_started = time.monotonic()
+        for index, (_, link) in enumerate(checkouts):
+            due = payments_started + index / args.rate
+            if (delay := due - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            asyncio.create_task(yookassa.succeed(link.payment_id))  # noqa: RUF006 - awaited below via the feed
+        chats = {customer.user_id for customer, _ in checkouts}
+        accepted = await _access_messages(
+            telegram, chats, feed_start, time.monotonic() + args.timeout
+        )
+        cpu = {name: round(_cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
+        machine = psutil.cpu_times()
+        busy = (machine.user + machine.system) - (machine_before.user + machine_before.system)
+
+        deliveries = [
+            d for d in await yookassa.deliveries(event="payment.succeeded") if not d.forged
+        ]
+        received_at = {}
+        for delivery in sorted(deliveries, key=lambda d: d.started_at):
+            if delivery.status_code == 200 and delivery.payment_id is not None:
+                received_at.setdefault(delivery.payment_id, delivery.started_at)
+
+    latencies: list[float] = []
+    missing = duplicates = 0
+    for customer, link in checkouts:
+        times = accepted.get(customer.user_id, [])
+        if not times or link.payment_id not in received_at:
+            missing += 1
+            continue
+        duplicates += len(times) - 1
+        latencies.append((times[0] - received_at[link.payment_id]) * 1000)
+    first = min(received_at.values(), default=0.0)
+    last = max((t[0] for t in accepted.values()), default=first)
+    elapsed = last - first
+    broker = runtime.broker_description
+    return {
+        "purchases": len(latencies),
+        "errors": missing + duplicates,
+        "missing": missing,
+        "duplicates": duplicates,
+        "offered_rate_per_s": args.rate,
+        "purchases_per_s": round(len(latencies) / elapsed, 1) if elapsed > 0 else 0.0,
+        "p50_ms": round(_percentile(latencies, 0.50), 1) if latencies else None,
+        "p95_ms": round(_percentile(latencies, 0.95), 1) if latencies else None,
+        "p99_ms": round(_percentile(latencies, 0.99), 1) if latencies else None,
+        "max_ms": round(max(latencies), 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "elapsed_s": round(elapsed, 2),
+        "broker": broker,
+        "cpu_seconds": cpu,
+        "machine_cpu_busy_s": round(busy, 1),
+        "machine": {"cpus": os.cpu_count(), "python": host.python_version()},
+        "commit": _commit(),
+        "measured": "payment notification at the gateway -> access message accepted by Telegram",
+        "status_counts": dict(Counter(d.status_code for d in deliveries)),
+    }
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--purchases", type=int, default=600)
+    parser.add_argument("--rate", type=float, default=100.0, help="offered payments per second")
+    parser.add_argument("--parallel-checkouts", type=int, default=32)
+    parser.add_argument("--timeout", type=float, default=120.0, help="s to wait for access")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    for name in ("purchases", "errors", "purchases_per_s", "p50_ms", "p95_ms", "p99_ms", "broker"):
+        _say(f"{name:<16} {results[name]}")
+    _say(f"written to {args.out}")
+    raise SystemExit(0 if results["errors"] == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
