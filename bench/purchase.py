@@ -148,11 +148,28 @@ async def _measure(
 
         _say(f"paying {args.purchases} orders at {args.rate:.0f}/s")
         payments_started = time.monotonic()
+        in_flight = asyncio.Semaphore(64)
+        unpaid: list[str] = []
+
+        async def pay(payment_id: str) -> None:
+            async with in_flight:
+                for attempt in range(3):
+                    try:
+                        await yookassa.succeed(payment_id)
+                        return
+                    except Exception as exc:
+                        _say(f"paying {payment_id} failed ({exc!r}); attempt {attempt + 1}")
+                        await asyncio.sleep(1)
+                unpaid.append(payment_id)
+
+        payments = []
         for index, (_, link) in enumerate(checkouts):
             due = payments_started + index / args.rate
             if (delay := due - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
-            asyncio.create_task(yookassa.succeed(link.payment_id))  # noqa: RUF006 - awaited below via the feed
+            payments.append(asyncio.create_task(pay(link.payment_id)))
+        await asyncio.gather(*payments)
+        payments_made_in = time.monotonic() - payments_started
         chats = {customer.user_id for customer, _ in checkouts}
         accepted = await _access_messages(
             telegram, chats, feed_start, time.monotonic() + args.timeout
@@ -186,6 +203,8 @@ async def _measure(
         "purchases": len(latencies),
         "errors": missing + duplicates,
         "missing": missing,
+        "unpaid": len(unpaid),
+        "payments_made_in_s": round(payments_made_in, 2),
         "duplicates": duplicates,
         "offered_rate_per_s": args.rate,
         "purchases_per_s": round(len(latencies) / elapsed, 1) if elapsed > 0 else 0.0,

@@ -195,7 +195,7 @@ class Sender:
 
     async def step(self) -> int:
         if time.monotonic() - self._last_sweep > LEASE.total_seconds() / 2:
-            await self._sweep_abandoned()
+            await self.sweep_abandoned()
         rows = await claim(self._sessions, _CLAIM, lease=LEASE, limit=self._concurrency)
         by_customer: dict[UUID, list[Claimed]] = defaultdict(list)
         for row in sorted(rows, key=lambda r: r["created_at"]):
@@ -215,7 +215,8 @@ class Sender:
         await asyncio.gather(*(self._send_in_order(items) for items in by_customer.values()))
         return len(rows)
 
-    async def _sweep_abandoned(self) -> None:
+    async def sweep_abandoned(self) -> None:
+        """Mark deliveries whose sender died mid-call ``uncertain`` (never sent again)."""
         self._last_sweep = time.monotonic()
         async with transaction(self._sessions) as session:
             abandoned = await session.execute(_ABANDONED)
