@@ -35,3 +35,9 @@ CONSUMER_BATCH_FAILURES = Counter(
     "Batches rolled back and redelivered because of a transient failure",
     ["service"],
 )
+WORK_OUTCOMES = Counter(
+    "work_items_total",
+    "Calls to third parties made by background workers, by outcome "
+    "(done, retry, failed, uncertain)",
+    ["service", "work", "outcome"],
+)

@@ -20,6 +20,7 @@ from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from chassis import metrics
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
@@ -266,6 +267,7 @@ class Sender:
             await self._finish(delivery, "sent", message_id=message_id)
 
     async def _retry_later(self, delivery: Claimed, delay: timedelta, error: str) -> None:
+        metrics.WORK_OUTCOMES.labels("notifier", "delivery", "retry").inc()
         async with transaction(self._sessions) as session:
             await session.execute(
                 update(Delivery)
@@ -286,6 +288,8 @@ class Sender:
         error: str | None = None,
         message_id: int | None = None,
     ) -> None:
+        outcome = "done" if status == "sent" else status
+        metrics.WORK_OUTCOMES.labels("notifier", "delivery", outcome).inc()
         async with transaction(self._sessions) as session:
             await session.execute(
                 update(Delivery)

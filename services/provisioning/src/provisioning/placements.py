@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from chassis import metrics
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
@@ -237,6 +238,7 @@ class PlacementWorker:
                     traffic_limit_bytes=placement.desired_traffic_limit_bytes,
                 ),
             )
+        metrics.WORK_OUTCOMES.labels("provisioning", "placement", "done").inc()
         log.info(
             "access granted",
             extra={"subscription_id": str(placement.subscription_id), "panel": placement.panel_id},
@@ -248,6 +250,9 @@ class PlacementWorker:
         report = not retryable or (
             not placement.failure_reported and placement.attempts >= self._report_after
         )
+        metrics.WORK_OUTCOMES.labels(
+            "provisioning", "placement", "retry" if retryable else "failed"
+        ).inc()
         log.log(
             logging.WARNING if retryable else logging.ERROR,
             "panel call failed",
