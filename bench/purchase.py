@@ -20,12 +20,14 @@ import asyncio
 import json
 import os
 import platform as host
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +239,14 @@ def _commit() -> str:
         return "unknown"
 
 
+async def _cancellable(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    # SIGTERM cancels the run like Ctrl-C does, so the services and servers are stopped.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await work
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--purchases", type=int, default=600)
@@ -245,7 +255,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="s to wait for access")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    results = asyncio.run(run(args))
+    results = asyncio.run(_cancellable(run(args)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     for name in ("purchases", "errors", "purchases_per_s", "p50_ms", "p95_ms", "p99_ms", "broker"):

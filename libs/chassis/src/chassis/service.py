@@ -142,6 +142,9 @@ class Service:
             self._tasks.append(asyncio.create_task(task(), name=name))
 
     async def stop(self) -> None:
+        """Stop in order, each step bounded: a dead broker or database must not hold the
+        process past its shutdown budget (the orchestrator would SIGKILL it anyway, and
+        everything unfinished is redelivered or republished after a restart)."""
         timeout = self.settings.shutdown_timeout_s
         relay_task = next((t for t in self._tasks if t.get_name() == "outbox-relay"), None)
         for task in self._tasks:
@@ -149,26 +152,25 @@ class Service:
                 task.cancel()
         if self._broker_ready.is_set():
             for committer in self._committers:
-                await committer.stopping()
+                await _bounded("committing offsets", committer.stopping(), timeout / 4)
             for subscriber in self.broker.subscribers:
                 # Waits for the batch in hand: its transaction and offset commit finish.
-                await subscriber.stop()
+                await _bounded("stopping a consumer", subscriber.stop(), timeout / 2)
         if relay_task is not None:
             await self.relay.stop()
             try:
                 await asyncio.wait_for(relay_task, timeout=timeout)
             except TimeoutError:
                 log.warning("outbox not fully flushed before the shutdown timeout")
+        for task in self._tasks:
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         for hook in self._stop_hooks:
-            try:
-                await hook()
-            except Exception:
-                log.exception("stop hook failed")
-        await self.publisher.stop()
-        await self.broker.stop()
-        await self.engine.dispose()
+            await _bounded("a stop hook", hook(), timeout / 4)
+        await _bounded("closing the producer", self.publisher.stop(), timeout / 4)
+        await _bounded("closing the broker connection", self.broker.stop(), timeout / 4)
+        await _bounded("closing the database pool", self.engine.dispose(), timeout / 4)
         self.stopped = True
         log.info("stopped")
 
@@ -179,3 +181,12 @@ class Service:
             yield
         finally:
             await self.stop()
+
+
+async def _bounded(what: str, step: Awaitable[Any], within_s: float) -> None:
+    try:
+        await asyncio.wait_for(step, timeout=within_s)
+    except TimeoutError:
+        log.warning("gave up %s at shutdown after %.0fs", what, within_s)
+    except Exception:
+        log.exception("failed %s at shutdown", what)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import tempfile
 import textwrap
@@ -229,8 +230,16 @@ async def run() -> int:
             log_file.close()
 
 
+async def _main() -> int:
+    # SIGTERM cancels the run like Ctrl-C does, so everything started is stopped.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await run()
+
+
 def main() -> None:
-    raise SystemExit(asyncio.run(run()))
+    raise SystemExit(asyncio.run(_main()))
 
 
 if __name__ == "__main__":

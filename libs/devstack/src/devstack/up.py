@@ -39,8 +39,6 @@ async def run() -> int:
         platform = await runtime.start()
         for name, url in platform.urls.items():
             _say(f"  {name:<13} {url}   (health {url}/readyz, metrics {url}/metrics)")
-        if runtime.sandboxes is not None and not os.environ.get("BOT_TELEGRAM_BOT_TOKEN"):
-            _say(f"chat with the sandbox bot: {sys.executable} -m devstack.chat")
         if not os.environ.get("BOT_TELEGRAM_BOT_TOKEN"):
             _say("chat with the sandbox bot from another terminal: make chat")
         _say("press Ctrl-C to stop")

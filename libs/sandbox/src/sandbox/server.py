@@ -21,6 +21,30 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 
 
+class _QuietAfterStop(logging.Filter):
+    """Hides uvicorn's complaints about long polls it cancels when the server stops.
+
+    A test or ``make chat`` may leave a long poll open (``getUpdates``, the sent feed);
+    ending it is what stopping means, not an error worth a traceback.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopping = 0  # servers being stopped right now
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.stopping:
+            return True
+        cancelled = record.exc_info is not None and isinstance(
+            record.exc_info[1], asyncio.CancelledError
+        )
+        return not (cancelled or "timeout graceful shutdown exceeded" in record.getMessage())
+
+
+_QUIET = _QuietAfterStop()
+logging.getLogger("uvicorn.error").addFilter(_QUIET)
+
+
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn without its signal handlers: signals belong to whoever runs the loop."""
 
@@ -81,6 +105,7 @@ class SandboxServer:
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True
+        _QUIET.stopping += 1
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
         except TimeoutError:
@@ -88,6 +113,8 @@ class SandboxServer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        finally:
+            _QUIET.stopping -= 1
         if self._socket is not None:
             self._socket.close()
         self._server = None
