@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import signal
@@ -32,8 +33,14 @@ async def test_every_service_is_ready_and_serves_health_and_metrics(platform: Pl
                 "checks": {"database": "ok", "kafka": "ok"},
             }
             assert (await client.get(f"{url}/healthz")).json() == {"status": "ok"}
-            metrics = (await client.get(f"{url}/metrics")).text
-            assert f'outbox_relay_active{{service="{service}"}} 1.0' in metrics
+            # Readiness does not wait for the relay lock (a standby replica is ready too):
+            # the one replica takes it moments after connecting to Kafka.
+            active = f'outbox_relay_active{{service="{service}"}} 1.0'
+            for _ in range(100):
+                if active in (await client.get(f"{url}/metrics")).text:
+                    break
+                await asyncio.sleep(0.1)
+            assert active in (await client.get(f"{url}/metrics")).text
 
 
 async def test_each_service_migrated_its_own_database(platform: Platform) -> None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from devstack.customer import SimulatedCustomer, subscription_link
+from devstack.customer import SimulatedCustomer, buttons, subscription_link
 from devstack.sandboxes import SHOP_ID
 
 from .conftest import Shop
@@ -233,3 +233,21 @@ async def wait_until(condition: Callable[[], Awaitable[bool]], *, timeout_s: flo
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(0.2)
+
+
+async def test_every_button_press_is_answered_and_the_language_can_be_switched(shop: Shop) -> None:
+    customer = await shop.customer(language_code="ru")
+    await customer.start()
+    switched = await customer.press("m:language")
+    assert "English" in " ".join(b["text"] for b in buttons(switched))
+    await customer.press("lang:en", expect="English it is")
+
+    link = await customer.buy("m1")
+    assert "To pay" in (link.message.text or "")
+    await customer.pay(link)
+    await customer.wait_for("Your VPN access is ready")
+
+    transcript = await shop.telegram.transcript(customer.user_id)
+    assert transcript.callback_queries
+    unanswered = [q.data for q in transcript.callback_queries if q.answer is None]
+    assert unanswered == []

@@ -32,17 +32,26 @@ from contracts.provisioning import AccessGranted
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 
-def build(settings: BotSettings) -> Service:
-    service = Service(settings, metadata, migrations="bot:migrations")
-    bot = Bot(
+def telegram_bot(settings: BotSettings) -> Bot:
+    return Bot(
         token=settings.telegram_bot_token.get_secret_value() or "0:unset",
         session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
+
+
+def update_processor(settings: BotSettings, bot: Bot) -> UpdateProcessor:
+    """aiogram's dispatcher with the customer's handlers, fed one update at a time."""
     dispatcher = Dispatcher()
     dispatcher.update.outer_middleware(CustomerMiddleware())
     dispatcher.include_router(build_router(provider=settings.payment_provider))
-    processor = UpdateProcessor(bot, dispatcher)
+    return UpdateProcessor(bot, dispatcher)
+
+
+def build(settings: BotSettings) -> Service:
+    service = Service(settings, metadata, migrations="bot:migrations")
+    bot = telegram_bot(settings)
+    processor = update_processor(settings, bot)
     answers = CheckoutAnswers(bot)
 
     consumer = service.consumer()
