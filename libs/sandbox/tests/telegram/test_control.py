@@ -24,7 +24,7 @@ async def test_users_get_ids_or_keep_the_given_one(control: TelegramSandboxContr
     assert (chosen.id, chosen.language_code, chosen.is_premium) == (777, "ru", True)
     with pytest.raises(SandboxControlError) as caught:
         await control.create_user("Other", user_id=777)
-    assert caught.value.status == 409
+    assert caught.value.status_code == 409
     generated = await control.create_user("Boris")
     assert generated.id > 0
     assert generated.id != chosen.id
@@ -78,7 +78,7 @@ async def test_press_button_refusals(
     message_id = press.pop("message_id", message["message_id"])
     with pytest.raises(SandboxControlError) as caught:
         await control.press_button(user.id, message_id, **press)  # type: ignore[arg-type]
-    assert caught.value.status == status
+    assert caught.value.status_code == status
 
 
 async def test_transcript_has_both_sides_edits_deletions_and_answers(
@@ -148,7 +148,7 @@ async def test_blocked_users_cannot_act_until_unblocked(
     assert (await control.transcript(user.id)).blocked
     with pytest.raises(SandboxControlError) as caught:
         await control.send_text(user.id, "hi")
-    assert caught.value.status == 409
+    assert caught.value.status_code == 409
     await control.unblock(user.id)
     await control.send_text(user.id, "hi")
 
@@ -161,7 +161,7 @@ async def test_bots_can_be_added_and_reset_forgets_users(
     await control.reset()
     with pytest.raises(SandboxControlError) as caught:
         await control.transcript(user.id)
-    assert caught.value.status == 404
+    assert caught.value.status_code == 404
     assert (await api.ok("getMe"))["id"] == 123456
 
 
@@ -175,4 +175,4 @@ async def test_control_refusals(http: httpx.AsyncClient, control: TelegramSandbo
     assert response.status_code == 400
     with pytest.raises(SandboxControlError) as caught:
         await TelegramSandboxControl(str(http.base_url), BOT.token, client=http).send_text(42, "x")
-    assert caught.value.status == 404
+    assert caught.value.status_code == 404

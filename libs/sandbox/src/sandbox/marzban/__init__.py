@@ -4,8 +4,9 @@
 ``sandbox.server.serving`` and drive failures with ``MarzbanSandboxControl``.
 """
 
+from sandbox.control import SandboxControlError
 from sandbox.marzban.app import create_app
-from sandbox.marzban.control import MarzbanSandboxControl, SandboxControlError
+from sandbox.marzban.control import MarzbanSandboxControl
 from sandbox.marzban.core import DEFAULT_INBOUNDS, CoreConfig, Inbound
 from sandbox.marzban.emulator import MarzbanEmulator, StatusChange
 from sandbox.marzban.outage import Outage, OutageSwitch

@@ -7,6 +7,8 @@ from typing import Any, Literal, TypedDict, cast
 
 import httpx
 
+from sandbox.control import SandboxControlError
+
 
 class RawNextPlan(TypedDict):
     data_limit: int | None
@@ -55,13 +57,6 @@ class OutageState(TypedDict, total=False):
     status: int
     delay_s: float | None
     started_at: float
-
-
-class SandboxControlError(Exception):
-    def __init__(self, status_code: int, body: str) -> None:
-        super().__init__(f"sandbox control API answered {status_code}: {body}")
-        self.status_code = status_code
-        self.body = body
 
 
 class MarzbanSandboxControl:

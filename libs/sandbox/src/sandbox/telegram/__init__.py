@@ -5,12 +5,12 @@
 ``/sandbox/...`` for tests; ``TelegramSandboxControl`` is the client for the latter.
 """
 
+from sandbox.control import SandboxControlError
 from sandbox.telegram.app import create_app
 from sandbox.telegram.control import (
     BotMessage,
     CallbackAnswer,
     CallbackQueryRecord,
-    SandboxControlError,
     SandboxUser,
     TelegramSandboxControl,
     Transcript,

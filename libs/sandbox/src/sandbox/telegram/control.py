@@ -20,14 +20,9 @@ from typing import Any, Literal
 
 import httpx
 
+from sandbox.control import SandboxControlError
+
 _LONG_POLL_MARGIN = 10.0
-
-
-class SandboxControlError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)

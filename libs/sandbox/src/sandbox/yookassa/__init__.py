@@ -5,9 +5,10 @@
 ``shared/reference/payments.md`` §1 for the behaviour emulated.
 """
 
+from sandbox.control import SandboxControlError
 from sandbox.yookassa.app import create_app
 from sandbox.yookassa.config import CONFIRMATION_URL_BASE, DeliveryPolicy, YooKassaConfig
-from sandbox.yookassa.control import SandboxControlError, YooKassaSandboxControl
+from sandbox.yookassa.control import YooKassaSandboxControl
 from sandbox.yookassa.emulator import Notification, YooKassaEmulator
 from sandbox.yookassa.errors import ApiError
 from sandbox.yookassa.model import PaymentStatus, RefundStatus, Shop

@@ -10,16 +10,10 @@ from typing import Any
 
 import httpx
 
+from sandbox.control import SandboxControlError
 from sandbox.yookassa.notifications import DeliveryAttempt
 
 JsonObject = dict[str, Any]
-
-
-class SandboxControlError(Exception):
-    def __init__(self, status_code: int, body: object) -> None:
-        super().__init__(f"sandbox control answered {status_code}: {body}")
-        self.status_code = status_code
-        self.body = body
 
 
 class YooKassaSandboxControl:
