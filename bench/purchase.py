@@ -118,15 +118,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 },
             )
             try:
-                platform = await runtime.start()
-                return await _measure(args, runtime, platform.urls)
+                await runtime.start()
+                return await _measure(args, runtime)
             finally:
                 await runtime.stop()
 
 
-async def _measure(
-    args: argparse.Namespace, runtime: LocalRuntime, urls: dict[str, str]
-) -> dict[str, Any]:
+async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str, Any]:
     assert runtime.sandboxes is not None
     assert runtime.platform is not None
     sandboxes, platform = runtime.sandboxes, runtime.platform

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -108,48 +110,58 @@ class CheckoutAnswers:
 async def record_subscription(
     event: SubscriptionActivated | SubscriptionExtended, ctx: MessageContext
 ) -> None:
-    statement = insert(CustomerSubscription).values(
-        subscription_id=event.subscription_id,
-        customer_id=event.customer_id,
-        plan_id=event.plan_id,
-        period_end=event.period_end,
-        traffic_limit_bytes=event.traffic_limit_bytes,
-        updated_at=datetime.now(UTC),
-    )
-    await ctx.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[CustomerSubscription.subscription_id],
-            set_={
-                "plan_id": statement.excluded.plan_id,
-                "period_end": statement.excluded.period_end,
-                "traffic_limit_bytes": statement.excluded.traffic_limit_bytes,
-                "updated_at": statement.excluded.updated_at,
-            },
-            where=CustomerSubscription.period_end <= statement.excluded.period_end,
-        )
+    await _upsert_subscription(
+        ctx,
+        event.subscription_id,
+        event.customer_id,
+        {
+            "plan_id": event.plan_id,
+            "period_end": event.period_end,
+            "traffic_limit_bytes": event.traffic_limit_bytes,
+        },
+        # A replayed older period must not shorten what the customer sees.
+        newer_only=True,
     )
 
 
 async def record_access(event: AccessGranted, ctx: MessageContext) -> None:
-    statement = insert(CustomerSubscription).values(
-        subscription_id=event.subscription_id,
-        customer_id=event.customer_id,
-        plan_id="",
-        period_end=event.expires_at,
-        traffic_limit_bytes=event.traffic_limit_bytes,
-        subscription_url=event.subscription_url,
-        access_expires_at=event.expires_at,
-        updated_at=datetime.now(UTC),
+    # Access can be reported before the subscription event is read (different topics),
+    # so it may create the row; the subscription event fills in the plan.
+    await _upsert_subscription(
+        ctx,
+        event.subscription_id,
+        event.customer_id,
+        {
+            "subscription_url": event.subscription_url,
+            "access_expires_at": event.expires_at,
+            "traffic_limit_bytes": event.traffic_limit_bytes,
+        },
+        defaults={"plan_id": "", "period_end": event.expires_at},
     )
-    # Access can be reported before the subscription event is read (different topics).
+
+
+async def _upsert_subscription(
+    ctx: MessageContext,
+    subscription_id: UUID,
+    customer_id: UUID,
+    changes: dict[str, Any],
+    *,
+    defaults: dict[str, Any] | None = None,
+    newer_only: bool = False,
+) -> None:
+    """Insert the customer's subscription row, or set ``changes`` on the existing one."""
+    changes = changes | {"updated_at": datetime.now(UTC)}
+    statement = insert(CustomerSubscription).values(
+        subscription_id=subscription_id,
+        customer_id=customer_id,
+        **(defaults or {}),
+        **changes,
+    )
+    newer = CustomerSubscription.period_end <= statement.excluded.period_end
     await ctx.session.execute(
         statement.on_conflict_do_update(
             index_elements=[CustomerSubscription.subscription_id],
-            set_={
-                "subscription_url": statement.excluded.subscription_url,
-                "access_expires_at": statement.excluded.access_expires_at,
-                "traffic_limit_bytes": statement.excluded.traffic_limit_bytes,
-                "updated_at": statement.excluded.updated_at,
-            },
+            set_={name: statement.excluded[name] for name in changes},
+            where=newer if newer_only else None,
         )
     )

@@ -11,11 +11,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urljoin
 from uuid import UUID
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -172,7 +171,7 @@ class PlacementWorker:
     async def step(self) -> int:
         """Apply one batch of pending placements; returns how many were claimed."""
         rows = await claim(self._sessions, _CLAIM, lease=self._lease, limit=self._concurrency)
-        claimed = [Claimed(**_plain(row)) for row in rows]
+        claimed = [Claimed(**row) for row in rows]
         await asyncio.gather(*(self._apply(placement) for placement in claimed))
         return len(claimed)
 
@@ -288,17 +287,3 @@ class PlacementWorker:
                         retryable=retryable,
                     ),
                 )
-
-
-def _plain(row: Any) -> dict[str, Any]:
-    return dict(row)
-
-
-async def pending_count(session: AsyncSession) -> int:
-    """Placements not yet on their panel as billing wants them (for metrics and tests)."""
-    result = await session.scalar(
-        select(func.count())
-        .select_from(Placement)
-        .where(Placement.applied_version < Placement.desired_version)
-    )
-    return int(result or 0)

@@ -409,21 +409,15 @@ class TelegramEmulator:
         _check_server_side(markup)
         reply_to = self._reply_target(chat, options)
         self._take_send_slot(bot, chat, options)
-        now = self._clock()
-        message = ChatMessage(
-            message_id=chat.next_message_id(),
-            sender="bot",
-            date=int(now),
-            accepted_at=now,
+        return self._post(
+            bot,
+            chat,
+            options,
             text=finished,
             markup=markup,
             link_preview_options=options.link_preview_options,
             reply_to_message_id=reply_to,
-            protected=options.protect_content,
         )
-        chat.add_message(message)
-        self._record_sent(bot, chat, message, "sent")
-        return chat.message_json(message)
 
     def send_photo(
         self,
@@ -442,17 +436,28 @@ class TelegramEmulator:
         reply_to = self._reply_target(chat, options)
         sizes = self._photo_sizes(bot, photo)
         self._take_send_slot(bot, chat, options)
+        return self._post(
+            bot,
+            chat,
+            options,
+            photo=sizes,
+            caption=finished,
+            markup=markup,
+            reply_to_message_id=reply_to,
+        )
+
+    def _post(
+        self, bot: BotState, chat: PrivateChat, options: SendOptions, **content: Any
+    ) -> dict[str, Any]:
+        """Add a message from the bot to the chat and the sent feed; its JSON as sent."""
         now = self._clock()
         message = ChatMessage(
             message_id=chat.next_message_id(),
             sender="bot",
             date=int(now),
             accepted_at=now,
-            photo=sizes,
-            caption=finished,
-            markup=markup,
-            reply_to_message_id=reply_to,
             protected=options.protect_content,
+            **content,
         )
         chat.add_message(message)
         self._record_sent(bot, chat, message, "sent")
