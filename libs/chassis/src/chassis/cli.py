@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from chassis.logs import configure_logging
 from chassis.migrations import upgrade_to_head
+from chassis.server import server_config
 from chassis.service import Service
 from chassis.settings import ServiceSettings
 from chassis.telemetry import setup_tracing
@@ -59,15 +60,7 @@ def main(
         return
     setup_tracing(settings_cls.service_name, settings.otlp_endpoint)
     service = build(settings)
-    config = uvicorn.Config(
-        service.app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
-        lifespan="on",
-    )
+    config = server_config(service.app, settings)
     log.info(
         "starting",
         extra={

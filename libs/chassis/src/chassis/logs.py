@@ -68,11 +68,33 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    """One readable line: time, level, logger, message, then the structured fields as
+    ``key=value`` (quoted when they hold spaces), so a text log loses nothing the JSON has."""
+
     def __init__(self, service: str) -> None:
         super().__init__(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        line = super().format(record)
+        fields = [
+            f"{key}={_text_value(_clean(key, value))}"
+            for key, value in vars(record).items()
+            if key not in _STANDARD_ATTRS and not key.startswith("_")
+        ]
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            fields.append(f"trace_id={span.trace_id:032x}")
+        if fields:
+            head, newline, rest = line.partition("\n")
+            line = f"{head} {' '.join(fields)}{newline}{rest}"
+        return redact(line)
+
+
+def _text_value(value: Any) -> str:
+    text = "null" if value is None else str(value)
+    if not text or any(c.isspace() or c in '"=' for c in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:

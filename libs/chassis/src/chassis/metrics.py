@@ -21,7 +21,7 @@ OUTBOX_RELAY_ACTIVE = Gauge(
 )
 CONSUMED = Counter(
     "events_consumed_total",
-    "Events taken from Kafka, by outcome (processed, duplicate, dead_lettered)",
+    "Events taken from Kafka, by outcome (processed, rejected, duplicate, ignored, dead_lettered)",
     ["service", "event_type", "outcome"],
 )
 HANDLE_SECONDS = Histogram(

@@ -84,6 +84,23 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
+    http_max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest request body; more is refused (413)"
+    )
+    http_max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Largest request line and headers together"
+    )
+    http_header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time for a request's line and headers to arrive (408)"
+    )
+    http_body_timeout_s: float = Field(
+        default=15.0, gt=0, description="Time for a request's whole body to arrive (408)"
+    )
+    http_keep_alive_s: int = Field(default=5, ge=1, description="Idle keep-alive connections")
+    http_max_connections: int = Field(
+        default=1000, ge=1, description="Open connections and requests; more are answered 503"
+    )
+    http_backlog: int = Field(default=512, ge=1, description="Pending TCP connections")
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
     otlp_endpoint: str | None = Field(

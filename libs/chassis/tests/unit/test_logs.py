@@ -6,7 +6,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from chassis.logs import JsonFormatter, redact
+from chassis.logs import JsonFormatter, TextFormatter, redact
 
 
 @pytest.fixture
@@ -66,3 +66,30 @@ def test_secrets_and_personal_data_never_reach_the_line(
 def test_redact_bot_tokens_in_urls() -> None:
     url = "https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe"
     assert "AAHdq" not in redact(url)
+
+
+def test_text_lines_keep_the_structured_fields_compactly() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter("provisioning"))
+    logger = logging.getLogger("test.logs.text")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+
+    logger.warning(
+        "panel call failed",
+        extra={"error": "ConnectError('refused')", "attempt": 3, "delay_s": 2.5, "note": "a b"},
+    )
+    line = stream.getvalue().strip()
+    assert "provisioning WARNING test.logs.text: panel call failed" in line
+    assert "error=ConnectError('refused')" in line
+    assert "attempt=3" in line
+    assert "delay_s=2.5" in line
+    assert 'note="a b"' in line
+
+    stream.truncate(0)
+    stream.seek(0)
+    logger.info("login", extra={"password": "hunter2"})
+    assert "password=***" in stream.getvalue()
+    assert "hunter2" not in stream.getvalue()

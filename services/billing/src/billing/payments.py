@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -39,6 +40,14 @@ from contracts.money import Money
 
 log = logging.getLogger(__name__)
 
+NOTIFICATIONS = Counter(
+    "payment_notifications_total",
+    "Payment notifications billing verified, by provider and verdict "
+    "(paid, canceled, duplicate, not_final, rejected_*): alert on a wave of rejections",
+    ["provider", "outcome"],
+)
+ACCEPTED = frozenset({"paid", "canceled", "duplicate"})
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -56,11 +65,11 @@ class PaymentNotifications:
 
     async def handle(self, notification: PaymentNotificationReceived, ctx: MessageContext) -> None:
         verdict = await self._handle(notification, ctx)
-        level = (
-            logging.INFO
-            if verdict.outcome in ("paid", "canceled", "duplicate")
-            else logging.WARNING
-        )
+        accepted = verdict.outcome in ACCEPTED
+        if not accepted:
+            ctx.reject()
+        NOTIFICATIONS.labels(notification.provider, verdict.outcome).inc()
+        level = logging.INFO if accepted else logging.WARNING
         log.log(
             level,
             "payment notification %s",

@@ -1,30 +1,30 @@
 """Webhooks in: payment providers and Telegram. Each input is written to Kafka, then 200.
 
-The gateway checks only what is cheap (shape, the Telegram secret token); billing and the
-bot do the real verification. A webhook is answered 200 only after Kafka acknowledged the
+The gateway checks only what is cheap (content type, shape, the Telegram secret token);
+billing and the bot do the real verification. Anything malformed is answered 4xx with a
+short reason and logged in one line. A webhook is answered 200 only after Kafka acknowledged the
 write, so the sender retries anything the platform did not durably receive.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from chassis.messaging.ingress import IngressWriter
 from contracts.gateway import PaymentNotificationReceived, TelegramUpdateReceived
-from gateway.client_address import client_address
+from gateway.client_address import BadForwardedFor, client_address
+from gateway.json_body import BadBody, parse_object
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 256 * 1024
 _UPDATES_WITH_CHAT = (
     "message",
     "edited_message",
@@ -44,25 +44,27 @@ def webhooks_router(ingress: IngressWriter, settings: GatewaySettings) -> APIRou
 
     @router.post("/yookassa")
     async def yookassa(request: Request) -> Response:
-        remote = client_address(
-            request.client.host if request.client else "0.0.0.0",
-            request.headers.get("x-forwarded-for"),
-            trusted,
-        )
+        peer = request.client.host if request.client else "0.0.0.0"
+        try:
+            remote = client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+        except BadForwardedFor as exc:
+            return _refuse(request, 400, "unreadable X-Forwarded-For", str(exc))
         body = await _json_object(request)
-        payment_id = _yookassa_payment_id(body) if body is not None else None
-        if body is None or payment_id is None:
-            log.warning(
-                "rejected a malformed YooKassa notification", extra={"remote_address": remote}
+        if isinstance(body, Response):
+            return body
+        payment_id = _yookassa_payment_id(body)
+        if payment_id is None:
+            return _refuse(request, 400, "not a YooKassa notification", f"sender {remote}")
+        try:
+            event = PaymentNotificationReceived(
+                provider="yookassa",
+                provider_payment_id=payment_id,
+                body=body,
+                received_at=datetime.now(UTC),
+                remote_address=remote,
             )
-            return _error(400, "not a YooKassa notification")
-        event = PaymentNotificationReceived(
-            provider="yookassa",
-            provider_payment_id=payment_id,
-            body=body,
-            received_at=datetime.now(UTC),
-            remote_address=ipaddress.ip_address(remote),
-        )
+        except ValidationError as exc:
+            return _refuse(request, 400, "not a YooKassa notification", _first_error(exc))
         return await _write(ingress, event)
 
     @router.post("/telegram")
@@ -72,20 +74,25 @@ def webhooks_router(ingress: IngressWriter, settings: GatewaySettings) -> APIRou
             log.warning("rejected a Telegram update without the webhook secret")
             return Response("Unauthorized", status_code=401)
         update = await _json_object(request)
-        if update is None or not isinstance(update.get("update_id"), int):
-            log.warning("rejected a malformed Telegram update")
-            return _error(400, "not a Telegram update")
+        if isinstance(update, Response):
+            return update
+        update_id = update.get("update_id")
+        if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+            return _refuse(request, 400, "not a Telegram update", "no update_id")
         chat_id = _chat_of(update)
         if chat_id is None:
             # Telegram would redeliver a refused update for a day; there is nobody to answer.
-            log.info("ignored an update without a chat", extra={"update_id": update["update_id"]})
+            log.info("ignored an update without a chat", extra={"update_id": update_id})
             return JSONResponse({})
-        event = TelegramUpdateReceived(
-            update_id=update["update_id"],
-            chat_id=chat_id,
-            update=update,
-            received_at=datetime.now(UTC),
-        )
+        try:
+            event = TelegramUpdateReceived(
+                update_id=update_id,
+                chat_id=chat_id,
+                update=update,
+                received_at=datetime.now(UTC),
+            )
+        except ValidationError as exc:
+            return _refuse(request, 400, "not a Telegram update", _first_error(exc))
         return await _write(ingress, event, ok_body={})
 
     return router
@@ -107,15 +114,15 @@ async def _write(
     return JSONResponse(ok_body if ok_body is not None else {"status": "accepted"})
 
 
-async def _json_object(request: Request) -> dict[str, Any] | None:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        return None
+async def _json_object(request: Request) -> dict[str, Any] | Response:
+    """The body as a JSON object, or the 4xx answer that refuses it."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+        return _refuse(request, 415, "Content-Type must be application/json", content_type[:64])
     try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+        return parse_object(await request.body())
+    except BadBody as exc:
+        return _refuse(request, 400, str(exc), "")
 
 
 def _yookassa_payment_id(body: dict[str, Any]) -> str | None:
@@ -154,3 +161,22 @@ def _int(value: object) -> int | None:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"[:200]
+
+
+def _refuse(request: Request, status: int, reason: str, detail: str) -> JSONResponse:
+    log.warning(
+        "refused a webhook: %s",
+        reason,
+        extra={
+            "path": request.url.path,
+            "status": status,
+            "detail": detail,
+            "peer": request.client.host if request.client else None,
+        },
+    )
+    return _error(status, reason)

@@ -62,6 +62,12 @@ class MessageContext:
     partition: int
     offset: int
     committed_callbacks: list[Callable[[], None]] = field(default_factory=list)
+    outcome: str = "processed"
+
+    def reject(self) -> None:
+        """Count this event as ``rejected`` (refused input: forged, unknown, mismatched),
+        not ``processed``, in ``events_consumed_total``; its writes still commit."""
+        self.outcome = "rejected"
 
     async def publish(self, event: Event) -> Envelope:
         """Queue an event caused by this one, in this transaction."""
@@ -246,9 +252,9 @@ class EventConsumer:
                 try:
                     if isolate:
                         async with session.begin_nested():
-                            await self._run(session, run, committed_callbacks)
+                            run_outcomes = await self._run(session, run, committed_callbacks)
                     else:
-                        await self._run(session, run, committed_callbacks)
+                        run_outcomes = await self._run(session, run, committed_callbacks)
                 except Exception as exc:
                     if is_transient(exc):
                         raise
@@ -261,7 +267,10 @@ class EventConsumer:
                     await self._dead_letter(session, run[0], exc)
                     outcomes.append((run[0].event_type, "dead_lettered"))
                 else:
-                    outcomes.extend((p.event_type, "processed") for p in run)
+                    outcomes.extend(
+                        (p.event_type, outcome)
+                        for p, outcome in zip(run, run_outcomes, strict=True)
+                    )
         for callback in committed_callbacks:
             try:
                 callback()
@@ -326,10 +335,12 @@ class EventConsumer:
         session: AsyncSession,
         run: list[_Parsed],
         committed_callbacks: list[Callable[[], None]],
-    ) -> None:
+    ) -> list[str]:
+        """Run one handler call; returns the outcome of each of its events."""
         first = run[0]
         batch_handler = self._batch_handlers.get(first.event_type)
         if batch_handler is None:
+            ctx = self._context(session, first, committed_callbacks)
             # The span continues the producer's trace: it is a child of the publish span.
             with tracer().start_as_current_span(
                 f"{first.record.topic} process",
@@ -337,14 +348,12 @@ class EventConsumer:
                 kind=trace.SpanKind.CONSUMER,
                 attributes=self._span_attributes(first),
             ):
-                await self._handlers[first.event_type](
-                    first.event, self._context(session, first, committed_callbacks)
-                )
-            return
+                await self._handlers[first.event_type](first.event, ctx)
+            return [ctx.outcome]
         links = [
-            trace.Link(ctx, attributes={"messaging.message.id": p.inbox_id})
+            trace.Link(span, attributes={"messaging.message.id": p.inbox_id})
             for p in run
-            if (ctx := trace.get_current_span(p.span_context).get_span_context()).is_valid
+            if (span := trace.get_current_span(p.span_context).get_span_context()).is_valid
         ]
         with tracer().start_as_current_span(
             f"{first.record.topic} process",
@@ -359,9 +368,9 @@ class EventConsumer:
                 "cloudevents.event_type": first.event_type,
             },
         ):
-            await batch_handler(
-                [(p.event, self._context(session, p, committed_callbacks)) for p in run]
-            )
+            contexts = [self._context(session, p, committed_callbacks) for p in run]
+            await batch_handler([(p.event, ctx) for p, ctx in zip(run, contexts, strict=True)])
+        return [ctx.outcome for ctx in contexts]
 
     def _parse(self, record: Record) -> _Parsed:
         headers = list(record.headers or ())
