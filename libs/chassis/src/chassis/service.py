@@ -80,14 +80,19 @@ class Service:
         )
         FastAPIInstrumentor.instrument_app(self.app, excluded_urls="/healthz,/readyz,/metrics")
 
-    def consumer(self, name: str = "main") -> EventConsumer:
-        """A consumer group of this service; register handlers on it before start."""
+    def consumer(self, name: str = "main", *, commit_each: bool = False) -> EventConsumer:
+        """A consumer group of this service; register handlers on it before start.
+
+        ``commit_each`` gives every event its own transaction, for handlers that call the
+        outside world as they go (see :class:`EventConsumer`).
+        """
         consumer = EventConsumer(
             service=self.name,
             name=name,
             sessions=self.sessions,
             tables=self.tables,
             outbox=self.outbox,
+            commit_each=commit_each,
         )
         self.consumers.append(consumer)
         return consumer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -11,14 +12,22 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from bot.catalog import mirror_catalog
+from bot.checkouts import CheckoutAnswers, CheckoutScreens
 from bot.customers import CustomerMiddleware
-from bot.events import CheckoutAnswers, record_access, record_subscription
+from bot.events import record_access, record_subscription
 from bot.handlers import build_router
 from bot.models import metadata
 from bot.settings import BotSettings
-from bot.updates import Poller, SlowCheckouts, UpdateProcessor, register_webhook
+from bot.telegram_calls import TelegramCallPolicy
+from bot.updates import (
+    Poller,
+    PrivateChatsOnly,
+    UpdateProcessor,
+    register_commands,
+    register_webhook,
+)
 from chassis.service import Service
-from chassis.worker import Wakeup, run_worker
+from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import (
     CheckoutFailed,
     CheckoutReady,
@@ -33,9 +42,15 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 def telegram_bot(settings: BotSettings) -> Bot:
+    """The Bot API client; every call it makes goes through :class:`TelegramCallPolicy`."""
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url),
+        timeout=settings.telegram_timeout_s,
+    )
+    session.middleware(TelegramCallPolicy())
     return Bot(
         token=settings.telegram_bot_token.get_secret_value() or "0:unset",
-        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
+        session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
 
@@ -43,8 +58,14 @@ def telegram_bot(settings: BotSettings) -> Bot:
 def update_processor(settings: BotSettings, bot: Bot) -> UpdateProcessor:
     """aiogram's dispatcher with the customer's handlers, fed one update at a time."""
     dispatcher = Dispatcher()
+    dispatcher.update.outer_middleware(PrivateChatsOnly())
     dispatcher.update.outer_middleware(CustomerMiddleware())
-    dispatcher.include_router(build_router(provider=settings.payment_provider))
+    dispatcher.include_router(
+        build_router(
+            provider=settings.payment_provider,
+            slow_after=timedelta(seconds=settings.checkout_slow_after_s),
+        )
+    )
     return UpdateProcessor(bot, dispatcher)
 
 
@@ -52,11 +73,15 @@ def build(settings: BotSettings) -> Service:
     service = Service(settings, metadata, migrations="bot:migrations")
     bot = telegram_bot(settings)
     processor = update_processor(settings, bot)
-    answers = CheckoutAnswers(bot)
+    screens_wakeup = Wakeup()
+    answers = CheckoutAnswers(screens_wakeup)
 
-    consumer = service.consumer()
     if settings.update_mode == "webhook":
-        consumer.handles(TelegramUpdateReceived)(processor.handle_received)
+        # Handlers answer customers as they go: each update commits alone, so a retry
+        # after a Telegram failure repeats only that update, never its neighbours.
+        updates = service.consumer("updates", commit_each=True)
+        updates.handles(TelegramUpdateReceived)(processor.handle_received)
+    consumer = service.consumer()
     consumer.handles(CheckoutReady)(answers.ready)
     consumer.handles(CheckoutFailed)(answers.failed)
     consumer.handles(SubscriptionActivated)(record_subscription)
@@ -87,10 +112,26 @@ def build(settings: BotSettings) -> Service:
         )
         service.background("get-updates", poller.run)
 
-    slow = SlowCheckouts(bot, service.sessions, after_s=settings.checkout_slow_after_s)
+    service.background("set-my-commands", functools.partial(register_commands, bot))
+    screens = CheckoutScreens(
+        bot,
+        service.sessions,
+        slow_after_s=settings.checkout_slow_after_s,
+        retry=RetryPolicy(
+            settings.telegram_retry_first_delay_s, settings.telegram_retry_max_delay_s
+        ),
+        give_up_after_attempts=settings.checkout_screen_give_up_after_attempts,
+    )
     service.background(
-        "slow-checkouts",
-        functools.partial(run_worker, "slow-checkouts", slow.step, Wakeup(), poll_interval_s=2.0),
+        "checkout-screens",
+        functools.partial(
+            run_worker,
+            "checkout-screens",
+            screens.step,
+            screens_wakeup,
+            poll_interval_s=1.0,
+            batch_size=screens.batch_size,
+        ),
     )
     service.on_stop(bot.session.close)
     return service

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import select
@@ -53,7 +52,7 @@ def subscription_view(
     )
 
 
-def build_router(*, provider: str) -> Router:
+def build_router(*, provider: str, slow_after: timedelta) -> Router:
     router = Router(name="customer")
 
     @router.message(CommandStart())
@@ -75,6 +74,12 @@ def build_router(*, provider: str) -> Router:
     ) -> None:
         text, markup = await _subscription_screen(ctx, customer)
         await message.answer(text, reply_markup=markup)
+
+    @router.message(Command("help"))
+    async def help_command(message: Message, customer: Customer) -> None:
+        await message.answer(
+            say("help", customer.language), reply_markup=keyboards.main_menu(customer.language)
+        )
 
     @router.message(Command("language"))
     async def language_command(message: Message, customer: Customer) -> None:
@@ -153,6 +158,10 @@ def build_router(*, provider: str) -> Router:
                 plan_id=plan.plan_id,
                 status="requested",
                 requested_at=now,
+                screen_shown="preparing",
+                # Billing's answer makes it due at once; this is when "still coming" is.
+                screen_due_at=now + slow_after,
+                screen_attempts=0,
             )
         )
         await ctx.publish(
@@ -219,14 +228,14 @@ async def _subscription_screen(
 
 
 async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    """Answer the button press and replace the message it was on."""
+    """Answer the button press and replace the message it was on.
+
+    The press's answer comes first, while Telegram's window for it is open; pressed too
+    long ago, it is skipped and the screen changes all the same (``bot.telegram_calls``).
+    Showing the screen already shown is done, not an error.
+    """
     await query.answer()
     if isinstance(query.message, Message):
-        try:
-            await query.message.edit_text(text, reply_markup=markup)
-        except TelegramBadRequest as exc:
-            # Pressing the button of the screen already shown changes nothing: fine.
-            if "message is not modified" not in exc.message:
-                raise
+        await query.message.edit_text(text, reply_markup=markup)
     elif query.message is not None:
         await query.bot.send_message(query.message.chat.id, text, reply_markup=markup)  # type: ignore[union-attr]

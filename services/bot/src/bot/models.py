@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, Text, func
+from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,9 +61,25 @@ class Checkout(Base):
     # requested -> ready | failed
     status: Mapped[str] = mapped_column(String(16))
     confirmation_url: Mapped[str | None] = mapped_column(Text)
-    slow_notice_sent: Mapped[bool] = mapped_column(default=False)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The message, kept up to date by the checkout screen worker (bot/checkout_screens.py):
+    # what it shows now (preparing | slow | ready | failed | unreachable), and when it is
+    # next due to change (NULL: nothing to show).
+    screen_shown: Mapped[str] = mapped_column(String(16), default="preparing")
+    screen_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    screen_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    screen_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        Index(
+            "ix_checkouts_screen_due_at",
+            "screen_due_at",
+            postgresql_where=text("screen_due_at IS NOT NULL"),
+        ),
+    )
 
 
 class CustomerSubscription(Base):

@@ -43,6 +43,14 @@ class BotSettings(ServiceSettings):
     checkout_slow_after_s: float = Field(
         default=10.0, gt=0, description="Tell the customer the payment link is still coming"
     )
+    telegram_timeout_s: float = Field(default=15.0, gt=0, description="Bot API request timeout")
+    telegram_retry_first_delay_s: float = Field(default=1.0, gt=0)
+    telegram_retry_max_delay_s: float = Field(default=60.0, gt=0)
+    checkout_screen_give_up_after_attempts: int = Field(
+        default=40,
+        ge=1,
+        description="Tries to show a payment link while Telegram fails (about 35 minutes)",
+    )
 
     @model_validator(mode="after")
     def _webhook_needs_url_and_secret(self) -> Self:

@@ -110,6 +110,35 @@ TEXTS: Final[dict[str, dict[Language, str]]] = {
         "ru": "Что-то пошло не так. Попробуйте ещё раз.",
         "en": "Something went wrong. Please try again.",
     },
+    "private_only": {
+        "ru": "Я работаю только в личных сообщениях: напишите мне напрямую.",
+        "en": "I only work in private messages: please write to me directly.",
+    },
+    "help": {
+        "ru": (
+            "<b>Что я умею</b>\n\n"
+            "/buy — выбрать тариф и оплатить VPN\n"
+            "/subscription — ваша подписка, срок и ссылка для подключения\n"
+            "/language — сменить язык\n"
+            "/start — главное меню\n\n"
+            "После оплаты ссылка-подписка придёт сюда. Добавьте её в приложение "
+            "(v2rayNG, Hiddify, Streisand, v2rayN) — и VPN готов."
+        ),
+        "en": (
+            "<b>What I can do</b>\n\n"
+            "/buy — choose a plan and pay for VPN\n"
+            "/subscription — your subscription, its end date and connection link\n"
+            "/language — change the language\n"
+            "/start — main menu\n\n"
+            "After payment your subscription link arrives here. Add it to a client app "
+            "(v2rayNG, Hiddify, Streisand, v2rayN) and the VPN is ready."
+        ),
+    },
+    "command.start": {"ru": "Главное меню", "en": "Main menu"},
+    "command.buy": {"ru": "Купить VPN", "en": "Buy VPN"},
+    "command.subscription": {"ru": "Моя подписка", "en": "My subscription"},
+    "command.language": {"ru": "Сменить язык", "en": "Change language"},
+    "command.help": {"ru": "Помощь", "en": "Help"},
 }
 
 LANGUAGE_NAMES: Final[dict[Language, str]] = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}

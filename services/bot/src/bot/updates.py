@@ -1,31 +1,28 @@
 """Telegram updates into aiogram: from Kafka (webhook mode) or from getUpdates (polling).
 
-Either way an update is handled inside one database transaction, with the inbox of the
-consumer (webhook mode) making a redelivered update a no-op. Telegram failures are sorted
-by what retrying can do: flood control and outages retry the update, a customer who
-blocked the bot is simply not answered.
+Either way an update is handled in a transaction of its own, once: its ``update_id`` is
+recorded in the inbox with the handler's writes, so an update Telegram delivers again (a
+slow webhook answer, a poll whose offset was not confirmed) changes nothing and is not
+answered twice. Telegram's failures arrive already sorted by ``bot.telegram_calls``: the
+retryable ones redeliver the update (and only it); a customer who blocked the bot is
+simply not answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.exceptions import (
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.types import Update
-from sqlalchemy import select
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.types import BotCommand, CallbackQuery, Chat, Message, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.models import Checkout, Customer
-from bot.texts import say
+from bot.texts import LANGUAGES, language_of, say
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext, RetryLater
 from chassis.messaging.outbox import Outbox
@@ -34,7 +31,8 @@ from contracts.gateway import TelegramUpdateReceived
 
 log = logging.getLogger(__name__)
 
-MAX_FLOOD_WAIT_S = 30
+UPDATE_INBOX = "telegram-updates"
+COMMANDS = ("start", "buy", "subscription", "language", "help")
 
 
 class UpdateProcessor:
@@ -47,16 +45,58 @@ class UpdateProcessor:
 
     async def process(self, raw: dict[str, Any], ctx: MessageContext) -> None:
         update = Update.model_validate(raw, context={"bot": self.bot})
+        if not await ctx.first_time(UPDATE_INBOX, f"{self.bot.id}:{update.update_id}"):
+            log.info(
+                "update delivered again; handled already", extra={"update_id": update.update_id}
+            )
+            ctx.outcome = "duplicate"
+            return
         try:
             await self._dispatcher.feed_update(self.bot, update, ctx=ctx)
-        except TelegramRetryAfter as exc:
-            # Telegram asks us to slow down in this chat; the whole update is retried.
-            await asyncio.sleep(min(exc.retry_after, MAX_FLOOD_WAIT_S))
-            raise RetryLater(f"Telegram flood control: {exc.message}") from exc
-        except (TelegramNetworkError, TelegramServerError) as exc:
-            raise RetryLater(f"Telegram unavailable: {exc}") from exc
         except TelegramForbiddenError:
             log.info("the customer blocked the bot", extra={"update_id": update.update_id})
+
+
+class PrivateChatsOnly(BaseMiddleware):
+    """Customer screens exist only in the customer's own private chat.
+
+    The customer is the sender, and what the bot shows (a subscription link) is theirs: so
+    an update is served only when its chat is the sender's private chat. In a group the
+    bot answers a command or a button with "write to me in private" and nothing else; an
+    update whose private chat is not the sender's (only a forged one can be) gets no answer.
+    """
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        if user is None or user.is_bot or not isinstance(event, Update):
+            return None
+        if chat is not None and chat.type == "private" and chat.id == user.id:
+            return await handler(event, data)
+        if chat is not None and chat.type == "private":
+            log.warning(
+                "update from one user in another user's chat; not answered",
+                extra={"update_id": event.update_id},
+            )
+            return None
+        await _decline(event, language_of(user.language_code))
+        return None
+
+
+async def _decline(update: Update, language: str) -> None:
+    text = say("private_only", language)
+    query: CallbackQuery | None = update.callback_query
+    if query is not None:
+        await query.answer(text, show_alert=True)
+        return
+    message: Message | None = update.message
+    if message is not None and message.text and message.text.startswith("/"):
+        await message.reply(text)
 
 
 class Poller:
@@ -82,7 +122,10 @@ class Poller:
         while True:
             try:
                 updates = await bot.get_updates(
-                    offset=offset, timeout=25, allowed_updates=self._allowed_updates
+                    offset=offset,
+                    timeout=25,
+                    allowed_updates=self._allowed_updates,
+                    request_timeout=40,
                 )
             except Exception as exc:
                 log.warning("getUpdates failed; retrying", extra={"error": repr(exc)})
@@ -94,10 +137,9 @@ class Poller:
 
     async def _handle(self, update: Update) -> None:
         raw = update.model_dump(mode="json", exclude_none=True, by_alias=True)
-        chat_id = _chat_id(update)
         event = TelegramUpdateReceived(
             update_id=update.update_id,
-            chat_id=chat_id,
+            chat_id=_chat_id(update),
             update=raw,
             received_at=datetime.now(UTC),
         )
@@ -119,7 +161,7 @@ class Poller:
                 return
             except RetryLater as exc:
                 log.warning("update will be retried", extra={"error": str(exc)})
-                await asyncio.sleep(1)
+                await asyncio.sleep(max(1.0, min(exc.after_s or 0.0, 60.0)))
             except Exception:
                 log.exception("update could not be handled", extra={"update_id": update.update_id})
                 return
@@ -141,51 +183,28 @@ async def register_webhook(bot: Bot, *, url: str, secret: str, allowed_updates: 
     log.info("webhook registered", extra={"url": url})
 
 
-async def _with_retries(name: str, call: Any) -> None:
+async def register_commands(bot: Bot) -> None:
+    """The commands menu in every language, and in Russian for all other languages."""
+    for language in (None, *LANGUAGES):
+        commands = [
+            BotCommand(command=name, description=say(f"command.{name}", language or "ru"))
+            for name in COMMANDS
+        ]
+        await _with_retries(
+            "setMyCommands",
+            functools.partial(bot.set_my_commands, commands, language_code=language),
+        )
+    log.info("commands registered", extra={"commands": ",".join(COMMANDS)})
+
+
+async def _with_retries(name: str, call: Callable[[], Awaitable[Any]]) -> None:
     delay = 1.0
     while True:
         try:
             await call()
             return
         except Exception as exc:
-            log.warning("%s failed; retrying", name, extra={"error": repr(exc)})
-            await asyncio.sleep(delay)
+            wait = max(delay, getattr(exc, "after_s", None) or 0.0)
+            log.warning("%s failed; retrying", name, extra={"error": repr(exc), "delay_s": wait})
+            await asyncio.sleep(wait)
             delay = min(delay * 2, 30)
-
-
-class SlowCheckouts:
-    """Tells customers whose payment link is late that it is still coming."""
-
-    def __init__(
-        self, bot: Bot, sessions: async_sessionmaker[AsyncSession], *, after_s: float
-    ) -> None:
-        self._bot = bot
-        self._sessions = sessions
-        self._after = timedelta(seconds=after_s)
-
-    async def step(self) -> int:
-        async with transaction(self._sessions) as session:
-            rows = (
-                await session.execute(
-                    select(Checkout, Customer.language)
-                    .join(Customer, Customer.customer_id == Checkout.customer_id)
-                    .where(
-                        Checkout.status == "requested",
-                        Checkout.slow_notice_sent.is_(False),
-                        Checkout.requested_at < datetime.now(UTC) - self._after,
-                    )
-                    .limit(50)
-                    .with_for_update(of=Checkout, skip_locked=True)
-                )
-            ).all()
-            for checkout, language in rows:
-                checkout.slow_notice_sent = True
-                try:
-                    await self._bot.edit_message_text(
-                        text=say("checkout.slow", language),
-                        chat_id=checkout.chat_id,
-                        message_id=checkout.message_id,
-                    )
-                except Exception as exc:
-                    log.info("could not tell about a slow checkout", extra={"error": repr(exc)})
-        return len(rows)

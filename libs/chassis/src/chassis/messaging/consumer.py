@@ -37,7 +37,15 @@ E = TypeVar("E", bound=Event)
 
 
 class RetryLater(Exception):
-    """Raised by a handler when the batch should be redelivered after a backoff."""
+    """Raised by a handler when the batch should be redelivered after a backoff.
+
+    ``after_s`` is the least the redelivery should wait, when the failing party said so
+    (Telegram's ``retry_after``).
+    """
+
+    def __init__(self, message: str, *, after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.after_s = after_s
 
 
 class Record(Protocol):
@@ -69,6 +77,27 @@ class MessageContext:
         not ``processed``, in ``events_consumed_total``; its writes still commit."""
         self.outcome = "rejected"
 
+    async def first_time(self, consumer: str, key: str) -> bool:
+        """Record a second identity of this input in the inbox, in this transaction.
+
+        For inputs the outside world may send twice under new envelopes (Telegram
+        redelivers an update, with its ``update_id``, when a webhook answer was slow):
+        ``False`` when ``key`` was recorded before under ``consumer``, and then the
+        handler does nothing.
+        """
+        claimed = await self.session.scalar(
+            _CLAIM_KEY,
+            {
+                "consumer": consumer,
+                "event_id": key,
+                "event_type": self.envelope.type,
+                "topic": self.topic,
+                "partition": self.partition,
+                "offset": self.offset,
+            },
+        )
+        return claimed is not None
+
     async def publish(self, event: Event) -> Envelope:
         """Queue an event caused by this one, in this transaction."""
         return await self.outbox.add(self.session, event, cause=self.envelope)
@@ -96,6 +125,16 @@ _CLAIM = text(
         CAST(:ids AS text[]), CAST(:types AS text[]), CAST(:topics AS text[]),
         CAST(:partitions AS integer[]), CAST(:offsets AS bigint[])
     ) AS u(event_id, event_type, topic, partition, "offset")
+    ON CONFLICT (consumer, event_id) DO NOTHING
+    RETURNING event_id
+    """
+)
+
+
+_CLAIM_KEY = text(
+    """
+    INSERT INTO inbox (consumer, event_id, event_type, topic, partition, "offset", outcome)
+    VALUES (:consumer, :event_id, :event_type, :topic, :partition, :offset, 'processed')
     ON CONFLICT (consumer, event_id) DO NOTHING
     RETURNING event_id
     """
@@ -146,9 +185,11 @@ class EventConsumer:
         sessions: async_sessionmaker[AsyncSession],
         tables: MessagingTables,
         outbox: Outbox,
+        commit_each: bool = False,
     ) -> None:
         self.service = service
         self.name = name
+        self.commit_each = commit_each
         self._sessions = sessions
         self._inbox = tables.inbox
         self._outbox = outbox
@@ -215,17 +256,29 @@ class EventConsumer:
         if not relevant:
             return
         started = time.perf_counter()
+        if self.commit_each:
+            # Handlers that talk to the outside world as they go (the bot answering a
+            # customer): each event commits alone, so a transient failure redelivers only
+            # the events not yet done, and nothing already answered is answered again.
+            for p in relevant:
+                self._count(await self._handle_guarded([p]))
+        else:
+            self._count(await self._handle_guarded(relevant))
+        metrics.HANDLE_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    def _count(self, outcomes: list[tuple[str, str]]) -> None:
+        for event_type, outcome in outcomes:
+            metrics.CONSUMED.labels(self.service, event_type, outcome).inc()
+
+    async def _handle_guarded(self, batch: list[_Parsed]) -> list[tuple[str, str]]:
         try:
-            outcomes = await self._handle(relevant, isolate=False)
+            return await self._handle(batch, isolate=False)
         except _PoisonMessage as poison:
             log.warning(
                 "handler failed; handling the batch one event at a time",
                 extra={"event_type": poison.parsed.event_type, "error": repr(poison.cause)},
             )
-            outcomes = await self._handle(relevant, isolate=True)
-        metrics.HANDLE_SECONDS.labels(self.service).observe(time.perf_counter() - started)
-        for event_type, outcome in outcomes:
-            metrics.CONSUMED.labels(self.service, event_type, outcome).inc()
+            return await self._handle(batch, isolate=True)
 
     async def _handle(self, batch: list[_Parsed], *, isolate: bool) -> list[tuple[str, str]]:
         """One transaction: claim the inbox, dead-letter the malformed, run the handlers.
@@ -439,8 +492,8 @@ class Backoff:
         self._cap = cap
         self._next = first
 
-    async def wait(self) -> None:
-        await asyncio.sleep(self._next)
+    async def wait(self, *, at_least_s: float | None = None) -> None:
+        await asyncio.sleep(max(self._next, min(at_least_s or 0.0, self._cap * 6)))
         self._next = min(self._next * 2, self._cap)
 
     def reset(self) -> None:

@@ -198,7 +198,7 @@ def subscribe(
                     extra={"consumer": consumer.group_id, "error": repr(exc)},
                 )
             metrics.CONSUMER_BATCH_FAILURES.labels(consumer.service).inc()
-            await backoff.wait()
+            await backoff.wait(at_least_s=getattr(exc, "after_s", None))
             await message.nack()
             return
         backoff.reset()

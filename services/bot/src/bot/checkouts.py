@@ -1,0 +1,282 @@
+"""Checkouts: the message a customer pressed "pay" on, kept showing the checkout's state.
+
+Billing's answer (``CheckoutReady`` / ``CheckoutFailed``) is only recorded by the consumer,
+with the message marked due; a worker edits the message outside any transaction, retrying
+through flood control and outages. Edits are idempotent ("not modified" is done), so the
+link is shown by editing the message whenever it can be; only a message that can no longer
+be edited gets the link as a new message, and one whose sending may have gone through
+(an answer lost on the way back) is not sent again. The same worker tells a customer whose
+link is late that it is still coming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import InlineKeyboardMarkup, Message
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import keyboards
+from bot.catalog import plan_by_id
+from bot.models import Checkout
+from bot.telegram_calls import TelegramUnavailable, TelegramUncertain, is_gone
+from bot.texts import format_price, say
+from chassis import metrics
+from chassis.db import transaction
+from chassis.messaging.consumer import MessageContext
+from chassis.worker import RetryPolicy, Wakeup, claim
+from contracts.billing import CheckoutFailed, CheckoutReady
+from contracts.money import Money
+
+log = logging.getLogger(__name__)
+
+
+class CheckoutAnswers:
+    """Records billing's answer to a checkout and marks its message due for the worker."""
+
+    def __init__(self, wakeup: Wakeup) -> None:
+        self._wakeup = wakeup
+
+    async def ready(self, answer: CheckoutReady, ctx: MessageContext) -> None:
+        await self._record(
+            ctx,
+            answer.checkout_id,
+            status="ready",
+            confirmation_url=answer.confirmation_url,
+            amount_minor=answer.amount.amount_minor,
+            currency=answer.amount.currency,
+        )
+
+    async def failed(self, answer: CheckoutFailed, ctx: MessageContext) -> None:
+        log.warning(
+            "checkout failed",
+            extra={"checkout_id": str(answer.checkout_id), "reason_code": answer.reason_code},
+        )
+        await self._record(ctx, answer.checkout_id, status="failed")
+
+    async def _record(
+        self, ctx: MessageContext, checkout_id: UUID, *, status: str, **values: Any
+    ) -> None:
+        now = datetime.now(UTC)
+        recorded = await ctx.session.scalar(
+            update(Checkout)
+            # A repeated or late answer changes nothing: the first one decided.
+            .where(Checkout.checkout_id == checkout_id, Checkout.status == "requested")
+            .values(status=status, answered_at=now, screen_due_at=now, screen_attempts=0, **values)
+            .returning(Checkout.checkout_id)
+        )
+        if recorded is None:
+            known = await ctx.session.scalar(
+                select(Checkout.checkout_id).where(Checkout.checkout_id == checkout_id)
+            )
+            if known is None:
+                log.warning(
+                    "answer to a checkout this bot did not request",
+                    extra={"checkout_id": str(checkout_id)},
+                )
+            return
+        ctx.after_commit(self._wakeup.set)
+
+
+@dataclass(frozen=True, slots=True)
+class DueScreen:
+    checkout_id: UUID
+    chat_id: int
+    message_id: int
+    plan_id: str
+    status: str
+    screen_shown: str
+    confirmation_url: str | None
+    amount_minor: int | None
+    currency: str | None
+    screen_attempts: int
+    language: str
+
+
+_CLAIM = text(
+    """
+    UPDATE checkouts c
+    SET screen_lease_until = now() + CAST(:lease AS interval),
+        screen_attempts = c.screen_attempts + 1
+    FROM customers
+    WHERE customers.customer_id = c.customer_id AND c.checkout_id IN (
+        SELECT checkout_id FROM checkouts
+        WHERE screen_due_at <= now()
+          AND (screen_lease_until IS NULL OR screen_lease_until < now())
+        ORDER BY screen_due_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING c.checkout_id, c.chat_id, c.message_id, c.plan_id, c.status, c.screen_shown,
+        c.confirmation_url, c.amount_minor, c.currency, c.screen_attempts, customers.language
+    """
+)
+
+# Done with what was claimed: if billing's answer arrived meanwhile (the status moved on),
+# the row stays due and the answer is shown next.
+_SHOWN = text(
+    """
+    UPDATE checkouts
+    SET screen_shown = :shown, screen_lease_until = NULL, screen_attempts = 0,
+        message_id = :message_id,
+        screen_due_at = CASE WHEN status = :status THEN NULL ELSE screen_due_at END
+    WHERE checkout_id = :checkout_id
+    """
+)
+_RETRY = text(
+    """
+    UPDATE checkouts
+    SET screen_lease_until = NULL,
+        screen_due_at = now() + CAST(:delay AS interval)
+    WHERE checkout_id = :checkout_id
+    """
+)
+
+
+class CheckoutScreens:
+    """The worker that shows each checkout's state in its message."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        slow_after_s: float,
+        retry: RetryPolicy,
+        give_up_after_attempts: int,
+        lease: timedelta = timedelta(seconds=30),
+        batch_size: int = 20,
+    ) -> None:
+        self._bot = bot
+        self._sessions = sessions
+        self.slow_after = timedelta(seconds=slow_after_s)
+        self._retry = retry
+        self._give_up_after = give_up_after_attempts
+        self._lease = lease
+        self.batch_size = batch_size
+
+    async def step(self) -> int:
+        rows = await claim(self._sessions, _CLAIM, lease=self._lease, limit=self.batch_size)
+        due = [DueScreen(**row) for row in rows]
+        await asyncio.gather(*(self._show(screen) for screen in due))
+        return len(due)
+
+    async def _show(self, screen: DueScreen) -> None:
+        view = await self._view(screen)
+        if view is None:
+            await self._done(screen, screen.screen_shown, screen.message_id)
+            return
+        shown, body, markup = view
+        try:
+            message_id = await self._put(screen, body, markup)
+        except TelegramUnavailable as exc:
+            await self._again(screen, exc.after_s, repr(exc))
+            return
+        except TelegramUncertain as exc:
+            # Only an edit gets here (a send that may have gone through counts as sent), and
+            # an edit can always be made again.
+            await self._again(screen, None, repr(exc))
+            return
+        except TelegramForbiddenError:
+            log.info("customer blocked the bot; checkout not shown")
+            metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "failed").inc()
+            await self._done(screen, "unreachable", screen.message_id)
+            return
+        except TelegramBadRequest as exc:
+            log.error(
+                "Telegram refused the checkout screen",
+                extra={"checkout_id": str(screen.checkout_id), "error": exc.message},
+            )
+            metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "failed").inc()
+            await self._done(screen, "unshowable", screen.message_id)
+            return
+        metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "done").inc()
+        await self._done(screen, shown, message_id)
+
+    async def _view(self, screen: DueScreen) -> tuple[str, str, InlineKeyboardMarkup | None] | None:
+        """What the message should show now, or None when it shows it already."""
+        language = screen.language
+        if screen.status == "requested":
+            if screen.screen_shown != "preparing":
+                return None
+            return "slow", say("checkout.slow", language), None
+        if screen.status == "failed":
+            return "failed", say("checkout.failed", language), keyboards.main_menu(language)
+        assert screen.confirmation_url is not None
+        assert screen.amount_minor is not None
+        async with transaction(self._sessions) as session:
+            plan = await plan_by_id(session, screen.plan_id)
+        title = getattr(plan.title, language) if plan else screen.plan_id
+        price = Money(amount_minor=screen.amount_minor, currency=screen.currency or "RUB")
+        return (
+            "ready",
+            say("checkout.ready", language, title=title, price=format_price(price)),
+            keyboards.payment_link(screen.confirmation_url, language),
+        )
+
+    async def _put(self, screen: DueScreen, body: str, markup: InlineKeyboardMarkup | None) -> int:
+        """Edit the checkout message; send a new one only if it cannot be edited any more."""
+        try:
+            await self._bot.edit_message_text(
+                text=body, chat_id=screen.chat_id, message_id=screen.message_id, reply_markup=markup
+            )
+            return screen.message_id
+        except TelegramBadRequest as exc:
+            if not is_gone(exc):
+                raise
+            log.info(
+                "checkout message cannot be edited; sending it anew", extra={"error": exc.message}
+            )
+        try:
+            sent = await self._bot.send_message(screen.chat_id, body, reply_markup=markup)
+        except TelegramUncertain as exc:
+            log.warning(
+                "the checkout message may not have been sent; not sending it twice",
+                extra={"checkout_id": str(screen.checkout_id), "error": repr(exc)},
+            )
+            metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "uncertain").inc()
+            return screen.message_id
+        return sent.message_id if isinstance(sent, Message) else screen.message_id
+
+    async def _done(self, screen: DueScreen, shown: str, message_id: int) -> None:
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                _SHOWN,
+                {
+                    "checkout_id": screen.checkout_id,
+                    "shown": shown,
+                    "status": screen.status,
+                    "message_id": message_id,
+                },
+            )
+
+    async def _again(self, screen: DueScreen, after_s: float | None, error: str) -> None:
+        if screen.screen_attempts >= self._give_up_after:
+            log.error(
+                "gave up showing a checkout",
+                extra={"checkout_id": str(screen.checkout_id), "error": error},
+            )
+            metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "failed").inc()
+            await self._done(screen, "unreachable", screen.message_id)
+            return
+        delay = max(self._retry.delay(screen.screen_attempts), timedelta(seconds=after_s or 0))
+        log.warning(
+            "could not show a checkout yet; retrying",
+            extra={
+                "checkout_id": str(screen.checkout_id),
+                "attempt": screen.screen_attempts,
+                "delay_s": delay.total_seconds(),
+                "error": error,
+            },
+        )
+        metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "retry").inc()
+        async with transaction(self._sessions) as session:
+            await session.execute(_RETRY, {"checkout_id": screen.checkout_id, "delay": delay})
