@@ -176,3 +176,37 @@ async def test_control_refusals(http: httpx.AsyncClient, control: TelegramSandbo
     with pytest.raises(SandboxControlError) as caught:
         await TelegramSandboxControl(str(http.base_url), BOT.token, client=http).send_text(42, "x")
     assert caught.value.status_code == 404
+
+
+async def test_an_outage_fails_bot_api_calls_until_restored(
+    api: BotApi, control: TelegramSandboxControl, user: SandboxUser
+) -> None:
+    await control.outage("flood", retry_after=7, methods=["sendMessage"])
+    flood = await api.call("sendMessage", chat_id=user.id, text="hi")
+    assert flood.status_code == 429
+    assert flood.headers["retry-after"] == "7"
+    assert flood.json() == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 7",
+        "parameters": {"retry_after": 7},
+    }
+    assert (await api.ok("getMe"))["is_bot"] is True  # other methods still work
+
+    await control.outage("error", status=502)
+    down = await api.call("getMe")
+    assert down.status_code == 502
+    assert down.headers["content-type"].startswith("text/html")
+    assert b"502 Bad Gateway" in down.content
+    assert (await control.transcript(user.id)).bot_messages() == []  # nothing happened
+
+    await control.restore()
+    sent = await api.ok("sendMessage", chat_id=user.id, text="back")
+    assert sent["text"] == "back"
+
+
+async def test_outage_refusals(http: httpx.AsyncClient) -> None:
+    for body in ({"mode": "sideways"}, {"mode": "error", "status": 404}, {"methods": "all"}):
+        response = await http.put("/sandbox/outage", json=body)
+        assert response.status_code == 400
+    assert (await http.get("/sandbox/outage")).json() == {"outage": None}

@@ -50,7 +50,7 @@ class CheckoutAnswers:
             ctx,
             answer.checkout_id,
             status="ready",
-            confirmation_url=answer.confirmation_url,
+            confirmation_url=str(answer.confirmation_url),
             amount_minor=answer.amount.amount_minor,
             currency=answer.amount.currency,
         )

@@ -3,7 +3,8 @@
 Installed as a request middleware on the bot's session, so handlers, consumers and workers
 all get the same answers:
 
-- flood control (429 with ``retry_after``), a 5xx, or no connection: Telegram did not act;
+- flood control (429 with ``retry_after``), a 5xx (the API's JSON or its nginx's HTML page),
+  or no connection: Telegram did not act;
   :class:`TelegramUnavailable`, a :class:`RetryLater` that waits at least ``retry_after``;
 - a timeout or a connection lost after the request went out: Telegram may have acted;
   :class:`TelegramUncertain`, also retryable, but a caller that must not repeat a visible
@@ -25,6 +26,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.exceptions import (
+    ClientDecodeError,
     RestartingTelegram,
     TelegramBadRequest,
     TelegramNetworkError,
@@ -89,6 +91,12 @@ class TelegramCallPolicy(BaseRequestMiddleware):
         except (TelegramServerError, RestartingTelegram) as exc:
             CALLS.labels(name, "unavailable").inc()
             raise TelegramUnavailable(f"Telegram failed {name}: {exc.message}") from exc
+        except ClientDecodeError as exc:
+            # Not the Bot API's JSON: the proxy in front of it (nginx's 502 page) answered.
+            CALLS.labels(name, "unavailable").inc()
+            raise TelegramUnavailable(
+                f"Telegram's front answered {name} with no API reply"
+            ) from exc
         except TelegramNetworkError as exc:
             if isinstance(exc.__cause__, ClientConnectorError):
                 CALLS.labels(name, "unavailable").inc()

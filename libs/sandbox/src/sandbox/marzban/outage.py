@@ -14,14 +14,13 @@ import asyncio
 import contextlib
 import time
 from dataclasses import asdict, dataclass
-from http import HTTPStatus
 from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandbox.nginx import error_page
+
 OutageMode = Literal["error", "timeout"]
-# nginx's own titles where they differ from the standard reason phrases.
-NGINX_TITLES = {503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 
 
 @dataclass(frozen=True)
@@ -66,22 +65,6 @@ class OutageSwitch:
         """Wait ``delay_s`` seconds (None: forever), or less if the outage ends first."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ended.wait(), delay_s)
-
-
-def error_page(status: int) -> tuple[bytes, bytes]:
-    """Body and content type of the failure a client sees for ``status``."""
-    if status == 500:
-        return b"Internal Server Error", b"text/plain; charset=utf-8"
-    try:
-        title = f"{status} {NGINX_TITLES.get(status) or HTTPStatus(status).phrase}"
-    except ValueError:
-        title = str(status)
-    page = (
-        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-        "</body>\r\n</html>\r\n"
-    )
-    return page.encode(), b"text/html"
 
 
 class OutageMiddleware:

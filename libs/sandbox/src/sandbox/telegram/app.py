@@ -17,11 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive
 
+from sandbox.nginx import error_page
 from sandbox.telegram.botapi import MethodResult, call_method
 from sandbox.telegram.control_api import control_routes
 from sandbox.telegram.emulator import TelegramEmulator
-from sandbox.telegram.errors import BotApiError, internal_error, not_found
+from sandbox.telegram.errors import BotApiError, internal_error, not_found, too_many_requests
 from sandbox.telegram.media import MAX_PHOTO_BYTES
+from sandbox.telegram.outage import Outage
 from sandbox.telegram.webhook import WebhookSender
 from sandbox.telegram.wire import error_body, ok_body, parse_params
 
@@ -82,6 +84,9 @@ def create_app(emulator: TelegramEmulator | None = None) -> Starlette:
             result = await _bot_api_call(emulator, outbound, request)
         except BotApiError as error:
             return _error_response(error)
+        except _Unavailable as down:
+            page, content_type = error_page(down.status)
+            return Response(page, status_code=down.status, media_type=content_type.decode())
         except Exception:
             log.exception("telegram sandbox failed on %s", request.url.path)
             return _error_response(internal_error("unexpected failure in the emulator"))
@@ -104,6 +109,11 @@ async def _bot_api_call(
     emulator: TelegramEmulator, outbound: _Outbound, request: Request
 ) -> MethodResult | None:
     token, method = _split_bot_path(request.url.path)
+    outage: Outage | None = emulator.outage
+    if outage is not None and (method == "" or outage.applies_to(method)):
+        if outage.mode == "flood":
+            raise too_many_requests(outage.retry_after)
+        raise _Unavailable(outage.status)
     params = parse_params(
         request.url.query,
         request.headers.get("content-type", ""),
@@ -117,6 +127,12 @@ async def _bot_api_call(
     if method.lower() in _ABANDONABLE_METHODS:
         return await _unless_disconnected(request.receive, call)
     return await call
+
+
+class _Unavailable(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 def _split_bot_path(path: str) -> tuple[str, str]:

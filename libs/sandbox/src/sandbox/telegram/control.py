@@ -304,6 +304,23 @@ class TelegramSandboxControl:
             f"no matching bot message to {user_id} within {timeout} s; saw {seen or 'nothing'}"
         )
 
+    async def outage(
+        self,
+        mode: str = "error",
+        *,
+        status: int = 502,
+        retry_after: int = 5,
+        methods: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Make the Bot API fail: ``flood`` answers 429 ``retry_after``, ``error`` a 5xx."""
+        body = {"mode": mode, "status": status, "retry_after": retry_after, "methods": methods}
+        result: dict[str, Any] = await self._request("PUT", "/sandbox/outage", body)
+        return result
+
+    async def restore(self) -> None:
+        """End the outage."""
+        await self._request("DELETE", "/sandbox/outage")
+
     async def set_rate_limits(self, enabled: bool) -> None:
         await self._request("POST", "/sandbox/rate-limits", {"enabled": enabled})
 

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from sandbox.telegram.emulator import BotState, TelegramEmulator, UserAction
 from sandbox.telegram.errors import BotApiError, ControlError
 from sandbox.telegram.models import BotProfile, ChatMessage, PrivateChat, SimulatedUser
+from sandbox.telegram.outage import Outage
 
 MAX_FEED_WAIT = 60.0
 _ANY_VERB = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -35,6 +36,7 @@ def control_routes(emulator: TelegramEmulator) -> list[Route]:
         Route("/sandbox/users", _guarded(api.create_user), methods=["POST"]),
         Route("/sandbox/users/{user_id:int}", _guarded(api.get_user), methods=["GET"]),
         Route("/sandbox/rate-limits", _guarded(api.rate_limits), methods=["GET", "POST"]),
+        Route("/sandbox/outage", _guarded(api.outage), methods=["GET", "PUT", "DELETE"]),
         Route(f"{chat}/messages", _guarded(api.send_text), methods=["POST"]),
         Route(f"{chat}/press", _guarded(api.press_button), methods=["POST"]),
         Route(f"{chat}/block", _guarded(api.block), methods=["POST"]),
@@ -101,6 +103,27 @@ class _ControlApi:
                 raise ControlError(400, '"enabled" must be true or false')
             self._emulator.set_rate_limits(enabled)
         return JSONResponse({"enabled": self._emulator.rate_limits})
+
+    async def outage(self, request: Request) -> Response:
+        """PUT ``{"mode": "flood"|"error", "status", "retry_after", "methods"}``; DELETE ends it."""
+        if request.method == "PUT":
+            body = await _json_body(request)
+            methods = body.get("methods") or []
+            if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
+                raise ControlError(400, '"methods" must be a list of method names')
+            try:
+                self._emulator.outage = Outage(
+                    mode=body.get("mode", "error"),
+                    status=_optional_int(body, "status") or 502,
+                    retry_after=_optional_int(body, "retry_after") or 5,
+                    methods=frozenset(m.lower() for m in methods),
+                )
+            except ValueError as error:
+                raise ControlError(400, str(error)) from error
+        elif request.method == "DELETE":
+            self._emulator.outage = None
+        outage = self._emulator.outage
+        return JSONResponse({"outage": outage.as_dict() if outage is not None else None})
 
     async def send_text(self, request: Request) -> Response:
         bot, user_id = self._chat_route(request)

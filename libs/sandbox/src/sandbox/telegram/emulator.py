@@ -44,6 +44,7 @@ from sandbox.telegram.models import (
     SimulatedUser,
     bot_id_from_token,
 )
+from sandbox.telegram.outage import Outage
 from sandbox.telegram.ratelimit import SendRateLimiter
 from sandbox.telegram.updates import (
     DEFAULT_ALLOWED_UPDATES,
@@ -178,6 +179,7 @@ class TelegramEmulator:
         self.local_mode = local_mode
         self.rate_limits = rate_limits
         self._default_rate_limits = rate_limits
+        self.outage: Outage | None = None
         self._clock = clock
         self._monotonic = monotonic
         self._rng = rng or random.Random()  # noqa: S311 - identifiers, not secrets
@@ -832,6 +834,7 @@ class TelegramEmulator:
         self._feed.clear()
         self._feed_start = self._seq
         self.set_rate_limits(self._default_rate_limits)
+        self.outage = None
         self.webhooks_changed.notify()
 
 
