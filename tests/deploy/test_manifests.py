@@ -8,6 +8,7 @@ from the code itself (contracts.topics, chassis.settings, each service's setting
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shutil
 import subprocess
@@ -574,6 +575,79 @@ def test_observability_component() -> None:
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
+INGRESS_COMPONENT = K8S / "components" / "ingress"
+NGINX = "nginx.ingress.kubernetes.io/"
+# Controller-wide ConfigMap keys of ingress-nginx: as annotations they are silently ignored.
+NGINX_CONFIGMAP_ONLY = {
+    "client-header-timeout",
+    "client-body-timeout",
+    "keep-alive",
+    "large-client-header-buffers",
+    "use-forwarded-headers",
+    "compute-full-forwarded-for",
+    "forwarded-for-header",
+    "proxy-real-ip-cidr",
+    "limit-req-status-code",
+    "limit-conn-status-code",
+    "upstream-keepalive-timeout",
+}
+# setWebhook's default max_connections: parallel deliveries Telegram may open at once.
+TELEGRAM_MAX_CONNECTIONS = 40
+
+
+def _nginx_bytes(size: str) -> int:
+    match = re.fullmatch(r"(\d+)([kKmM]?)", size)
+    assert match, f"not an nginx size: {size!r}"
+    return int(match[1]) * {"": 1, "k": 1024, "m": 1024 * 1024}[match[2].lower()]
+
+
+def _ingresses() -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in _objects("Ingress", INGRESS_COMPONENT)}
+
+
+def test_ingress_component_exposes_only_the_public_paths_of_the_gateway() -> None:
+    (port,) = _named("Service", "gateway")["spec"]["ports"]
+    paths = []
+    for name, ingress in _ingresses().items():
+        spec = ingress["spec"]
+        assert spec["ingressClassName"] == "nginx", name
+        hosts = {rule["host"] for rule in spec["rules"]}
+        assert hosts == {host for tls in spec["tls"] for host in tls["hosts"]}, f"{name}: TLS"
+        assert all(tls.get("secretName") for tls in spec["tls"]), name
+        for rule in spec["rules"]:
+            for path in rule["http"]["paths"]:
+                assert path["pathType"] == "Prefix", name
+                assert path["backend"]["service"] == {
+                    "name": "gateway",
+                    "port": {"name": port["name"]},
+                }, name
+                paths.append(path["path"])
+    # Not /healthz, /readyz or /metrics: those stay inside the cluster.
+    assert sorted(paths) == ["/sub/", "/webhooks/"]
+
+
+def test_ingress_limits_fit_the_gateway() -> None:
+    gateway = SETTINGS["gateway"].model_fields
+    max_body = int(gateway["http_max_body_bytes"].default)
+    for name, ingress in _ingresses().items():
+        annotations = ingress["metadata"]["annotations"]
+        assert all(isinstance(value, str) for value in annotations.values()), name
+        keys = {key.removeprefix(NGINX) for key in annotations if key.startswith(NGINX)}
+        assert not keys & NGINX_CONFIGMAP_ONLY, f"{name}: ConfigMap keys as annotations"
+        assert not any("snippet" in key for key in keys), f"{name}: snippets are often disabled"
+        # The gateway's 413 (counted, logged) is what a client sees up to a little above it.
+        body = _nginx_bytes(annotations[f"{NGINX}proxy-body-size"])
+        assert max_body <= body <= max_body * 5 // 4, f"{name}: proxy-body-size"
+        # The controller reads the whole body: a slow client holds its connection, not ours.
+        assert annotations[f"{NGINX}proxy-request-buffering"] == "on", name
+        for key in ("limit-connections", "limit-rps", "limit-burst-multiplier"):
+            assert int(annotations[f"{NGINX}{key}"]) > 0, f"{name}: {key}"
+        for key in ("proxy-connect-timeout", "proxy-send-timeout", "proxy-read-timeout"):
+            assert 0 < int(annotations[f"{NGINX}{key}"]) <= 60, f"{name}: {key}"
+    webhooks = _ingresses()["gateway-webhooks"]["metadata"]["annotations"]
+    assert int(webhooks[f"{NGINX}limit-connections"]) > TELEGRAM_MAX_CONNECTIONS
+
+
 # --- Kafka topics -------------------------------------------------------------------------
 
 
@@ -804,3 +878,38 @@ def test_overlay_renders(overlay: str) -> None:
                 if "configMapKeyRef" in e.get("valueFrom", {})
             ]
             assert all(ref in config_maps for ref in refs), f"{name}: {refs}"
+
+
+@pytest.mark.skipif(_kustomize_command() is None, reason="neither kustomize nor kubectl installed")
+@pytest.mark.parametrize("under", ["base", "overlays/prod"])
+def test_ingress_component_renders(under: str, tmp_path: Path) -> None:
+    """No overlay enables it (it needs ingress-nginx): render it the way an overlay would."""
+    command = _kustomize_command()
+    assert command is not None
+    root = Path(os.path.relpath(K8S, tmp_path))  # kustomize refuses absolute paths
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": "vpn",
+        "resources": [str(root / under)],
+        "components": [str(root / "components" / "ingress")],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
+    rendered = subprocess.run(
+        [*command, str(tmp_path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    services = {
+        doc["metadata"]["name"]: {port["name"] for port in doc["spec"]["ports"]}
+        for doc in docs
+        if doc["kind"] == "Service"
+    }
+    ingresses = [doc for doc in docs if doc["kind"] == "Ingress"]
+    assert {doc["metadata"]["name"] for doc in ingresses} == set(_ingresses())
+    for ingress in ingresses:
+        assert ingress["metadata"]["namespace"] == "vpn"
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                assert backend["port"]["name"] in services[backend["name"]], backend
