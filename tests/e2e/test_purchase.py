@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from devstack.customer import SimulatedCustomer, buttons, subscription_link
-from devstack.sandboxes import SHOP_ID
+from devstack.customer import SimulatedCustomer, buttons, callback_starting, subscription_link
+from devstack.sandboxes import SHOP_ID, WEBHOOK_SECRET
 
 from .conftest import Shop
 
@@ -251,3 +251,55 @@ async def test_every_button_press_is_answered_and_the_language_can_be_switched(s
     assert transcript.callback_queries
     unanswered = [q.data for q in transcript.callback_queries if q.answer is None]
     assert unanswered == []
+
+
+async def test_an_update_telegram_delivers_twice_is_answered_once(shop: Shop) -> None:
+    customer = await shop.customer(language_code="en")
+    sent = await shop.telegram.send_text(customer.user_id, "/help")
+    await shop.telegram.wait_for_bot_message(customer.user_id, contains="What I can do")
+    assert sent.update is not None
+
+    # Telegram delivers the same update again, as it does when a webhook answer is slow.
+    async with httpx.AsyncClient() as client:
+        again = await client.post(
+            f"{shop.platform.urls['gateway']}/webhooks/telegram",
+            json=sent.update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+        )
+    assert again.status_code == 200
+    await asyncio.sleep(3)  # what a second answer would need has had time to happen
+
+    transcript = await shop.telegram.transcript(customer.user_id)
+    helps = [m for m in transcript.bot_messages() if "What I can do" in (m.text or "")]
+    assert len(helps) == 1
+
+
+async def test_the_payment_link_arrives_once_through_telegram_flood_control(shop: Shop) -> None:
+    customer = await shop.customer(language_code="en")
+    await customer.start()
+    await customer.open_catalog()
+    plan = await customer.press("plan:m1")
+    pay = callback_starting(plan, "pay:")
+
+    await shop.telegram.outage("flood", retry_after=2, methods=["editMessageText"])
+    try:
+        await shop.telegram.press_button(customer.user_id, plan.message_id, callback_data=pay)
+        await asyncio.sleep(3)  # the press and billing's answer meet flood control
+    finally:
+        await shop.telegram.restore()
+
+    shown = await shop.telegram.wait_for_bot_message(
+        customer.user_id,
+        lambda m: m.message_id == plan.message_id and any("url" in b for b in buttons(m)),
+        timeout=30,
+    )
+    url = next(b["url"] for b in buttons(shown) if "url" in b)
+    await asyncio.sleep(2)
+    transcript = await shop.telegram.transcript(customer.user_id)
+    with_link = [m for m in transcript.bot_messages() if url in str(m.reply_markup or {})]
+    assert [m.message_id for m in with_link] == [plan.message_id]  # one message, edited
+    assert [q.data for q in transcript.callback_queries if q.answer is None] == []
+
+    payment_id = url.split("orderId=")[-1]
+    await shop.yookassa.succeed(payment_id)
+    await customer.wait_for("Your VPN access is ready")
