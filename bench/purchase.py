@@ -216,12 +216,24 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         "elapsed_s": round(elapsed, 2),
         "broker": broker,
         "cpu_seconds": cpu,
+        # The platform's processes (services, Kafka, PostgreSQL); the sandboxes and this
+        # driver stand in for third parties and customers and are left out.
+        "cpu_ms_per_purchase": _per_purchase(
+            sum(v for k, v in cpu.items() if k != "sandboxes_and_driver"), len(latencies)
+        ),
+        "cpu_ms_per_purchase_by_process": {
+            name: _per_purchase(seconds, len(latencies)) for name, seconds in cpu.items()
+        },
         "machine_cpu_busy_s": round(busy, 1),
         "machine": {"cpus": os.cpu_count(), "python": host.python_version()},
         "commit": _commit(),
         "measured": "payment notification at the gateway -> access message accepted by Telegram",
         "status_counts": dict(Counter(d.status_code for d in deliveries)),
     }
+
+
+def _per_purchase(cpu_seconds: float, purchases: int) -> float | None:
+    return round(cpu_seconds * 1000 / purchases, 1) if purchases else None
 
 
 def _commit() -> str:

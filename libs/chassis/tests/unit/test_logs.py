@@ -9,16 +9,20 @@ from opentelemetry.sdk.trace import TracerProvider
 from chassis.logs import JsonFormatter, TextFormatter, redact
 
 
-@pytest.fixture
-def captured() -> tuple[logging.Logger, io.StringIO]:
+def capture(formatter: logging.Formatter, name: str) -> tuple[logging.Logger, io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter("billing"))
-    logger = logging.getLogger("test.logs")
+    handler.setFormatter(formatter)
+    logger = logging.getLogger(name)
     logger.handlers[:] = [handler]
     logger.propagate = False
     logger.setLevel(logging.INFO)
     return logger, stream
+
+
+@pytest.fixture
+def captured() -> tuple[logging.Logger, io.StringIO]:
+    return capture(JsonFormatter("billing"), "test.logs")
 
 
 def test_lines_are_json_with_service_and_fields(
@@ -69,13 +73,7 @@ def test_redact_bot_tokens_in_urls() -> None:
 
 
 def test_text_lines_keep_the_structured_fields_compactly() -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(TextFormatter("provisioning"))
-    logger = logging.getLogger("test.logs.text")
-    logger.handlers[:] = [handler]
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
+    logger, stream = capture(TextFormatter("provisioning"), "test.logs.text")
 
     logger.warning(
         "panel call failed",
