@@ -77,11 +77,16 @@ class RequestLimits:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._body_timeout_s
         received = 0
+        body_done = False
         started = False
         refusal: _Refused | None = None
 
         async def limited_receive() -> Message:
-            nonlocal received, refusal
+            nonlocal received, refusal, body_done
+            if body_done:
+                # Past the body only a disconnect can come, whenever it does (a streaming
+                # response listens for it): no deadline.
+                return await receive()
             remaining = deadline - loop.time()
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.001))
@@ -95,6 +100,9 @@ class RequestLimits:
                 if received > self._max_body:
                     refusal = _Refused(413, "body_too_large", f"body over {self._max_body} bytes")
                     raise refusal
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True
             return message
 
         async def guarded_send(message: Message) -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
 
 from chassis.server import server_config
 from chassis.settings import ServiceSettings
@@ -31,6 +32,15 @@ def echo_app() -> FastAPI:
     @app.get("/who")
     async def who(request: Request) -> dict[str, object]:
         return {"client": request.client.host if request.client else None}
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def ticks() -> AsyncIterator[bytes]:
+            for _ in range(4):
+                await asyncio.sleep(0.3)  # longer in all than the 0.5 s body deadline
+                yield b"tick\n"
+
+        return StreamingResponse(ticks())
 
     return app
 
@@ -67,9 +77,17 @@ async def exchange(port: int, request: bytes, *, then: bytes = b"", pause_s: flo
             with contextlib.suppress(ConnectionError):
                 writer.write(then)
                 await writer.drain()
-        return await asyncio.wait_for(reader.read(65536), 5)
+        return await asyncio.wait_for(_read_to_end(reader), 5)
     finally:
         writer.close()
+
+
+async def _read_to_end(reader: asyncio.StreamReader) -> bytes:
+    data = b""
+    with contextlib.suppress(ConnectionError):
+        while chunk := await reader.read(65536):
+            data += chunk
+    return data
 
 
 def status_of(response: bytes) -> int:
@@ -166,3 +184,12 @@ async def test_oversize_headers_are_refused(server: int) -> None:
     # and headers that never end are cut off while they are buffered
     response = await exchange(server, b"GET /who HTTP/1.1\r\nX-Big: " + b"a" * 200_000)
     assert status_of(response) == 400
+
+
+async def test_a_streaming_response_outlives_the_body_deadline(server: int) -> None:
+    response = await exchange(
+        server, b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    assert status_of(response) == 200
+    assert response.endswith(b"0\r\n\r\n")  # the chunked body ended normally
+    assert b"tick" in response
