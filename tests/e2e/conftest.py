@@ -91,6 +91,9 @@ async def shop(postgres_admin_dsn: str, kafka: KafkaInfo) -> AsyncIterator[Shop]
             "PROVISIONING_REPORT_FAILURE_AFTER_ATTEMPTS": "2",
             "PROVISIONING_MARZBAN_TIMEOUT_S": "1.5",
             "PROVISIONING_WORKER_LEASE_S": "5",
+            # Short ingress deadlines, so that slow-header and slow-body attacks take seconds.
+            "GATEWAY_HTTP_HEADER_TIMEOUT_S": "2",
+            "GATEWAY_HTTP_BODY_TIMEOUT_S": "2",
         },
         prefer_default_ports=False,
         log_format="json",

@@ -18,6 +18,7 @@ from typing import Any
 import h11
 import uvicorn
 from prometheus_client import Counter
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -46,7 +47,8 @@ class RequestLimits:
     A declared ``Content-Length`` over the cap is refused before a byte of the body is read;
     a chunked body is counted as it streams and refused as soon as it passes the cap, so
     no more than the cap (plus one chunk) is ever held. A body that does not arrive within
-    ``body_timeout_s`` of the request is refused with 408. The refusal is raised out of the
+    ``body_timeout_s`` of the request is refused with 408, and one that declares both a
+    ``Content-Length`` and a ``Transfer-Encoding`` with 400. The refusal is raised out of the
     application's ``receive``; whatever error response the application then tries to send
     is replaced by the refusal, so it is one short 4xx and one log line, never a 500.
     """
@@ -119,11 +121,19 @@ class RequestLimits:
             if started:
                 raise
             await self._refuse(scope, send, refused)
+        except ClientDisconnect:
+            # The client hung up before its body was complete (or sent framing the server
+            # refused, which ends the body the same way): nobody is left to answer. Counted,
+            # never a traceback per connection for anyone to flood the log with.
+            REJECTED.labels(self._service, "client_disconnected").inc()
 
     def _refuse_on_headers(self, scope: Scope) -> _Refused | None:
         size = 0
+        framings = set()
         for name, value in scope.get("headers", ()):
             size += len(name) + len(value) + 4
+            if name in (b"content-length", b"transfer-encoding"):
+                framings.add(name)
             if name == b"content-length":
                 try:
                     declared = int(value)
@@ -133,6 +143,12 @@ class RequestLimits:
                     return _Refused(413, "body_too_large", f"body over {self._max_body} bytes")
         if size > self._max_headers:
             return _Refused(431, "headers_too_large", f"headers over {self._max_headers} bytes")
+        if len(framings) == 2:
+            # Two ways to tell where the body ends: the way request smuggling starts behind a
+            # proxy that reads the other one (RFC 9112 6.3). Refused, and the connection closed.
+            return _Refused(
+                400, "ambiguous_length", "both Transfer-Encoding and Content-Length were sent"
+            )
         return None
 
     async def _refuse(self, scope: Scope, send: Send, refused: _Refused) -> None:

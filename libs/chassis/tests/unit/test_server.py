@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI, Request
@@ -193,3 +195,26 @@ async def test_a_streaming_response_outlives_the_body_deadline(server: int) -> N
     assert status_of(response) == 200
     assert response.endswith(b"0\r\n\r\n")  # the chunked body ended normally
     assert b"tick" in response
+
+
+async def test_both_length_and_chunked_is_refused_and_the_connection_closed(server: int) -> None:
+    smuggled = b"GET /who HTTP/1.1\r\nHost: t\r\n\r\n"
+    response = await exchange(
+        server,
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n"
+        b"\r\n2\r\n{}\r\n0\r\n\r\n" + smuggled,
+    )
+    assert status_of(response) == 400
+    assert response.count(b"HTTP/1.1 ") == 1  # the request behind it was never served
+
+
+async def test_a_client_hanging_up_mid_body_is_no_error(
+    server: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, writer = await asyncio.open_connection("127.0.0.1", server)
+    writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n{")
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.close()
+    await asyncio.sleep(0.2)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
