@@ -194,6 +194,14 @@ async def test_forged_notifications_are_rejected_logged_and_change_nothing(shop:
     assert await _logged(shop, "refused a webhook: not JSON")
     assert await access_messages(shop, customer) == []
 
+    # An operator can alert on them: counted by verdict, and not as "processed".
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{shop.platform.urls['billing']}/metrics")).text
+    for outcome in ("rejected_source", "rejected_unknown_payment", "not_final"):
+        assert _counted(metrics, "payment_notifications_total", outcome=outcome) >= 1
+    rejected = _counted(metrics, "events_consumed_total", outcome="rejected")
+    assert rejected >= 3
+
     # The platform keeps working: the real payment still goes through.
     await customer.pay(link)
     await customer.wait_for(ACCESS_READY)
@@ -225,6 +233,18 @@ async def test_a_service_killed_mid_purchase_completes_it_exactly_once(
     await asyncio.sleep(2)
     assert len(await access_messages(shop, customer)) == 1
     assert len(await shop.marzban.users()) == users_before + 1
+
+
+def _counted(metrics: str, name: str, **labels: str) -> float:
+    """The sum of a Prometheus counter over the series that carry ``labels``."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        series, value = line.rsplit(" ", 1)
+        if all(f'{key}="{wanted}"' in series for key, wanted in labels.items()):
+            total += float(value)
+    return total
 
 
 async def wait_until(condition: Callable[[], Awaitable[bool]], *, timeout_s: float = 20.0) -> None:
