@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keyboards
 from bot.catalog import plan_by_id
-from bot.models import Checkout
+from bot.models import Checkout, Customer
 from bot.telegram_calls import TelegramUnavailable, TelegramUncertain, is_gone
 from bot.texts import format_price, say
 from chassis import metrics
@@ -34,9 +35,49 @@ from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.worker import RetryPolicy, Wakeup, claim
 from contracts.billing import CheckoutFailed, CheckoutReady
+from contracts.bot import RequestCheckout
 from contracts.money import Money
 
 log = logging.getLogger(__name__)
+
+
+async def open_checkout(
+    ctx: MessageContext,
+    customer: Customer,
+    *,
+    message_id: int,
+    plan_id: str,
+    provider: str,
+    slow_after: timedelta,
+) -> UUID:
+    """Record the checkout the customer asked for on ``message_id`` and ask billing for it."""
+    now = datetime.now(UTC)
+    checkout_id = uuid.uuid4()
+    ctx.session.add(
+        Checkout(
+            checkout_id=checkout_id,
+            customer_id=customer.customer_id,
+            chat_id=customer.chat_id,
+            message_id=message_id,
+            plan_id=plan_id,
+            status="requested",
+            requested_at=now,
+            screen_shown="preparing",
+            # Billing's answer makes it due at once; this is when "still coming" is.
+            screen_due_at=now + slow_after,
+            screen_attempts=0,
+        )
+    )
+    await ctx.publish(
+        RequestCheckout(
+            checkout_id=checkout_id,
+            customer_id=customer.customer_id,
+            plan_id=plan_id,
+            provider=provider,
+            requested_at=now,
+        )
+    )
+    return checkout_id
 
 
 class CheckoutAnswers:

@@ -8,7 +8,6 @@ answers its callback query, so the customer's client stops its progress indicato
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from aiogram import F, Router
@@ -18,10 +17,11 @@ from sqlalchemy import select
 
 from bot import keyboards
 from bot.catalog import current_plans, plan_by_id
-from bot.models import Checkout, Customer, CustomerSubscription
+from bot.checkouts import open_checkout
+from bot.models import Customer, CustomerSubscription
 from bot.texts import format_date, format_price, format_traffic, say, say_html
 from chassis.messaging.consumer import MessageContext
-from contracts.bot import CustomerLanguageChanged, RequestCheckout
+from contracts.bot import CustomerLanguageChanged
 
 log = logging.getLogger(__name__)
 
@@ -147,31 +147,13 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
                 query, say("plan.unavailable", language), keyboards.catalog(plans, language)
             )
             return
-        now = datetime.now(UTC)
-        checkout_id = uuid.uuid4()
-        ctx.session.add(
-            Checkout(
-                checkout_id=checkout_id,
-                customer_id=customer.customer_id,
-                chat_id=customer.chat_id,
-                message_id=query.message.message_id,
-                plan_id=plan.plan_id,
-                status="requested",
-                requested_at=now,
-                screen_shown="preparing",
-                # Billing's answer makes it due at once; this is when "still coming" is.
-                screen_due_at=now + slow_after,
-                screen_attempts=0,
-            )
-        )
-        await ctx.publish(
-            RequestCheckout(
-                checkout_id=checkout_id,
-                customer_id=customer.customer_id,
-                plan_id=plan.plan_id,
-                provider=callback_data.provider,
-                requested_at=now,
-            )
+        await open_checkout(
+            ctx,
+            customer,
+            message_id=query.message.message_id,
+            plan_id=plan.plan_id,
+            provider=callback_data.provider,
+            slow_after=slow_after,
         )
         await _show(query, say("checkout.preparing", language), None)
 
