@@ -116,7 +116,6 @@ def build(settings: BotSettings) -> Service:
     screens = CheckoutScreens(
         bot,
         service.sessions,
-        slow_after_s=settings.checkout_slow_after_s,
         retry=RetryPolicy(
             settings.telegram_retry_first_delay_s, settings.telegram_retry_max_delay_s
         ),

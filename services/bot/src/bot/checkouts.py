@@ -190,7 +190,6 @@ class CheckoutScreens:
         bot: Bot,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        slow_after_s: float,
         retry: RetryPolicy,
         give_up_after_attempts: int,
         lease: timedelta = timedelta(seconds=30),
@@ -198,7 +197,6 @@ class CheckoutScreens:
     ) -> None:
         self._bot = bot
         self._sessions = sessions
-        self.slow_after = timedelta(seconds=slow_after_s)
         self._retry = retry
         self._give_up_after = give_up_after_attempts
         self._lease = lease

@@ -27,7 +27,6 @@ def screens(world: BotWorld) -> CheckoutScreens:
     return CheckoutScreens(
         world.bot,
         world.sessions,
-        slow_after_s=10,
         retry=RetryPolicy(first_delay_s=0.2, max_delay_s=1.0),
         give_up_after_attempts=20,
     )
