@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 from billing.catalog import publish_if_changed
-from billing.checkout import Checkouts
+from billing.checkout import CheckoutPayments, Checkouts
 from billing.customers import record_customer, record_language
 from billing.models import metadata
 from billing.payments import PaymentNotifications
@@ -11,6 +13,7 @@ from billing.settings import BillingSettings
 from billing.yookassa import YooKassaClient
 from chassis.db import transaction
 from chassis.service import Service
+from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.bot import CustomerLanguageChanged, CustomerRegistered, RequestCheckout
 from contracts.gateway import PaymentNotificationReceived
 
@@ -23,11 +26,17 @@ def build(settings: BillingSettings) -> Service:
         secret_key=settings.yookassa_secret_key.get_secret_value(),
         timeout_s=settings.yookassa_timeout_s,
     )
-    checkouts = Checkouts(
+    checkout_wakeup = Wakeup()
+    checkouts = Checkouts(checkout_wakeup)
+    payments = CheckoutPayments(
         yookassa,
+        service.sessions,
+        service.outbox,
         return_url=settings.yookassa_return_url,
         attempts=settings.checkout_attempts,
-        retry_delay_s=0.5,
+        retry=RetryPolicy(
+            settings.checkout_retry_first_delay_s, settings.checkout_retry_max_delay_s
+        ),
     )
     notifications = PaymentNotifications(
         yookassa, check_source_address=settings.check_source_address
@@ -44,5 +53,16 @@ def build(settings: BillingSettings) -> Service:
             await publish_if_changed(session, service.outbox)
 
     service.background("catalog-publisher", publish_catalog)
+    service.background(
+        "checkout-payments",
+        functools.partial(
+            run_worker,
+            "checkout-payments",
+            payments.step,
+            checkout_wakeup,
+            poll_interval_s=1.0,
+            batch_size=payments.batch_size,
+        ),
+    )
     service.on_stop(yookassa.aclose)
     return service

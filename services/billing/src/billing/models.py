@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, Identity, Integer, MetaData, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chassis.db import ServiceBase, new_metadata
@@ -87,6 +99,22 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The payment is created by the checkout worker (billing/checkout.py): due while this is
+    # set, leased while a worker calls the provider.
+    return_url: Mapped[str | None] = mapped_column(Text)
+    checkout_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checkout_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checkout_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    checkout_correlation_id: Mapped[str | None] = mapped_column(String(128))
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+
+    __table_args__ = (
+        Index(
+            "ix_orders_checkout_due_at",
+            "checkout_due_at",
+            postgresql_where=text("checkout_due_at IS NOT NULL"),
+        ),
+    )
 
 
 class Subscription(Base):

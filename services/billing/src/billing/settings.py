@@ -42,6 +42,8 @@ class BillingSettings(ServiceSettings):
     checkout_attempts: int = Field(
         default=3, ge=1, description="Tries to create a payment before the checkout fails"
     )
+    checkout_retry_first_delay_s: float = Field(default=0.5, gt=0)
+    checkout_retry_max_delay_s: float = Field(default=5.0, gt=0)
 
     @property
     def check_source_address(self) -> bool:
