@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,3 +122,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if isinstance(fixture, Shop):
             report.sections.append(("service warnings", fixture.logs.warnings()))
     return report
+
+
+async def wait_until(
+    condition: Callable[[], bool | Awaitable[bool]], *, timeout_s: float = 20.0
+) -> None:
+    """Poll ``condition`` (plain or async) until it holds; TimeoutError after ``timeout_s``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        outcome = condition()
+        if outcome if isinstance(outcome, bool) else await outcome:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.05)

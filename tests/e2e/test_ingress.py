@@ -17,7 +17,7 @@ import contextlib
 import json
 import statistics
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -31,7 +31,7 @@ from contracts.topics import GATEWAY_PAYMENT_NOTIFICATIONS, GATEWAY_TELEGRAM_UPD
 from devstack.customer import subscription_link
 from devstack.sandboxes import WEBHOOK_SECRET
 
-from .conftest import Shop
+from .conftest import Shop, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -324,19 +324,6 @@ async def changes_nothing(
     assert await topics.ends() == before, "a refused input was written to Kafka"
     assert len(lines) <= requests, "\n".join(lines)
     assert_no_traceback(lines)
-
-
-async def wait_until(
-    condition: Callable[[], bool | Awaitable[bool]], timeout_s: float = 20
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        outcome = condition()
-        if outcome if isinstance(outcome, bool) else await outcome:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def billing_verdicts(shop: Shop, payment_id: str) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import signal
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,7 +19,7 @@ import pytest
 from devstack.customer import SimulatedCustomer, buttons, callback_starting, subscription_link
 from devstack.sandboxes import SHOP_ID, WEBHOOK_SECRET
 
-from .conftest import Shop
+from .conftest import Shop, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -245,14 +244,6 @@ def _counted(metrics: str, name: str, **labels: str) -> float:
         if all(f'{key}="{wanted}"' in series for key, wanted in labels.items()):
             total += float(value)
     return total
-
-
-async def wait_until(condition: Callable[[], Awaitable[bool]], *, timeout_s: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.2)
 
 
 async def test_every_button_press_is_answered_and_the_language_can_be_switched(shop: Shop) -> None:

@@ -232,7 +232,7 @@ class BoundedH11Protocol(H11Protocol):
         if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
             return
         REJECTED.labels(self.service, "header_timeout").inc()
-        if self.conn.our_state is h11.IDLE and self.conn.their_state is h11.IDLE:
+        if self.conn.our_state is h11.IDLE:
             with contextlib.suppress(Exception):  # the connection is being dropped anyway
                 self.transport.write(_REQUEST_TIMEOUT)
         self.transport.close()

@@ -67,7 +67,7 @@ class PaymentNotifications:
         verdict = await self._handle(notification, ctx)
         accepted = verdict.outcome in ACCEPTED
         if not accepted:
-            ctx.reject()
+            ctx.outcome = "rejected"
         NOTIFICATIONS.labels(notification.provider, verdict.outcome).inc()
         level = logging.INFO if accepted else logging.WARNING
         log.log(

@@ -28,11 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import keyboards
 from bot.catalog import plan_by_id
 from bot.models import Checkout, Customer
-from bot.telegram_calls import TelegramUnavailable, TelegramUncertain, is_gone
+from bot.telegram_calls import TelegramUncertain, is_gone
 from bot.texts import format_price, say
 from chassis import metrics
 from chassis.db import transaction
-from chassis.messaging.consumer import MessageContext
+from chassis.messaging.consumer import MessageContext, RetryLater
 from chassis.worker import RetryPolicy, Wakeup, claim
 from contracts.billing import CheckoutFailed, CheckoutReady
 from contracts.bot import RequestCheckout
@@ -216,29 +216,23 @@ class CheckoutScreens:
         shown, body, markup = view
         try:
             message_id = await self._put(screen, body, markup)
-        except TelegramUnavailable as exc:
+        except RetryLater as exc:
+            # Telegram did not take it, or an edit's answer was lost (a send whose answer was
+            # lost counts as sent): an edit can always be made again.
             await self._again(screen, exc.after_s, repr(exc))
-            return
-        except TelegramUncertain as exc:
-            # Only an edit gets here (a send that may have gone through counts as sent), and
-            # an edit can always be made again.
-            await self._again(screen, None, repr(exc))
             return
         except TelegramForbiddenError:
             log.info("customer blocked the bot; checkout not shown")
-            metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "failed").inc()
-            await self._done(screen, "unreachable", screen.message_id)
+            await self._done(screen, "unreachable", screen.message_id, outcome="failed")
             return
         except TelegramBadRequest as exc:
             log.error(
                 "Telegram refused the checkout screen",
                 extra={"checkout_id": str(screen.checkout_id), "error": exc.message},
             )
-            metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "failed").inc()
-            await self._done(screen, "unshowable", screen.message_id)
+            await self._done(screen, "unshowable", screen.message_id, outcome="failed")
             return
-        metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "done").inc()
-        await self._done(screen, shown, message_id)
+        await self._done(screen, shown, message_id, outcome="done")
 
     async def _view(self, screen: DueScreen) -> tuple[str, str, InlineKeyboardMarkup | None] | None:
         """What the message should show now, or None when it shows it already."""
@@ -285,7 +279,12 @@ class CheckoutScreens:
             return screen.message_id
         return sent.message_id if isinstance(sent, Message) else screen.message_id
 
-    async def _done(self, screen: DueScreen, shown: str, message_id: int) -> None:
+    async def _done(
+        self, screen: DueScreen, shown: str, message_id: int, *, outcome: str | None = None
+    ) -> None:
+        """Record what the message shows now; ``outcome`` counts a Telegram call made."""
+        if outcome is not None:
+            metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", outcome).inc()
         async with transaction(self._sessions) as session:
             await session.execute(
                 _SHOWN,
@@ -303,8 +302,7 @@ class CheckoutScreens:
                 "gave up showing a checkout",
                 extra={"checkout_id": str(screen.checkout_id), "error": error},
             )
-            metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "failed").inc()
-            await self._done(screen, "unreachable", screen.message_id)
+            await self._done(screen, "unreachable", screen.message_id, outcome="failed")
             return
         delay = max(self._retry.delay(screen.screen_attempts), timedelta(seconds=after_s or 0))
         log.warning(

@@ -66,7 +66,8 @@ class Checkout(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The message, kept up to date by the checkout screen worker (bot/checkout_screens.py):
-    # what it shows now (preparing | slow | ready | failed | unreachable), and when it is
+    # what it shows now (preparing | slow | ready | failed; unreachable when the customer
+    # blocked the bot or Telegram failed for good, unshowable when it refused), and when it is
     # next due to change (NULL: nothing to show).
     screen_shown: Mapped[str] = mapped_column(String(16), default="preparing")
     screen_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,8 +2,8 @@
 
 The gateway checks only what is cheap (content type, shape, the Telegram secret token);
 billing and the bot do the real verification. Anything malformed is answered 4xx with a
-short reason and logged in one line. A webhook is answered 200 only after Kafka acknowledged the
-write, so the sender retries anything the platform did not durably receive.
+short reason and logged in one line. A webhook is answered 200 only after Kafka
+acknowledged the write, so the sender retries anything the platform did not durably receive.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from opentelemetry import propagate, trace
 from sqlalchemy import text, update
@@ -34,6 +34,9 @@ from contracts.envelope import Envelope, Event, decode
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
+
+
+Outcome = Literal["processed", "rejected", "duplicate"]
 
 
 class RetryLater(Exception):
@@ -70,12 +73,10 @@ class MessageContext:
     partition: int
     offset: int
     committed_callbacks: list[Callable[[], None]] = field(default_factory=list)
-    outcome: str = "processed"
-
-    def reject(self) -> None:
-        """Count this event as ``rejected`` (refused input: forged, unknown, mismatched),
-        not ``processed``, in ``events_consumed_total``; its writes still commit."""
-        self.outcome = "rejected"
+    # How ``events_consumed_total`` counts the event: a handler sets ``rejected`` for
+    # refused input (forged, unknown, mismatched) or ``duplicate`` for an input seen under
+    # another identity (``first_time``); its writes commit either way.
+    outcome: Outcome = "processed"
 
     async def first_time(self, consumer: str, key: str) -> bool:
         """Record a second identity of this input in the inbox, in this transaction.
@@ -86,14 +87,14 @@ class MessageContext:
         handler does nothing.
         """
         claimed = await self.session.scalar(
-            _CLAIM_KEY,
+            _CLAIM,
             {
                 "consumer": consumer,
-                "event_id": key,
-                "event_type": self.envelope.type,
-                "topic": self.topic,
-                "partition": self.partition,
-                "offset": self.offset,
+                "ids": [key],
+                "types": [self.envelope.type],
+                "topics": [self.topic],
+                "partitions": [self.partition],
+                "offsets": [self.offset],
             },
         )
         return claimed is not None
@@ -125,16 +126,6 @@ _CLAIM = text(
         CAST(:ids AS text[]), CAST(:types AS text[]), CAST(:topics AS text[]),
         CAST(:partitions AS integer[]), CAST(:offsets AS bigint[])
     ) AS u(event_id, event_type, topic, partition, "offset")
-    ON CONFLICT (consumer, event_id) DO NOTHING
-    RETURNING event_id
-    """
-)
-
-
-_CLAIM_KEY = text(
-    """
-    INSERT INTO inbox (consumer, event_id, event_type, topic, partition, "offset", outcome)
-    VALUES (:consumer, :event_id, :event_type, :topic, :partition, :offset, 'processed')
     ON CONFLICT (consumer, event_id) DO NOTHING
     RETURNING event_id
     """
@@ -484,6 +475,10 @@ class EventConsumer:
         )
 
 
+MAX_REQUESTED_WAIT_S = 60.0
+"""The longest a redelivery waits on a ``retry_after``: a partition is not held longer."""
+
+
 class Backoff:
     """Exponential backoff between redeliveries of a batch that failed transiently."""
 
@@ -493,7 +488,9 @@ class Backoff:
         self._next = first
 
     async def wait(self, *, at_least_s: float | None = None) -> None:
-        await asyncio.sleep(max(self._next, min(at_least_s or 0.0, self._cap * 6)))
+        """Sleep the next backoff, or longer when the failing party asked for it."""
+        asked = min(at_least_s or 0.0, MAX_REQUESTED_WAIT_S)
+        await asyncio.sleep(max(self._next, asked))
         self._next = min(self._next * 2, self._cap)
 
     def reset(self) -> None:

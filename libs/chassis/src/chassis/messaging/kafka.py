@@ -18,7 +18,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
 from chassis import metrics
-from chassis.messaging.consumer import Backoff, EventConsumer, Record, is_transient
+from chassis.messaging.consumer import Backoff, EventConsumer, Record, RetryLater, is_transient
 from chassis.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def subscribe(
                     extra={"consumer": consumer.group_id, "error": repr(exc)},
                 )
             metrics.CONSUMER_BATCH_FAILURES.labels(consumer.service).inc()
-            await backoff.wait(at_least_s=getattr(exc, "after_s", None))
+            await backoff.wait(at_least_s=exc.after_s if isinstance(exc, RetryLater) else None)
             await message.nack()
             return
         backoff.reset()
