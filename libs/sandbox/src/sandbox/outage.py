@@ -1,10 +1,10 @@
-"""A switch that makes the panel look down, for failure tests.
+"""A switch that makes a third party look down, for failure tests (shared by the emulators).
 
-``error``: every request gets a 5xx at once; 500 is FastAPI's bare ``Internal Server Error``,
-any other code the HTML page nginx (the usual reverse proxy in front of Marzban) serves when
-the panel behind it is gone. ``timeout``: requests hang for ``delay_s`` seconds, or until the
-outage ends, and are then handled normally; a request whose client gave up while it hung is
-dropped without reaching the panel, as when the proxy's upstream does not answer. A refused
+``error``: every request gets a 5xx at once; 500 is a bare ``Internal Server Error``, any
+other code the HTML page nginx (the usual reverse proxy in front of such an API) serves when
+the service behind it is gone. ``timeout``: requests hang for ``delay_s`` seconds, or until
+the outage ends, and are then handled normally; a request whose client gave up while it hung
+is dropped without reaching the emulator, as when the proxy's upstream does not answer. A refused
 connection cannot be emulated by a server that is listening, so it is not offered.
 """
 
