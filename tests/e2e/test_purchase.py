@@ -40,7 +40,7 @@ async def test_a_customer_buys_pays_and_receives_working_access(shop: Shop) -> N
     assert "Привет" in (welcome.text or "")
 
     link = await customer.buy("m1")
-    assert "199 ₽" in (link.message.text or "")
+    assert "199\u00a0₽" in (link.message.text or "")
     await customer.pay(link)
 
     access = await customer.wait_for("Доступ к VPN готов")

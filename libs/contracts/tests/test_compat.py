@@ -51,6 +51,11 @@ class TestCompatible:
     def test_identical(self) -> None:
         assert incompatibilities(payment(), payment()) == []
 
+    def test_an_enum_opened_into_a_pattern_every_old_value_matches(self) -> None:
+        old = obj(("c",), c={"type": "string", "enum": ["ru", "en"]})
+        new = obj(("c",), c={"type": "string", "pattern": "^[a-z]{2,3}(-[A-Za-z]+)*$"})
+        assert incompatibilities(old, new) == []
+
     def test_new_optional_field(self) -> None:
         old = obj(("a",), a=STRING)
         new = obj(("a",), a=STRING, b=nullable(STRING))
@@ -202,6 +207,11 @@ class TestIncompatible:
         old = obj(("c",), c={"type": "string", "const": "telegram"})
         new = obj(("c",), c={"type": "string", "const": "email"})
         assert incompatibilities(old, new) == ["c: enum narrowed: no longer accepts 'telegram'"]
+
+    def test_an_enum_opened_into_constraints_an_old_value_fails(self) -> None:
+        old = obj(("c",), c={"type": "string", "enum": ["ru", "en", "zh-Hant-TW"]})
+        new = obj(("c",), c={"type": "string", "pattern": "^[a-z]{2}$", "maxLength": 2})
+        assert incompatibilities(old, new) == ["c: constraints no longer accept 'zh-Hant-TW'"]
 
     def test_free_text_becoming_an_enum(self) -> None:
         new = obj(("c",), c={"type": "string", "enum": ["ru", "en"]})

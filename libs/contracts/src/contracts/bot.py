@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
 from uuid import UUID
 
 from pydantic import Field
 
 from contracts.envelope import Event
-from contracts.fields import HttpUrl, PlanId, ProviderName, TelegramId, UtcDatetime
+from contracts.fields import (
+    HttpUrl,
+    LanguageTag,
+    PlanId,
+    ProviderName,
+    TelegramId,
+    UtcDatetime,
+)
 from contracts.topics import BOT_CHECKOUTS, BOT_CUSTOMERS
-
-Language = Literal["ru", "en"]
 
 
 class CustomerRegistered(Event):
@@ -27,7 +31,9 @@ class CustomerRegistered(Event):
     customer_id: UUID = Field(description="Platform-wide customer id, assigned by the bot.")
     telegram_user_id: TelegramId = Field(gt=0, description="Telegram user id of the customer.")
     chat_id: TelegramId = Field(description="Private chat between the bot and the customer.")
-    language: Language = Field(description="Language of every user-facing text for the customer.")
+    language: LanguageTag = Field(
+        description="Language of every user-facing text for the customer."
+    )
     referral_code: str | None = Field(
         default=None,
         min_length=1,
@@ -51,7 +57,7 @@ class CustomerLanguageChanged(Event):
     topic = BOT_CUSTOMERS
 
     customer_id: UUID = Field(description="The customer.")
-    language: Language = Field(description="The language chosen from now on.")
+    language: LanguageTag = Field(description="The language chosen from now on.")
     changed_at: UtcDatetime = Field(description="When the customer chose it.")
 
     def key(self) -> str:

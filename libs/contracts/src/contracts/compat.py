@@ -7,12 +7,15 @@ and no consumer may lose a field it reads. Everything else needs a new ``.vN`` t
 Reported as incompatible: a removed field, a changed type (at any depth, through ``$ref``
 and ``$defs``), a new required field or an optional one becoming required, a narrowed
 enum or literal, and tightened constraints (bounds, lengths, pattern, format). Widening an
-enum is allowed: upgrade the consumers before the producer starts sending the new value.
+enum is allowed, also into constraints every old value passes (an enum of language codes
+becoming a language-tag pattern): upgrade the consumers before the producer starts sending
+the new values.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -94,6 +97,16 @@ class _Checker:
             self.report(path, f"enum narrowed: no longer accepts {', '.join(sorted(removed))}")
 
     def _compare_constraints(self, old: Schema, new: Schema, path: tuple[str, ...]) -> None:
+        old_values = _values(old, self.old_root)
+        if old_values is not None:
+            # An enum opened up to a constrained set (a language from ["ru","en"] to any tag):
+            # compatible exactly when every value the old schema allowed still passes.
+            refused = [
+                text for key, text in old_values.items() if not _satisfies(json.loads(key), new)
+            ]
+            if refused:
+                self.report(path, f"constraints no longer accept {', '.join(sorted(refused))}")
+            return
         for keyword in _LOWER_BOUNDS:
             if keyword in new and (keyword not in old or new[keyword] > old[keyword]):
                 self.report(path, _narrowed(keyword, old.get(keyword), new[keyword]))
@@ -276,6 +289,25 @@ def _values(schema: Schema, root: Schema) -> dict[str, str] | None:
             values.update(branch_values)
         return values
     return None
+
+
+def _satisfies(value: Any, schema: Schema) -> bool:
+    """Whether one value passes the string and number constraints of ``schema``."""
+    if isinstance(value, str):
+        return (
+            len(value) >= schema.get("minLength", 0)
+            and len(value) <= schema.get("maxLength", len(value))
+            and ("pattern" not in schema or re.search(schema["pattern"], value) is not None)
+        )
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (
+            value >= schema.get("minimum", value)
+            and value <= schema.get("maximum", value)
+            and ("exclusiveMinimum" not in schema or value > schema["exclusiveMinimum"])
+            and ("exclusiveMaximum" not in schema or value < schema["exclusiveMaximum"])
+            and ("multipleOf" not in schema or value % schema["multipleOf"] == 0)
+        )
+    return True
 
 
 def _covers(new_values: dict[str, str] | None, old_values: dict[str, str] | None) -> bool:

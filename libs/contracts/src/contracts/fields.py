@@ -55,6 +55,17 @@ RegionId = Annotated[
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A lowercase machine-readable code: ``expired_on_confirmation``, ``plan_inactive``."""
 
+LanguageTag = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$", max_length=35),
+    Field(
+        description=(
+            "BCP 47 language tag, lowercase language first: `ru`, `en`, `pt-BR`. An open set: "
+            "a service that has no texts in it uses the nearest language it has."
+        )
+    ),
+]
+
 ByteCount = Annotated[int, Field(strict=True, ge=0)]
 """A number of bytes; where it is a limit, 0 means unlimited (Marzban's convention)."""
 

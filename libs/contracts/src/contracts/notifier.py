@@ -35,7 +35,11 @@ class SendNotification(Event):
     )
     params: dict[str, StrictStr | StrictInt] = Field(
         default_factory=dict,
-        description="Values the template refers to by name; money is pre-formatted text.",
+        description=(
+            "Values the template refers to by name. Money is `amount_minor` with `currency`, "
+            "times are ISO 8601 (`expires_at`), traffic is `traffic_limit_bytes`: the "
+            "notifier formats them in the customer's language."
+        ),
     )
     channel: Literal["telegram"] = Field(description="Delivery channel.")
 

@@ -42,5 +42,11 @@ async def current_plans(session: AsyncSession) -> list[Plan]:
     return [] if mirror is None else _PLANS.validate_python(mirror.plans)
 
 
+def plan_title(plan: Plan, language: str) -> str:
+    """The plan's name in the customer's language, or in the first one it has."""
+    titles = plan.title.model_dump()
+    return str(titles.get(language) or next(iter(titles.values())))
+
+
 async def plan_by_id(session: AsyncSession, plan_id: str) -> Plan | None:
     return next((p for p in await current_plans(session) if p.plan_id == plan_id), None)

@@ -26,10 +26,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keyboards
-from bot.catalog import plan_by_id
+from bot.catalog import plan_by_id, plan_title
 from bot.models import Checkout, Customer
 from bot.telegram_calls import TelegramUncertain, is_gone
-from bot.texts import format_price, say
+from bot.texts import say
 from chassis import metrics
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext, RetryLater
@@ -240,18 +240,18 @@ class CheckoutScreens:
         if screen.status == "requested":
             if screen.screen_shown != "preparing":
                 return None
-            return "slow", say("checkout.slow", language), None
+            return "slow", say("checkout-slow", language), None
         if screen.status == "failed":
-            return "failed", say("checkout.failed", language), keyboards.main_menu(language)
+            return "failed", say("checkout-failed", language), keyboards.main_menu(language)
         assert screen.confirmation_url is not None
         assert screen.amount_minor is not None
         async with transaction(self._sessions) as session:
             plan = await plan_by_id(session, screen.plan_id)
-        title = getattr(plan.title, language) if plan else screen.plan_id
+        title = plan_title(plan, language) if plan else screen.plan_id
         price = Money(amount_minor=screen.amount_minor, currency=screen.currency or "RUB")
         return (
             "ready",
-            say("checkout.ready", language, title=title, price=format_price(price)),
+            say("checkout-ready", language, title=title, price=price),
             keyboards.payment_link(screen.confirmation_url, language),
         )
 

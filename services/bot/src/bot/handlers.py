@@ -16,10 +16,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import select
 
 from bot import keyboards
-from bot.catalog import current_plans, plan_by_id
+from bot.catalog import current_plans, plan_by_id, plan_title
 from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerSubscription
-from bot.texts import format_date, format_price, format_traffic, say, say_html
+from bot.texts import LANGUAGES, Html, gib, say
 from chassis.messaging.consumer import MessageContext
 from contracts.bot import CustomerLanguageChanged
 
@@ -30,25 +30,25 @@ def subscription_view(
     subscription: CustomerSubscription | None, language: str, now: datetime
 ) -> str:
     if subscription is None:
-        return say("subscription.none", language)
+        return say("subscription-none", language)
     if subscription.period_end <= now:
-        status = "subscription.status.expired"
+        status = "subscription-status-expired"
     elif subscription.subscription_url is None:
-        status = "subscription.status.provisioning"
+        status = "subscription-status-provisioning"
     else:
-        status = "subscription.status.active"
+        status = "subscription-status-active"
     link = (
-        say("subscription.link", language, url=subscription.subscription_url)
+        say("subscription-link", language, url=subscription.subscription_url)
         if subscription.subscription_url
-        else say("subscription.no_link", language)
+        else say("subscription-no-link", language)
     )
-    return say_html(
-        "subscription.active",
+    return say(
+        "subscription-active",
         language,
-        status=say(status, language),
-        expires=format_date(subscription.period_end, language),
-        traffic=format_traffic(subscription.traffic_limit_bytes, language),
-        link=link,
+        status=Html(say(status, language)),
+        expires=subscription.period_end,
+        traffic_gib=gib(subscription.traffic_limit_bytes),
+        link=Html(link),
     )
 
 
@@ -84,7 +84,7 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
     @router.message(Command("language"))
     async def language_command(message: Message, customer: Customer) -> None:
         await message.answer(
-            say("language.choose", customer.language),
+            say("language-choose", customer.language),
             reply_markup=keyboards.languages(customer.language),
         )
 
@@ -101,7 +101,7 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
         elif callback_data.action == "subscription":
             text, markup = await _subscription_screen(ctx, customer)
         elif callback_data.action == "language":
-            text, markup = say("language.choose", language), keyboards.languages(language)
+            text, markup = say("language-choose", language), keyboards.languages(language)
         else:
             name = query.from_user.first_name
             text, markup = say("welcome", language, name=name), keyboards.main_menu(language)
@@ -119,16 +119,16 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
         if plan is None or not plan.active:
             plans = await current_plans(ctx.session)
             await _show(
-                query, say("plan.unavailable", language), keyboards.catalog(plans, language)
+                query, say("plan-unavailable", language), keyboards.catalog(plans, language)
             )
             return
         text = say(
-            "plan.details",
+            "plan-details",
             language,
-            title=getattr(plan.title, language),
+            title=plan_title(plan, language),
             days=plan.duration_days,
-            traffic=format_traffic(plan.traffic_limit_bytes, language),
-            price=format_price(plan.price),
+            traffic_gib=gib(plan.traffic_limit_bytes),
+            price=plan.price,
         )
         await _show(query, text, keyboards.pay(plan, provider, language))
 
@@ -144,7 +144,7 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
         if plan is None or not plan.active or query.message is None:
             plans = await current_plans(ctx.session)
             await _show(
-                query, say("plan.unavailable", language), keyboards.catalog(plans, language)
+                query, say("plan-unavailable", language), keyboards.catalog(plans, language)
             )
             return
         await open_checkout(
@@ -155,7 +155,7 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
             provider=callback_data.provider,
             slow_after=slow_after,
         )
-        await _show(query, say("checkout.preparing", language), None)
+        await _show(query, say("checkout-preparing", language), None)
 
     @router.callback_query(keyboards.ChooseLanguage.filter())
     async def choose_language(
@@ -164,7 +164,15 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
         customer: Customer,
         ctx: MessageContext,
     ) -> None:
-        language = "en" if callback_data.language == "en" else "ru"
+        if callback_data.language not in LANGUAGES:
+            # A button from a language this deployment no longer ships.
+            await _show(
+                query,
+                say("language-choose", customer.language),
+                keyboards.languages(customer.language),
+            )
+            return
+        language = callback_data.language
         if language != customer.language:
             customer.language = language
             await ctx.publish(
@@ -174,7 +182,7 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
                     changed_at=datetime.now(UTC),
                 )
             )
-        await _show(query, say("language.changed", language), keyboards.main_menu(language))
+        await _show(query, say("language-changed", language), keyboards.main_menu(language))
 
     @router.callback_query()
     async def stale_button(query: CallbackQuery, customer: Customer) -> None:
@@ -195,8 +203,8 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
 async def _catalog_screen(ctx: MessageContext, language: str) -> tuple[str, InlineKeyboardMarkup]:
     plans = [plan for plan in await current_plans(ctx.session) if plan.active]
     if not plans:
-        return say("catalog.empty", language), keyboards.main_menu(language)
-    return say("catalog.title", language), keyboards.catalog(plans, language)
+        return say("catalog-empty", language), keyboards.main_menu(language)
+    return say("catalog-title", language), keyboards.catalog(plans, language)
 
 
 async def _subscription_screen(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.texts import LANGUAGE_NAMES, LANGUAGES, format_price, say
+from bot.catalog import plan_title
+from bot.texts import LANGUAGES, say
 from contracts.billing import Plan
 
 
@@ -33,15 +34,15 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
 def main_menu(language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_button(say("menu.buy", language), Menu(action="buy"))],
-            [_button(say("menu.subscription", language), Menu(action="subscription"))],
-            [_button(say("menu.language", language), Menu(action="language"))],
+            [_button(say("menu-buy", language), Menu(action="buy"))],
+            [_button(say("menu-subscription", language), Menu(action="subscription"))],
+            [_button(say("menu-language", language), Menu(action="language"))],
         ]
     )
 
 
 def back(language: str) -> list[InlineKeyboardButton]:
-    return [_button(say("menu.back", language), Menu(action="home"))]
+    return [_button(say("menu-back", language), Menu(action="home"))]
 
 
 def catalog(plans: list[Plan], language: str) -> InlineKeyboardMarkup:
@@ -49,10 +50,10 @@ def catalog(plans: list[Plan], language: str) -> InlineKeyboardMarkup:
         [
             _button(
                 say(
-                    "catalog.plan_button",
+                    "catalog-plan-button",
                     language,
-                    title=getattr(plan.title, language),
-                    price=format_price(plan.price),
+                    title=plan_title(plan, language),
+                    price=plan.price,
                 ),
                 ChoosePlan(plan_id=plan.plan_id),
             )
@@ -66,22 +67,25 @@ def catalog(plans: list[Plan], language: str) -> InlineKeyboardMarkup:
 def pay(plan: Plan, provider: str, language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_button(say("pay.yookassa", language), Pay(plan_id=plan.plan_id, provider=provider))],
-            [_button(say("menu.back", language), Menu(action="buy"))],
+            [_button(say("pay-yookassa", language), Pay(plan_id=plan.plan_id, provider=provider))],
+            [_button(say("menu-back", language), Menu(action="buy"))],
         ]
     )
 
 
 def payment_link(url: str, language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=say("checkout.pay_button", language), url=url)]]
+        inline_keyboard=[[InlineKeyboardButton(text=say("checkout-pay-button", language), url=url)]]
     )
 
 
 def languages(language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_button(LANGUAGE_NAMES[code], ChooseLanguage(language=code)) for code in LANGUAGES],
+            [
+                _button(say("language-name", code), ChooseLanguage(language=code))
+                for code in LANGUAGES
+            ],
             back(language),
         ]
     )

@@ -89,7 +89,7 @@ class PrivateChatsOnly(BaseMiddleware):
 
 
 async def _decline(update: Update, language: str) -> None:
-    text = say("private_only", language)
+    text = say("private-only", language)
     query: CallbackQuery | None = update.callback_query
     if query is not None:
         await query.answer(text, show_alert=True)
@@ -184,10 +184,10 @@ async def register_webhook(bot: Bot, *, url: str, secret: str, allowed_updates: 
 
 
 async def register_commands(bot: Bot) -> None:
-    """The commands menu in every language, and in Russian for all other languages."""
+    """The commands menu in every shipped language, and in the default one for all others."""
     for language in (None, *LANGUAGES):
         commands = [
-            BotCommand(command=name, description=say(f"command.{name}", language or "ru"))
+            BotCommand(command=name, description=say(f"command-{name}", language))
             for name in COMMANDS
         ]
         await _with_retries(

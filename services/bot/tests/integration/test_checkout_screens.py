@@ -129,7 +129,7 @@ async def test_the_link_is_shown_once_after_telegram_recovers(
     assert await run_until_shown(worker, world, checkout_id) == "ready"
     assert await link_messages(world, user.id) == [message_id]  # edited in place, once
     text = (await world.telegram.transcript(user.id)).bot_messages()[-1].text or ""
-    assert "199 ₽" in text
+    assert "199\u00a0₽" in text
 
 
 async def test_a_repeated_answer_or_a_replayed_show_posts_nothing_new(world: BotWorld) -> None:

@@ -45,7 +45,7 @@ async def test_polling_registers_the_customer_and_shows_the_catalog(running: Bot
         welcome = await customer.start("ref_poll")
         assert "Hi," in (welcome.text or "")
         catalog = await customer.open_catalog()
-        assert "1 month — 199 ₽" in " ".join(
+        assert "1 month — 199\u00a0₽" in " ".join(
             b["text"] for b in (catalog.reply_markup or {})["inline_keyboard"][0]
         )
 

@@ -8,7 +8,8 @@ from bot.customers import referral_code
 from bot.handlers import subscription_view
 from bot.keyboards import ChooseLanguage, ChoosePlan, Menu, Pay
 from bot.models import CustomerSubscription
-from bot.texts import TEXTS, format_price, format_traffic, language_of, say
+from bot.texts import CATALOGS, LANGUAGES, gib, language_of, say
+from chassis.i18n import catalog_problems, shipped_texts
 from contracts.money import Money
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -31,13 +32,37 @@ def test_the_language_follows_the_telegram_interface(code: str | None, language:
     assert language_of(code) == language
 
 
-def test_every_text_speaks_both_languages() -> None:
-    for key, texts in TEXTS.items():
-        assert set(texts) == {"ru", "en"}, key
+def test_every_shipped_locale_has_every_text_with_the_same_placeholders() -> None:
+    assert set(LANGUAGES) >= {"ru", "en"}
+    assert catalog_problems(CATALOGS) == []
+
+
+def test_the_language_menu_names_each_language_in_itself() -> None:
+    assert say("language-name", "ru") == "🇷🇺 Русский"
+    assert say("language-name", "en") == "🇬🇧 English"
+    assert len({say("language-name", code) for code in LANGUAGES}) == len(LANGUAGES)
 
 
 def test_values_are_escaped_so_names_cannot_inject_markup() -> None:
     assert "&lt;b&gt;" in say("welcome", "en", name="<b>")
+
+
+def test_every_text_renders_in_every_locale() -> None:
+    values: dict[str, object] = {
+        "name": "A",
+        "title": "M1",
+        "price": Money(amount_minor=19900, currency="RUB"),
+        "days": 30,
+        "traffic_gib": 100,
+        "status": "x",
+        "expires": NOW,
+        "link": "L",
+        "url": "https://vpn.example/s",
+    }
+    for locale, key in shipped_texts(CATALOGS):
+        if "." in key:
+            continue
+        assert say(key, locale, **values)  # type: ignore[arg-type]
 
 
 def start(text: str) -> Update:
@@ -70,11 +95,30 @@ def test_the_referral_code_comes_from_a_well_formed_deep_link(text: str, code: s
     assert referral_code(start(text)) == code
 
 
-def test_prices_and_traffic_read_naturally() -> None:
-    assert format_price(Money(amount_minor=19900, currency="RUB")) == "199 ₽"
-    assert format_price(Money(amount_minor=19950, currency="RUB")) == "199.50 ₽"
-    assert format_traffic(0, "en") == "unlimited"
-    assert format_traffic(100 * 1024**3, "ru") == "100 ГБ"
+@pytest.mark.parametrize(
+    ("language", "days", "traffic_bytes", "period", "traffic"),
+    [
+        ("ru", 1, 0, "1 день", "без ограничений"),
+        ("ru", 3, 100 * 1024**3, "3 дня", "100 ГБ"),
+        ("ru", 30, 1536 * 1024**2, "30 дней", "1,5 ГБ"),
+        ("en", 1, 0, "1 day", "unlimited"),
+        ("en", 30, 1536 * 1024**2, "30 days", "1.5 GB"),
+    ],
+)
+def test_periods_and_traffic_read_naturally(
+    language: str, days: int, traffic_bytes: int, period: str, traffic: str
+) -> None:
+    text = say(
+        "plan-details",
+        language,
+        title="M1",
+        days=days,
+        traffic_gib=gib(traffic_bytes),
+        price=Money(amount_minor=19950, currency="RUB"),
+    )
+    assert period in text
+    assert traffic in text
+    assert ("199,50\u00a0₽" if language == "ru" else "199.50\u00a0₽") in text
 
 
 def subscription(*, url: str | None, ends_in: timedelta) -> CustomerSubscription:
@@ -93,7 +137,7 @@ def test_my_subscription_shows_status_expiry_link_and_traffic() -> None:
         subscription(url="https://vpn.example/sub/abc", ends_in=timedelta(days=30)), "en", NOW
     )
     assert "active" in view
-    assert "27 Dec 2026" in view
+    assert "December 27, 2026" in view
     assert "https://vpn.example/sub/abc" in view
     assert "100 GB" in view
 
@@ -111,7 +155,7 @@ def test_an_ended_subscription_is_expired() -> None:
 
 
 def test_no_subscription() -> None:
-    assert subscription_view(None, "en", NOW) == say("subscription.none", "en")
+    assert subscription_view(None, "en", NOW) == say("subscription-none", "en")
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,11 @@ class Recorder:
         await self._record(ctx, event.customer_id, template, {})
 
     async def payment_canceled(self, event: PaymentCanceled, ctx: MessageContext) -> None:
-        params = {"amount": str(event.amount), "reason": event.cancellation_reason}
+        params: dict[str, str | int] = {
+            "amount_minor": event.amount.amount_minor,
+            "currency": event.amount.currency,
+            "reason": event.cancellation_reason,
+        }
         await self._record(ctx, event.customer_id, "payment.canceled", params)
 
     async def send_notification(self, command: SendNotification, ctx: MessageContext) -> None:

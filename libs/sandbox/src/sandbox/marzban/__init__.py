@@ -9,8 +9,8 @@ from sandbox.marzban.app import create_app
 from sandbox.marzban.control import MarzbanSandboxControl
 from sandbox.marzban.core import DEFAULT_INBOUNDS, CoreConfig, Inbound
 from sandbox.marzban.emulator import MarzbanEmulator, StatusChange
-from sandbox.outage import Outage, OutageSwitch
 from sandbox.marzban.records import AdminAccount, Caller, UserRecord
+from sandbox.outage import Outage, OutageSwitch
 
 __all__ = [
     "DEFAULT_INBOUNDS",

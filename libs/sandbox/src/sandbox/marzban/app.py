@@ -27,9 +27,9 @@ from sandbox.marzban import responses
 from sandbox.marzban.emulator import MarzbanEmulator
 from sandbox.marzban.errors import InvalidRequest, PanelCrash, PanelError, Unauthorized
 from sandbox.marzban.links import outline_subscription, v2ray_subscription
-from sandbox.outage import OutageMiddleware, OutageMode, OutageSwitch
 from sandbox.marzban.records import Caller, UserRecord
 from sandbox.marzban.schemas import AdminCreate, TokenForm, UserStatus
+from sandbox.outage import OutageMiddleware, OutageMode, OutageSwitch
 
 log = logging.getLogger(__name__)
 

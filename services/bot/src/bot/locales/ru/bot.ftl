@@ -1,0 +1,90 @@
+# The bot's texts in Russian, the first language of the product. Telegram HTML.
+# Every message here exists in every other locale, with the same placeholders
+# (tests/unit/test_texts.py fails otherwise).
+
+language-name = 🇷🇺 Русский
+
+welcome =
+    Привет, { $name }! 👋
+
+    Здесь можно купить быстрый VPN: выберите тариф, оплатите, и доступ придёт сюда же через пару секунд.
+
+menu-buy = 🛒 Купить VPN
+menu-subscription = 📱 Моя подписка
+menu-language = 🌐 Язык · Language
+menu-back = « Назад
+
+catalog-title = Выберите тариф:
+catalog-empty = Тарифы ещё загружаются. Попробуйте через минуту.
+catalog-plan-button = { $title } — { $price }
+
+
+plan-details =
+    <b>{ $title }</b>
+
+    Срок: { $days } { $days ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }
+    Трафик: { $traffic_gib ->
+        [0] без ограничений
+       *[other] { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ
+    }
+    Цена: <b>{ $price }</b>
+plan-unavailable = Этот тариф больше не продаётся. Выберите другой:
+
+pay-yookassa = 💳 Оплатить картой или СБП
+
+checkout-preparing = ⏳ Готовим ссылку на оплату…
+checkout-slow = ⏳ Платёжная система отвечает дольше обычного. Ссылка появится в этом сообщении.
+checkout-ready =
+    Заказ: <b>{ $title }</b>
+    К оплате: <b>{ $price }</b>
+
+    Нажмите кнопку ниже, чтобы оплатить. Доступ придёт сюда сразу после оплаты.
+checkout-pay-button = Перейти к оплате
+checkout-failed = 😔 Не получилось создать платёж. Попробуйте ещё раз чуть позже.
+
+subscription-none = У вас пока нет подписки.
+subscription-active =
+    📱 <b>Ваша подписка</b>
+
+    Статус: { $status }
+    Действует до: <b>{ DATETIME($expires, dateStyle: "long") }</b>
+    Трафик: { $traffic_gib ->
+        [0] без ограничений
+       *[other] { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ
+    }
+
+    { $link }
+subscription-status-active = ✅ активна
+subscription-status-provisioning = ⏳ оплачена, доступ настраивается
+subscription-status-expired = ⛔ истекла
+subscription-link =
+    Ссылка-подписка:
+    <code>{ $url }</code>
+subscription-no-link = Ссылка появится здесь, как только доступ будет готов.
+
+language-choose = Выберите язык:
+language-changed = Готово, говорим по-русски.
+
+unknown = Я не понял сообщение. Вот что я умею:
+error = Что-то пошло не так. Попробуйте ещё раз.
+private-only = Я работаю только в личных сообщениях: напишите мне напрямую.
+
+help =
+    <b>Что я умею</b>
+
+    /buy — выбрать тариф и оплатить VPN
+    /subscription — ваша подписка, срок и ссылка для подключения
+    /language — сменить язык
+    /start — главное меню
+
+    После оплаты ссылка-подписка придёт сюда. Добавьте её в приложение (v2rayNG, Hiddify, Streisand, v2rayN) — и VPN готов.
+
+command-start = Главное меню
+command-buy = Купить VPN
+command-subscription = Моя подписка
+command-language = Сменить язык
+command-help = Помощь
