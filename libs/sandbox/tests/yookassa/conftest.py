@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox.outage import OutageSwitch
 from sandbox.server import serving
 from sandbox.yookassa import (
     DeliveryPolicy,
@@ -85,6 +86,23 @@ class Sandbox:
         assert response.status_code == 200, response.text
         return response.json()
 
+    async def post(
+        self,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        api: httpx.AsyncClient | None = None,
+    ) -> httpx.Response:
+        """A POST with an Idempotence-Key (a fresh one unless given)."""
+        return await (api or self.api).post(
+            path, json={} if body is None else body, headers={"Idempotence-Key": key or new_key()}
+        )
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
+
 
 def payment_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -131,6 +149,7 @@ class _Servers:
     receiver: Receiver
     emulator: YooKassaEmulator
     dispatcher: NotificationDispatcher
+    outage: OutageSwitch
     url: str
     api: httpx.AsyncClient
     receipt_api: httpx.AsyncClient
@@ -170,13 +189,21 @@ async def servers() -> AsyncIterator[_Servers]:
     ):
         receiver.url = f"{receiver_server.url}/yookassa"
         yield _Servers(
-            receiver, emulator, app.state.dispatcher, server.url, api, receipt_api, control
+            receiver,
+            emulator,
+            app.state.dispatcher,
+            app.state.outage,
+            server.url,
+            api,
+            receipt_api,
+            control,
         )
 
 
 @pytest.fixture
 async def sandbox(servers: _Servers) -> Sandbox:
     await servers.dispatcher.reset()
+    servers.outage.end()
     servers.emulator.reset()
     for shop in shops(servers.receiver.url):
         servers.emulator.put_shop(shop)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sandbox.yookassa import Amount, ApiError, Notification, Shop, YooKassaConfig, YooKassaEmulator
+from sandbox.yookassa.faults import FaultPlan
 from sandbox.yookassa.idempotence import IdempotenceStore, StoredResponse, request_fingerprint
 from sandbox.yookassa.identifiers import ObjectKind, format_timestamp, new_object_id
 from sandbox.yookassa.validation import parse_receipt
@@ -225,3 +226,68 @@ def test_reset_forgets_everything_but_kept_shops(emulator: YooKassaEmulator) -> 
         emulator.payment(shop, payment.id)
     emulator.reset()
     assert emulator.shops() == []
+
+
+def test_planned_faults_are_used_up_in_order_per_operation() -> None:
+    plan = FaultPlan()
+    plan.plan("create_payment", 429, 1, executed=False)
+    plan.plan("create_refund", 500, 1, executed=True)
+    plan.plan("create_payment", 500, 2, executed=True)
+
+    taken = [plan.take("create_payment") for _ in range(4)]
+
+    assert [(f.status, f.executed) if f else None for f in taken] == [
+        (429, False),
+        (500, True),
+        (500, True),
+        None,
+    ]
+    assert [f.operation for f in plan.planned()] == ["create_refund"]
+
+
+def test_a_planned_charge_outcome_without_http(emulator: YooKassaEmulator) -> None:
+    sent: list[Notification] = []
+    emulator.notification_sink = sent.append
+    shop = emulator.shops()[0]
+    first = emulator.create_payment(shop, embedded(save_payment_method=True, capture=True))
+    emulator.succeed(first.id)
+    emulator.plan_charges(first.id, "canceled", reason="call_issuer")
+
+    declined = emulator.create_payment(
+        shop, {"amount": {"value": "299.00", "currency": "RUB"}, "payment_method_id": first.id}
+    )
+    paid = emulator.create_payment(
+        shop, {"amount": {"value": "299.00", "currency": "RUB"}, "payment_method_id": first.id}
+    )
+
+    assert declined.to_json()["cancellation_details"] == {
+        "party": "payment_network",
+        "reason": "call_issuer",
+    }
+    assert paid.status == "waiting_for_capture"
+    assert [n.event for n in sent] == [
+        "payment.succeeded",
+        "payment.canceled",
+        "payment.waiting_for_capture",
+    ]
+    assert emulator.payment_method_state(first.id)["charges"] == [declined.id, paid.id]
+
+
+def test_a_pending_refund_reserves_its_amount(emulator: YooKassaEmulator) -> None:
+    shop = emulator.shops()[0]
+    payment = emulator.create_payment(shop, embedded(capture=True))
+    emulator.succeed(payment.id)
+    emulator.plan_refunds(payment.id, "pending")
+    refund_body = {"payment_id": payment.id, "amount": {"value": "299.00", "currency": "RUB"}}
+
+    held = emulator.create_refund(shop, refund_body)
+    with pytest.raises(ApiError) as nothing_left:
+        emulator.create_refund(shop, refund_body)
+    emulator.cancel_refund(held.id, reason="general_decline", party="yoo_money")
+    again = emulator.create_refund(shop, refund_body)
+
+    assert nothing_left.value.parameter == "amount.value"
+    assert held.status == "canceled"
+    assert again.status == "succeeded"
+    assert payment.to_json()["refunded_amount"] == {"value": "299.00", "currency": "RUB"}
+    assert payment.to_json()["refundable"] is False

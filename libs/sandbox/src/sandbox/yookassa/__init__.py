@@ -1,8 +1,10 @@
-"""YooKassa API v3 emulator: payments, refunds, idempotence keys and notifications.
+"""YooKassa API v3 emulator: payments, autopayments, refunds, receipts, idempotence keys
+and notifications.
 
 ``create_app(YooKassaEmulator(...))`` serves the API under ``/v3`` and test controls under
-``/sandbox``; ``YooKassaSandboxControl`` drives those controls. See
-``shared/reference/payments.md`` §1 for the behaviour emulated.
+``/sandbox``; ``YooKassaSandboxControl`` drives those controls: the user paying, the bank
+declining or holding a charge or a refund, an outage of the API and single 500/429
+answers. See ``shared/reference/payments.md`` §1 for the behaviour emulated.
 """
 
 from sandbox.control import SandboxControlError

@@ -1,4 +1,7 @@
-"""The emulator over HTTP: YooKassa's API under ``/v3``, the test controls under ``/sandbox``."""
+"""The emulator over HTTP: YooKassa's API under ``/v3``, the test controls under ``/sandbox``.
+
+The outage switch (``sandbox.outage``) sits in front of everything but ``/sandbox``.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,23 @@ import json
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast, get_args
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from sandbox.outage import OutageMiddleware, OutageMode, OutageSwitch
 from sandbox.yookassa.emulator import YooKassaEmulator
 from sandbox.yookassa.errors import ApiError, invalid_request, not_found
 from sandbox.yookassa.idempotence import check_key, request_fingerprint
 from sandbox.yookassa.model import JsonObject, Shop
 from sandbox.yookassa.notifications import NotificationDispatcher
+
+CONTROL_PREFIX = "/sandbox"
 
 
 def _json_body(raw: bytes) -> object:
@@ -67,7 +74,7 @@ class _YooKassaApi:
             return _error(error)
 
     async def _write(
-        self, request: Request, write: Callable[[Shop, object], JsonObject]
+        self, request: Request, operation: str, write: Callable[[Shop, object], JsonObject]
     ) -> Response:
         try:
             shop = self.emulator.authenticate(request.headers.get("authorization"))
@@ -77,10 +84,16 @@ class _YooKassaApi:
                 )
             key = check_key(request.headers.get("idempotence-key"))
             raw = await request.body()
+            fault = self.emulator.faults.take(operation)
+            # A planned failure is never stored under the key: a repeat gets a real answer.
+            if fault is not None and not fault.executed:
+                return _error(fault.error())
             fingerprint = request_fingerprint(request.method, request.url.path, raw)
             stored = self.emulator.run_idempotent(
                 shop, key, fingerprint, lambda: write(shop, _json_body(raw))
             )
+            if fault is not None:
+                return _error(fault.error())
         except ApiError as error:
             return _error(error)
         return JSONResponse(stored.body, status_code=stored.status)
@@ -91,7 +104,9 @@ class _YooKassaApi:
     async def payments(self, request: Request) -> Response:
         if request.method == "POST":
             return await self._write(
-                request, lambda shop, body: self.emulator.create_payment(shop, body).to_json()
+                request,
+                "create_payment",
+                lambda shop, body: self.emulator.create_payment(shop, body).to_json(),
             )
         query = dict(request.query_params)
         return await self._read(request, lambda shop: self.emulator.list_payments(shop, query))
@@ -106,19 +121,24 @@ class _YooKassaApi:
         payment_id = request.path_params["payment_id"]
         return await self._write(
             request,
+            "capture_payment",
             lambda shop, body: self.emulator.capture_payment(shop, payment_id, body).to_json(),
         )
 
     async def cancel_payment(self, request: Request) -> Response:
         payment_id = request.path_params["payment_id"]
         return await self._write(
-            request, lambda shop, _: self.emulator.cancel_payment(shop, payment_id).to_json()
+            request,
+            "cancel_payment",
+            lambda shop, _: self.emulator.cancel_payment(shop, payment_id).to_json(),
         )
 
     async def refunds(self, request: Request) -> Response:
         if request.method == "POST":
             return await self._write(
-                request, lambda shop, body: self.emulator.create_refund(shop, body).to_json()
+                request,
+                "create_refund",
+                lambda shop, body: self.emulator.create_refund(shop, body).to_json(),
             )
         query = dict(request.query_params)
         return await self._read(request, lambda shop: self.emulator.list_refunds(shop, query))
@@ -144,30 +164,48 @@ def _option(body: object, name: str, kinds: tuple[type, ...], default: Any) -> A
     return value
 
 
+def _float_option(body: object, name: str) -> float | None:
+    value = _option(body, name, (int, Decimal), None)
+    return None if value is None else float(value)
+
+
 class _SandboxControl:
     """``/sandbox``: what tests do in place of the user, the bank and the merchant profile."""
 
-    def __init__(self, emulator: YooKassaEmulator, dispatcher: NotificationDispatcher) -> None:
+    def __init__(
+        self,
+        emulator: YooKassaEmulator,
+        dispatcher: NotificationDispatcher,
+        switch: OutageSwitch,
+    ) -> None:
         self.emulator = emulator
         self.dispatcher = dispatcher
+        self.switch = switch
 
     def routes(self) -> list[Route]:
         return [
-            Route("/sandbox/shops", self.list_shops, methods=["GET"]),
-            Route("/sandbox/shops/{shop_id}", self.shop, methods=["PUT", "PATCH"]),
-            Route("/sandbox/shops/{shop_id}/notifications", self.send_raw, methods=["POST"]),
-            Route("/sandbox/payments/{payment_id}", self.payment_state, methods=["GET"]),
-            Route("/sandbox/payments/{payment_id}/succeed", self.succeed, methods=["POST"]),
-            Route("/sandbox/payments/{payment_id}/cancel", self.cancel, methods=["POST"]),
-            Route("/sandbox/payments/{payment_id}/renotify", self.renotify, methods=["POST"]),
-            Route(
-                "/sandbox/payment-methods/{method_id}/revoke",
-                self.revoke_payment_method,
-                methods=["POST"],
-            ),
-            Route("/sandbox/deliveries", self.deliveries, methods=["GET"]),
-            Route("/sandbox/clock/advance", self.advance_clock, methods=["POST"]),
-            Route("/sandbox/reset", self.reset, methods=["POST"]),
+            Route(f"{CONTROL_PREFIX}/{path}", endpoint, methods=methods)
+            for path, endpoint, methods in [
+                ("shops", self.list_shops, ["GET"]),
+                ("shops/{shop_id}", self.shop, ["PUT", "PATCH"]),
+                ("shops/{shop_id}/notifications", self.send_raw, ["POST"]),
+                ("payments/{payment_id}", self.payment_state, ["GET"]),
+                ("payments/{payment_id}/succeed", self.succeed, ["POST"]),
+                ("payments/{payment_id}/cancel", self.cancel, ["POST"]),
+                ("payments/{payment_id}/renotify", self.renotify, ["POST"]),
+                ("payments/{payment_id}/planned-refunds", self.plan_refunds, ["POST"]),
+                ("payment-methods/{method_id}", self.payment_method, ["GET"]),
+                ("payment-methods/{method_id}/revoke", self.revoke_payment_method, ["POST"]),
+                ("payment-methods/{method_id}/planned-charges", self.plan_charges, ["POST"]),
+                ("refunds/{refund_id}", self.refund_state, ["GET"]),
+                ("refunds/{refund_id}/succeed", self.succeed_refund, ["POST"]),
+                ("refunds/{refund_id}/cancel", self.cancel_refund, ["POST"]),
+                ("faults", self.faults, ["GET", "POST", "DELETE"]),
+                ("outage", self.outage, ["GET", "PUT", "DELETE"]),
+                ("deliveries", self.deliveries, ["GET"]),
+                ("clock/advance", self.advance_clock, ["POST"]),
+                ("reset", self.reset, ["POST"]),
+            ]
         ]
 
     async def _handle(self, request: Request, action: Callable[[object], Any]) -> Response:
@@ -240,6 +278,103 @@ class _SandboxControl:
             },
         )
 
+    async def plan_refunds(self, request: Request) -> Response:
+        payment_id = request.path_params["payment_id"]
+
+        def plan(body: object) -> JsonObject:
+            planned = self.emulator.plan_refunds(
+                payment_id,
+                _option(body, "status", (str,), "pending"),
+                reason=_option(body, "reason", (str,), None),
+                party=_option(body, "party", (str,), None),
+                count=_option(body, "count", (int,), 1),
+            )
+            return {"planned_refunds": [outcome.to_json() for outcome in planned]}
+
+        return await self._handle(request, plan)
+
+    async def payment_method(self, request: Request) -> Response:
+        method_id = request.path_params["method_id"]
+        return await self._handle(request, lambda _: self.emulator.payment_method_state(method_id))
+
+    async def plan_charges(self, request: Request) -> Response:
+        method_id = request.path_params["method_id"]
+        return await self._handle(
+            request,
+            lambda body: self.emulator.plan_charges(
+                method_id,
+                _option(body, "status", (str,), "canceled"),
+                reason=_option(body, "reason", (str,), None),
+                party=_option(body, "party", (str,), None),
+                count=_option(body, "count", (int,), 1),
+            ).state(),
+        )
+
+    async def refund_state(self, request: Request) -> Response:
+        refund_id = request.path_params["refund_id"]
+        return await self._handle(request, lambda _: self.emulator.refund_state(refund_id))
+
+    async def succeed_refund(self, request: Request) -> Response:
+        refund_id = request.path_params["refund_id"]
+        return await self._handle(
+            request, lambda _: self.emulator.succeed_refund(refund_id).to_json()
+        )
+
+    async def cancel_refund(self, request: Request) -> Response:
+        refund_id = request.path_params["refund_id"]
+        return await self._handle(
+            request,
+            lambda body: self.emulator.cancel_refund(
+                refund_id,
+                reason=_option(body, "reason", (str,), "general_decline"),
+                party=_option(body, "party", (str,), "payment_network"),
+            ).to_json(),
+        )
+
+    async def faults(self, request: Request) -> Response:
+        """POST plans failures of one operation, DELETE forgets every plan, GET lists them."""
+
+        def change(body: object) -> JsonObject:
+            plan = self.emulator.faults
+            if request.method == "POST":
+                plan.plan(
+                    _option(body, "operation", (str,), "create_payment"),
+                    _option(body, "status", (int,), 500),
+                    _option(body, "count", (int,), 1),
+                    executed=_option(body, "executed", (bool,), False),
+                )
+            elif request.method == "DELETE":
+                plan.clear()
+            return {"faults": [fault.to_json() for fault in plan.planned()]}
+
+        return await self._handle(request, change)
+
+    def _outage_state(self) -> JsonObject:
+        current = self.switch.current
+        return {"active": current is not None, **(current.as_dict() if current else {})}
+
+    async def outage(self, request: Request) -> Response:
+        """PUT starts an outage of the API (``mode``, ``status``, ``delay_s``), DELETE ends it."""
+
+        def change(body: object) -> JsonObject:
+            if request.method == "PUT":
+                mode = _option(body, "mode", (str,), "error")
+                if mode not in get_args(OutageMode):
+                    raise invalid_request("mode must be 'error' or 'timeout'", "mode")
+                try:
+                    self.switch.start(
+                        cast(OutageMode, mode),
+                        status=_option(body, "status", (int,), 502),
+                        delay_s=_float_option(body, "delay_s"),
+                    )
+                except ValueError as exc:
+                    raise invalid_request(str(exc)) from None
+            elif request.method == "DELETE":
+                self.switch.end()
+            return self._outage_state()
+
+        return await self._handle(request, change)
+
     async def revoke_payment_method(self, request: Request) -> Response:
         method_id = request.path_params["method_id"]
 
@@ -258,10 +393,10 @@ class _SandboxControl:
 
     async def advance_clock(self, request: Request) -> Response:
         def advance(body: object) -> JsonObject:
-            seconds = _option(body, "seconds", (int, Decimal), None)
+            seconds = _float_option(body, "seconds")
             if seconds is None:
                 raise invalid_request("seconds is required", "seconds")
-            self.emulator.advance_clock(timedelta(seconds=float(seconds)))
+            self.emulator.advance_clock(timedelta(seconds=seconds))
             return {"now": self.emulator.now().isoformat()}
 
         return await self._handle(request, advance)
@@ -269,6 +404,7 @@ class _SandboxControl:
     async def reset(self, request: Request) -> Response:
         async def reset(body: object) -> JsonObject:
             self.emulator.reset(keep_shops=_option(body, "keep_shops", (bool,), False))
+            self.switch.end()
             await self.dispatcher.reset()
             return {"reset": True}
 
@@ -282,13 +418,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
-def create_app(emulator: YooKassaEmulator) -> Starlette:
+def create_app(emulator: YooKassaEmulator, *, outage: OutageSwitch | None = None) -> Starlette:
     """The emulator served over HTTP; notifications go out while the app's lifespan runs.
 
     The app takes over the emulator's ``notification_sink``: one app per emulator.
     """
     dispatcher = NotificationDispatcher(emulator.config.delivery)
     emulator.notification_sink = dispatcher.submit
+    switch = outage or OutageSwitch()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -296,13 +433,19 @@ def create_app(emulator: YooKassaEmulator) -> Starlette:
         try:
             yield
         finally:
+            switch.end()
             await dispatcher.stop()
 
+    control = _SandboxControl(emulator, dispatcher, switch)
     app = Starlette(
-        routes=_YooKassaApi(emulator).routes() + _SandboxControl(emulator, dispatcher).routes(),
+        routes=_YooKassaApi(emulator).routes() + control.routes(),
+        middleware=[
+            Middleware(OutageMiddleware, switch=switch, exempt_prefix=f"{CONTROL_PREFIX}/")
+        ],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
     )
     app.state.emulator = emulator
     app.state.dispatcher = dispatcher
+    app.state.outage = switch
     return app

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -104,13 +104,18 @@ class YooKassaSandboxControl:
     # -- payments ---------------------------------------------------------------------------
 
     async def payment(self, payment_id: str) -> JsonObject:
-        """Raw state: ``{"shop_id", "payment", "capture", "receipt", "refunds", "events", ...}``."""
+        """Raw state: ``{"shop_id", "payment", "capture", "receipt", "refunds", "events", ...}``.
+
+        ``receipt`` is the receipt as registered; ``payment_method_id`` the saved method an
+        autopayment charged; ``saved_payment_method`` the method this payment saved.
+        """
         return await self._object("GET", f"payments/{payment_id}")
 
     async def succeed(
         self, payment_id: str, *, payment_method_type: str | None = None
     ) -> JsonObject:
-        """The user pays; returns the payment object (``succeeded`` or ``waiting_for_capture``)."""
+        """The user pays, or the bank answers a held autopayment; returns the payment object
+        (``succeeded`` or ``waiting_for_capture``)."""
         body = {} if payment_method_type is None else {"payment_method_type": payment_method_type}
         return await self._object("POST", f"payments/{payment_id}/succeed", body)
 
@@ -131,8 +136,127 @@ class YooKassaSandboxControl:
         answer = await self._object("POST", f"payments/{payment_id}/renotify", {"times": times})
         return str(answer["event"])
 
+    # -- saved payment methods (autopayments) -----------------------------------------------
+
+    async def payment_method(self, method_id: str) -> JsonObject:
+        """A saved method: ``{"id", "shop_id", "type", "revoked", "planned_charges",
+        "charges"}``; its id is the id of the payment that saved it."""
+        return await self._object("GET", f"payment-methods/{method_id}")
+
     async def revoke_payment_method(self, method_id: str) -> None:
+        """The user withdraws consent: every later autopayment from the method is created
+        ``canceled`` with ``{"party": "yoo_money", "reason": "permission_revoked"}``."""
         await self._call("POST", f"payment-methods/{method_id}/revoke", {})
+
+    async def plan_charges(
+        self,
+        method_id: str,
+        status: Literal["canceled", "pending"] = "canceled",
+        *,
+        reason: str = "insufficient_funds",
+        party: str | None = None,
+        count: int = 1,
+    ) -> JsonObject:
+        """Decide the next ``count`` autopayments from the method; later ones are paid at once.
+
+        ``canceled``: the charge is created canceled with ``reason``; ``party`` defaults to
+        ``payment_network`` (the card's bank), or ``yoo_money`` for ``permission_revoked``.
+        ``pending``: the charge stays pending until :meth:`succeed` or :meth:`cancel`, as
+        when the bank or the cash register is slow. Returns the method (see
+        :meth:`payment_method`).
+        """
+        body: JsonObject = {"status": status, "reason": reason, "count": count}
+        if party is not None:
+            body["party"] = party
+        return await self._object("POST", f"payment-methods/{method_id}/planned-charges", body)
+
+    # -- refunds ----------------------------------------------------------------------------
+
+    async def refund(self, refund_id: str) -> JsonObject:
+        """Raw state: ``{"shop_id", "refund", "receipt"}`` (the receipt sent with the refund)."""
+        return await self._object("GET", f"refunds/{refund_id}")
+
+    async def plan_refunds(
+        self,
+        payment_id: str,
+        status: Literal["pending", "canceled"] = "pending",
+        *,
+        reason: str = "general_decline",
+        party: str = "payment_network",
+        count: int = 1,
+    ) -> list[JsonObject]:
+        """Decide the next ``count`` refunds of the payment; later ones succeed at once.
+
+        ``pending``: the refund is created pending, holding its amount, until
+        :meth:`succeed_refund` or :meth:`cancel_refund`. ``canceled``: it is created
+        canceled with a refund cancellation ``reason``. A canceled refund sends no
+        notification (YooKassa has no ``refund.canceled``). Returns the plan.
+        """
+        body = {"status": status, "reason": reason, "party": party, "count": count}
+        answer = await self._object("POST", f"payments/{payment_id}/planned-refunds", body)
+        return list(answer["planned_refunds"])
+
+    async def succeed_refund(self, refund_id: str) -> JsonObject:
+        """A pending refund goes through (``refund.succeeded`` is sent); returns the refund."""
+        return await self._object("POST", f"refunds/{refund_id}/succeed", {})
+
+    async def cancel_refund(
+        self, refund_id: str, *, reason: str = "general_decline", party: str = "payment_network"
+    ) -> JsonObject:
+        """A pending refund is declined; its amount can be refunded again. Returns the refund."""
+        return await self._object(
+            "POST", f"refunds/{refund_id}/cancel", {"reason": reason, "party": party}
+        )
+
+    # -- failures ---------------------------------------------------------------------------
+
+    async def fail_next(
+        self,
+        operation: Literal[
+            "create_payment", "capture_payment", "cancel_payment", "create_refund"
+        ] = "create_payment",
+        *,
+        status: Literal[500, 429] = 500,
+        count: int = 1,
+        executed: bool = False,
+    ) -> list[JsonObject]:
+        """The next ``count`` calls of ``operation`` answer YooKassa's JSON error ``status``:
+        500 ``internal_server_error`` (the result is unknown) or 429 ``too_many_requests``.
+
+        ``executed`` (500 only): the operation is carried out and only the answer is lost,
+        so a repeat with the same Idempotence-Key returns the object; otherwise nothing is
+        done and a repeat is carried out afresh. Returns every planned failure.
+        """
+        body = {"operation": operation, "status": status, "count": count, "executed": executed}
+        answer = await self._object("POST", "faults", body)
+        return list(answer["faults"])
+
+    async def faults(self) -> list[JsonObject]:
+        """Planned failures not yet used up: ``{"operation", "status", "remaining", ...}``."""
+        return list((await self._object("GET", "faults"))["faults"])
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "faults", None)
+
+    async def outage(
+        self,
+        mode: Literal["error", "timeout"] = "error",
+        *,
+        status: int = 502,
+        delay_s: float | None = None,
+    ) -> JsonObject:
+        """Make the whole API fail (the control API stays up): ``error`` answers ``status``
+        as the proxy in front would; ``timeout`` hangs requests for ``delay_s`` seconds
+        (None: until :meth:`restore`). Returns ``{"active", "mode", "status", ...}``."""
+        body = {"mode": mode, "status": status, "delay_s": delay_s}
+        return await self._object("PUT", "outage", body)
+
+    async def restore(self) -> None:
+        """End the outage; requests held by a ``timeout`` outage go on."""
+        await self._call("DELETE", "outage", None)
+
+    async def outage_state(self) -> JsonObject:
+        return await self._object("GET", "outage")
 
     # -- notifications ----------------------------------------------------------------------
 
@@ -200,7 +324,8 @@ class YooKassaSandboxControl:
         await self._call("POST", "clock/advance", {"seconds": seconds})
 
     async def reset(self, *, keep_shops: bool = False) -> None:
-        """Forget payments, refunds, keys and deliveries (and shops, unless kept)."""
+        """Forget payments, refunds, keys, deliveries and plans, end any outage (and forget
+        shops, unless kept)."""
         await self._call("POST", "reset", {"keep_shops": keep_shops})
 
     async def _object(self, method: str, path: str, body: object = None) -> JsonObject:
@@ -226,7 +351,7 @@ class YooKassaSandboxControl:
         params: dict[str, str] | None = None,
     ) -> object:
         response = await self._http.request(
-            method, path, json=None if method == "GET" else body, params=params
+            method, path, json=None if method in ("GET", "DELETE") else body, params=params
         )
         try:
             answer: object = response.json()

@@ -13,6 +13,7 @@ import copy
 import hmac
 import itertools
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,18 +28,23 @@ from sandbox.yookassa.errors import (
     invalid_request,
     not_found,
 )
+from sandbox.yookassa.faults import FaultPlan
 from sandbox.yookassa.idempotence import IdempotenceStore, StoredResponse, error_response
 from sandbox.yookassa.identifiers import ObjectKind, new_object_id
 from sandbox.yookassa.model import (
     PAYMENT_CANCELLATION_PARTIES,
     PAYMENT_CANCELLATION_REASONS,
     PAYMENT_METHOD_TYPES,
+    REFUND_CANCELLATION_PARTIES,
+    REFUND_CANCELLATION_REASONS,
     SAVABLE_METHOD_TYPES,
     CancellationDetails,
     JsonObject,
     Payment,
     PaymentStatus,
+    PlannedOutcome,
     Refund,
+    RefundStatus,
     SavedPaymentMethod,
     Shop,
     card_authorization_details,
@@ -59,6 +65,8 @@ from sandbox.yookassa.validation import (
 )
 
 MAX_RENOTIFY: Final = 100
+MAX_PLANNED: Final = 100
+PLANNABLE_STATUSES: Final = frozenset({"pending", "canceled"})
 _Listed = TypeVar("_Listed", Payment, Refund)
 
 
@@ -99,7 +107,9 @@ class YooKassaEmulator:
         self._payments: dict[str, Payment] = {}
         self._refunds: dict[str, Refund] = {}
         self._saved_methods: dict[str, SavedPaymentMethod] = {}
+        self._planned_refunds: dict[str, deque[PlannedOutcome]] = {}
         self._awaiting_capture: set[str] = set()
+        self.faults = FaultPlan()
         self._idempotence = IdempotenceStore(self.config.idempotence_ttl)
         self._sequence = itertools.count(1)
         for shop in shops:
@@ -221,12 +231,7 @@ class YooKassaEmulator:
         )
         self._payments[payment_id] = payment
         if saved_method is not None:
-            # An autopayment needs no confirmation from the user: it is charged at once.
-            payment.payment_method = copy.deepcopy(saved_method.details)
-            if saved_method.revoked:
-                self._cancel(payment, CancellationDetails("yoo_money", "permission_revoked"))
-            else:
-                self._authorize(payment)
+            self._charge_saved_method(payment, saved_method)
             return payment
         if request.confirmation is not None:
             payment.confirmation = self._confirmation(request.confirmation, payment)
@@ -320,11 +325,16 @@ class YooKassaEmulator:
             created_at=now,
             description=request.description,
             receipt=receipt,
+            status=RefundStatus.PENDING,
         )
         self._refunds[refund.id] = refund
-        payment.refunded_minor += request.amount.minor
-        payment.events.append("refund.succeeded")
-        self._notify(shop, "refund.succeeded", payment.id, refund.id, refund.to_json())
+        payment.reserved_refund_minor += refund.amount.minor
+        planned = self._planned_refunds.get(payment.id)
+        outcome = planned.popleft() if planned else None
+        if outcome is None:
+            self._refund_succeeded(payment, refund)
+        elif outcome.cancellation is not None:
+            self._refund_canceled(payment, refund, outcome.cancellation)
         return refund
 
     def refund(self, shop: Shop, refund_id: str) -> Refund:
@@ -355,6 +365,14 @@ class YooKassaEmulator:
         payment = self._any_payment(payment_id)
         self._require_status(payment, PaymentStatus.PENDING, "paid")
         preselected = (payment.payment_method or {}).get("type")
+        if payment.saved_method_id is not None:
+            # A held autopayment: the bank answers at last, charging the saved method.
+            if payment_method_type not in (None, preselected):
+                raise invalid_request(
+                    "An autopayment is charged to its saved payment method", "payment_method_type"
+                )
+            self._authorize(payment)
+            return payment
         method_type = payment_method_type or preselected or "bank_card"
         if method_type not in PAYMENT_METHOD_TYPES:
             raise invalid_request("Unknown payment method type", "payment_method_type")
@@ -386,10 +404,89 @@ class YooKassaEmulator:
 
     def revoke_payment_method(self, method_id: str) -> None:
         """The user withdraws consent to autopayments: later charges fail."""
-        saved = self._saved_methods.get(method_id)
-        if saved is None:
-            raise not_found("No saved payment method with this id", "payment_method_id")
-        saved.revoked = True
+        self._saved_method(method_id).revoked = True
+
+    def plan_charges(
+        self,
+        method_id: str,
+        status: str,
+        *,
+        reason: str | None = None,
+        party: str | None = None,
+        count: int = 1,
+    ) -> SavedPaymentMethod:
+        """What the bank does with the next ``count`` autopayments from the method.
+
+        ``canceled``: the charge is declined with ``reason`` (by ``party``, by default the
+        card's bank); ``pending``: the charge stays ``pending`` until ``succeed`` or
+        ``decline``. Charges beyond the plan are paid at once.
+        """
+        saved = self._saved_method(method_id)
+        if reason is None:
+            reason = "insufficient_funds"
+        if party is None:
+            # YooKassa itself reports a revoked consent; a decline comes from the card's bank.
+            party = "yoo_money" if reason == "permission_revoked" else "payment_network"
+        outcome = _planned_outcome(
+            status, reason, party, PAYMENT_CANCELLATION_REASONS, PAYMENT_CANCELLATION_PARTIES
+        )
+        saved.planned_charges.extend([outcome] * _planned_count(count))
+        return saved
+
+    def payment_method_state(self, method_id: str) -> JsonObject:
+        return self._saved_method(method_id).state()
+
+    def plan_refunds(
+        self,
+        payment_id: str,
+        status: str,
+        *,
+        reason: str | None = None,
+        party: str | None = None,
+        count: int = 1,
+    ) -> list[PlannedOutcome]:
+        """How the next ``count`` refunds of the payment end, instead of ``succeeded`` at once.
+
+        ``pending``: the refund waits for ``succeed_refund`` or ``cancel_refund``;
+        ``canceled``: it is declined with a refund cancellation ``reason``.
+        """
+        self._any_payment(payment_id)
+        outcome = _planned_outcome(
+            status,
+            reason or "general_decline",
+            party or "payment_network",
+            REFUND_CANCELLATION_REASONS,
+            REFUND_CANCELLATION_PARTIES,
+        )
+        planned = self._planned_refunds.setdefault(payment_id, deque())
+        planned.extend([outcome] * _planned_count(count))
+        return list(planned)
+
+    def succeed_refund(self, refund_id: str) -> Refund:
+        """The bank returns the money of a pending refund."""
+        refund = self._pending_refund(refund_id)
+        self._refund_succeeded(self._payments[refund.payment_id], refund)
+        return refund
+
+    def cancel_refund(self, refund_id: str, *, reason: str, party: str) -> Refund:
+        """The bank or YooKassa declines a pending refund; its amount is refundable again."""
+        if reason not in REFUND_CANCELLATION_REASONS:
+            raise invalid_request("Unknown refund cancellation reason", "reason")
+        if party not in REFUND_CANCELLATION_PARTIES:
+            raise invalid_request("Unknown refund cancellation party", "party")
+        refund = self._pending_refund(refund_id)
+        payment = self._payments[refund.payment_id]
+        self._refund_canceled(payment, refund, CancellationDetails(party, reason))
+        return refund
+
+    def refund_state(self, refund_id: str) -> JsonObject:
+        """A refund as the API shows it, with the receipt sent for it."""
+        refund = self._any_refund(refund_id)
+        return {
+            "shop_id": refund.shop_id,
+            "refund": refund.to_json(),
+            "receipt": copy.deepcopy(refund.receipt),
+        }
 
     def renotify(self, payment_id: str, times: int) -> str:
         """Send the notification of the payment's current status again, ``times`` times."""
@@ -413,6 +510,7 @@ class YooKassaEmulator:
             "shop_id": payment.shop_id,
             "payment": payment.to_json(),
             "capture": payment.capture,
+            "payment_method_id": payment.saved_method_id,
             "save_payment_method": payment.save_payment_method,
             "saved_payment_method": None
             if saved is None
@@ -423,6 +521,9 @@ class YooKassaEmulator:
                 for refund in self._refunds.values()
                 if refund.payment_id == payment.id
             ],
+            "planned_refunds": [
+                outcome.to_json() for outcome in self._planned_refunds.get(payment.id, ())
+            ],
             "events": list(payment.events),
         }
 
@@ -432,8 +533,10 @@ class YooKassaEmulator:
         self._payments.clear()
         self._refunds.clear()
         self._saved_methods.clear()
+        self._planned_refunds.clear()
         self._awaiting_capture.clear()
         self._idempotence.clear()
+        self.faults.clear()
         self._clock_offset = timedelta()
 
     # -- internals --------------------------------------------------------------------------
@@ -456,6 +559,27 @@ class YooKassaEmulator:
         if payment is None:
             raise not_found("Payment doesn't exist", "payment_id")
         return payment
+
+    def _any_refund(self, refund_id: str) -> Refund:
+        refund = self._refunds.get(refund_id)
+        if refund is None:
+            raise not_found("Refund doesn't exist", "refund_id")
+        return refund
+
+    def _pending_refund(self, refund_id: str) -> Refund:
+        refund = self._any_refund(refund_id)
+        if refund.status is not RefundStatus.PENDING:
+            raise invalid_request(
+                f"Refund is {refund.status.value}: only a pending refund can be settled",
+                "refund_id",
+            )
+        return refund
+
+    def _saved_method(self, method_id: str) -> SavedPaymentMethod:
+        saved = self._saved_methods.get(method_id)
+        if saved is None:
+            raise not_found("No saved payment method with this id", "payment_method_id")
+        return saved
 
     def _require_status(self, payment: Payment, status: PaymentStatus, action: str) -> None:
         if payment.status is not status:
@@ -496,6 +620,38 @@ class YooKassaEmulator:
                 f"&crc={secrets.token_hex(2).upper()}"
             )
         return confirmation
+
+    def _charge_saved_method(self, payment: Payment, saved: SavedPaymentMethod) -> None:
+        """An autopayment needs no confirmation from the user: the method is charged at once."""
+        payment.payment_method = copy.deepcopy(saved.details)
+        payment.saved_method_id = saved.id
+        saved.charges.append(payment.id)
+        if saved.revoked:
+            self._cancel(payment, CancellationDetails("yoo_money", "permission_revoked"))
+            return
+        outcome = saved.planned_charges.popleft() if saved.planned_charges else None
+        if outcome is None:
+            self._authorize(payment)
+        elif outcome.cancellation is not None:
+            self._cancel(payment, outcome.cancellation)
+        # Otherwise the bank has not answered yet and the payment stays pending.
+
+    def _refund_succeeded(self, payment: Payment, refund: Refund) -> None:
+        payment.reserved_refund_minor -= refund.amount.minor
+        payment.refunded_minor += refund.amount.minor
+        refund.status = RefundStatus.SUCCEEDED
+        payment.events.append("refund.succeeded")
+        shop = self._shops.get(refund.shop_id)
+        if shop is not None:
+            self._notify(shop, "refund.succeeded", payment.id, refund.id, refund.to_json())
+
+    def _refund_canceled(
+        self, payment: Payment, refund: Refund, details: CancellationDetails
+    ) -> None:
+        # YooKassa has no refund.canceled notification: the shop learns it by asking.
+        payment.reserved_refund_minor -= refund.amount.minor
+        refund.status = RefundStatus.CANCELED
+        refund.cancellation = details
 
     def _authorize(self, payment: Payment) -> None:
         if (
@@ -550,6 +706,30 @@ class YooKassaEmulator:
         self.notification_sink(
             Notification(shop.shop_id, shop.notification_url, event, payment_id, object_id, body)
         )
+
+
+def _planned_outcome(
+    status: str,
+    reason: str,
+    party: str,
+    reasons: frozenset[str],
+    parties: frozenset[str],
+) -> PlannedOutcome:
+    if status not in PLANNABLE_STATUSES:
+        raise invalid_request("status must be pending or canceled", "status")
+    if status == "pending":
+        return PlannedOutcome("pending")
+    if reason not in reasons:
+        raise invalid_request("Unknown cancellation reason", "reason")
+    if party not in parties:
+        raise invalid_request("Unknown cancellation party", "party")
+    return PlannedOutcome("canceled", CancellationDetails(party, reason))
+
+
+def _planned_count(count: int) -> int:
+    if not 1 <= count <= MAX_PLANNED:
+        raise invalid_request(f"count must be from 1 to {MAX_PLANNED}", "count")
+    return count
 
 
 def _list_page(matching: Iterator[_Listed], page: Page) -> JsonObject:

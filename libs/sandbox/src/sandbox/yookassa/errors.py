@@ -49,6 +49,20 @@ def not_found(description: str, parameter: str | None = None) -> ApiError:
     return ApiError(404, "not_found", description, parameter)
 
 
+def too_many_requests() -> ApiError:
+    return ApiError(429, "too_many_requests", "Too many requests. Repeat the request later")
+
+
+def internal_server_error() -> ApiError:
+    """The answer when YooKassa could not say what became of the operation."""
+    return ApiError(
+        500,
+        "internal_server_error",
+        "Internal server error. The result is unknown: repeat the request with the same "
+        "Idempotence-Key or request the object",
+    )
+
+
 def illegal_receipt() -> ApiError:
     return invalid_request("Receipt is missing or illegal", "receipt")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -63,6 +64,21 @@ PAYMENT_CANCELLATION_REASONS: Final = frozenset(
         "loan_declined",
         "loan_declined_by_payer",
         "loan_application_expired",
+    }
+)
+REFUND_CANCELLATION_PARTIES: Final = frozenset({"yoo_money", "payment_network", "refund_network"})
+REFUND_CANCELLATION_REASONS: Final = frozenset(
+    {
+        "insufficient_funds",
+        "general_decline",
+        "rejected_by_payee",
+        "yoo_money_account_closed",
+        "payment_basket_id_not_found",
+        "payment_article_number_not_found",
+        "payment_tru_code_not_found",
+        "too_many_refunding_articles",
+        "some_articles_already_refunded",
+        "rejected_by_timeout",
     }
 )
 
@@ -159,7 +175,10 @@ class Payment:
     captured_at: datetime | None = None
     income_amount: Amount | None = None
     refunded_minor: int = 0
+    # Pending refunds hold their amount: it can be neither refunded again nor shown as returned.
+    reserved_refund_minor: int = 0
     cancellation: CancellationDetails | None = None
+    saved_method_id: str | None = None
     events: list[str] = field(default_factory=list)
 
     @property
@@ -170,7 +189,7 @@ class Payment:
     def refundable_minor(self) -> int:
         if self.status is not PaymentStatus.SUCCEEDED:
             return 0
-        return self.amount.minor - self.refunded_minor
+        return self.amount.minor - self.refunded_minor - self.reserved_refund_minor
 
     def to_json(self) -> JsonObject:
         """The payment object of the API, a fresh copy each time."""
@@ -222,20 +241,42 @@ class Refund:
     description: str | None = None
     receipt: JsonObject | None = None
     status: RefundStatus = RefundStatus.SUCCEEDED
+    cancellation: CancellationDetails | None = None
 
     def to_json(self) -> JsonObject:
         body: JsonObject = {
             "id": self.id,
             "payment_id": self.payment_id,
             "status": self.status.value,
-            "amount": self.amount.to_json(),
-            "created_at": format_timestamp(self.created_at),
         }
+        if self.cancellation is not None:
+            body["cancellation_details"] = self.cancellation.to_json()
+        body["amount"] = self.amount.to_json()
+        body["created_at"] = format_timestamp(self.created_at)
         if self.description is not None:
             body["description"] = self.description
         if self.receipt is not None:
-            body["receipt_registration"] = "succeeded"
+            # The refund receipt is registered once the refund itself is settled.
+            body["receipt_registration"] = self.status.value
         return copy.deepcopy(body)
+
+
+@dataclass(frozen=True)
+class PlannedOutcome:
+    """What the bank does with the next charge of a saved method, or with the next refund.
+
+    ``status`` is the status the object is created in; ``cancellation`` goes with
+    ``canceled``.
+    """
+
+    status: str
+    cancellation: CancellationDetails | None = None
+
+    def to_json(self) -> JsonObject:
+        body: JsonObject = {"status": self.status}
+        if self.cancellation is not None:
+            body["cancellation_details"] = self.cancellation.to_json()
+        return body
 
 
 @dataclass
@@ -244,6 +285,19 @@ class SavedPaymentMethod:
     shop_id: str
     details: JsonObject
     revoked: bool = False
+    planned_charges: deque[PlannedOutcome] = field(default_factory=deque)
+    charges: list[str] = field(default_factory=list)
+
+    def state(self) -> JsonObject:
+        """What the control API shows about the method."""
+        return {
+            "id": self.id,
+            "shop_id": self.shop_id,
+            "type": self.details.get("type"),
+            "revoked": self.revoked,
+            "planned_charges": [outcome.to_json() for outcome in self.planned_charges],
+            "charges": list(self.charges),
+        }
 
 
 def payment_method_details(method_type: str, method_id: str, *, saved: bool) -> JsonObject:
