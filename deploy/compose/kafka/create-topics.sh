@@ -52,6 +52,7 @@ topic() {
 # name                              partitions cleanup retention.ms
 topic bot.customers.v1                   6 delete  604800000
 topic bot.checkouts.v1                   6 delete  604800000
+topic bot.payments.v1                    6 delete  604800000
 topic billing.catalog.v1                 1 compact -
 topic billing.checkouts.v1               6 delete  604800000
 topic billing.payments.v1                6 delete  604800000

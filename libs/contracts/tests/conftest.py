@@ -7,19 +7,35 @@ import pytest
 
 from contracts import envelope
 from contracts.billing import (
+    CatalogPublished,
     CheckoutFailed,
+    CheckoutPaid,
     CheckoutReady,
     LocalizedText,
     PaymentCanceled,
+    PaymentMethodOffer,
     PaymentSucceeded,
     Plan,
     PlanCatalogPublished,
+    PlanOffer,
     SubscriptionActivated,
     SubscriptionExtended,
+    TelegramInvoice,
+    TopUpOffer,
 )
-from contracts.bot import CustomerLanguageChanged, CustomerRegistered, RequestCheckout
+from contracts.bot import (
+    CustomerLanguageChanged,
+    CustomerRegistered,
+    RequestCheckout,
+    RequestTopUp,
+    StarsPaymentReceived,
+)
 from contracts.envelope import Event
-from contracts.gateway import PaymentNotificationReceived, TelegramUpdateReceived
+from contracts.gateway import (
+    PaymentNotificationReceived,
+    ProviderNotificationReceived,
+    TelegramUpdateReceived,
+)
 from contracts.money import Money
 from contracts.notifier import SendNotification
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
@@ -81,6 +97,72 @@ def sample_events() -> dict[str, Event]:
             ),
             published_at=datetime(2025, 1, 1, 0, 0, tzinfo=UTC),
         ),
+        CatalogPublished(
+            catalog_version=4,
+            plans=(
+                PlanOffer(
+                    plan_id="m1",
+                    titles={"ru": "VPN на 1 месяц", "en": "VPN for 1 month", "pt-BR": "1 mês"},
+                    duration_days=30,
+                    prices=(PRICE, Money(amount_minor=250, currency="XTR")),
+                    traffic_limit_bytes=100 * GIB,
+                    active=True,
+                ),
+            ),
+            topups=(
+                TopUpOffer(
+                    topup_id="t500",
+                    credit=Money(amount_minor=50000, currency="RUB"),
+                    prices=(Money(amount_minor=50000, currency="RUB"),),
+                ),
+            ),
+            payment_methods=(
+                PaymentMethodOffer(
+                    provider="yookassa",
+                    currencies=("RUB",),
+                    recurring=True,
+                    receipt_email_required=True,
+                ),
+                PaymentMethodOffer(provider="telegram_stars", currencies=("XTR",), recurring=False),
+                PaymentMethodOffer(provider="wallet", currencies=("RUB",), recurring=False),
+            ),
+            wallet_currency="RUB",
+            published_at=datetime(2025, 1, 2, 0, 0, tzinfo=UTC),
+        ),
+        RequestTopUp(
+            checkout_id=CHECKOUT_ID,
+            customer_id=CUSTOMER_ID,
+            topup_id="t500",
+            provider="wata",
+            currency="RUB",
+            requested_at=datetime(2025, 1, 15, 10, 0, tzinfo=UTC),
+        ),
+        CheckoutPaid(
+            checkout_id=CHECKOUT_ID,
+            customer_id=CUSTOMER_ID,
+            order_id=ORDER_ID,
+            amount=PRICE,
+            balance=Money(amount_minor=20100, currency="RUB"),
+        ),
+        StarsPaymentReceived(
+            kind="payment",
+            telegram_payment_charge_id="stxK3fPq9Z0xYh1mVbN2cW",
+            invoice_payload=f"order:{ORDER_ID}",
+            currency="XTR",
+            total_amount=250,
+            telegram_user_id=123456789,
+            customer_id=CUSTOMER_ID,
+            update_id=900000002,
+            received_at=datetime(2025, 1, 15, 10, 1, 6, tzinfo=UTC),
+        ),
+        ProviderNotificationReceived(
+            provider="wata",
+            body=b'{"transactionId":"3a16a4f0-27b0-09d1-16da-ba8d5c63eae3","transactionStatus":"Paid"}',
+            headers={"content-type": "application/json", "x-signature": "bG9vayBhdCBtZQ=="},
+            reference="3a16a4f0-27b0-09d1-16da-ba8d5c63eae3",
+            received_at=datetime(2025, 1, 15, 10, 1, 11, tzinfo=UTC),
+            remote_address="62.84.126.140",
+        ),
         CheckoutReady(
             checkout_id=CHECKOUT_ID,
             customer_id=CUSTOMER_ID,
@@ -93,6 +175,12 @@ def sample_events() -> dict[str, Event]:
             ),
             amount=PRICE,
             expires_at=datetime(2025, 1, 15, 11, 0, tzinfo=UTC),
+            telegram_invoice=TelegramInvoice(
+                title="VPN на 1 месяц",
+                description="Доступ к VPN на 30 дней",
+                payload=f"order:{ORDER_ID}",
+                amount=Money(amount_minor=250, currency="XTR"),
+            ),
         ),
         CheckoutFailed(
             checkout_id=CHECKOUT_ID,

@@ -6,7 +6,9 @@ Importing the package registers every event class, so ``decode`` knows all event
 __version__ = "0.1.0"
 
 from contracts.billing import (
+    CatalogPublished,
     CheckoutFailed,
+    CheckoutPaid,
     CheckoutReady,
     PaymentCanceled,
     PaymentSucceeded,
@@ -15,7 +17,13 @@ from contracts.billing import (
     SubscriptionActivated,
     SubscriptionExtended,
 )
-from contracts.bot import CustomerLanguageChanged, CustomerRegistered, RequestCheckout
+from contracts.bot import (
+    CustomerLanguageChanged,
+    CustomerRegistered,
+    RequestCheckout,
+    RequestTopUp,
+    StarsPaymentReceived,
+)
 from contracts.envelope import (
     ContractError,
     Envelope,
@@ -29,7 +37,11 @@ from contracts.envelope import (
     event_class,
     registered_events,
 )
-from contracts.gateway import PaymentNotificationReceived, TelegramUpdateReceived
+from contracts.gateway import (
+    PaymentNotificationReceived,
+    ProviderNotificationReceived,
+    TelegramUpdateReceived,
+)
 from contracts.money import CurrencyMismatchError, Money
 from contracts.notifier import SendNotification
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
@@ -41,7 +53,9 @@ __all__ = [
     "TOPICS",
     "AccessGranted",
     "AccessProvisioningFailed",
+    "CatalogPublished",
     "CheckoutFailed",
+    "CheckoutPaid",
     "CheckoutReady",
     "ContractError",
     "CurrencyMismatchError",
@@ -57,8 +71,11 @@ __all__ = [
     "PaymentSucceeded",
     "Plan",
     "PlanCatalogPublished",
+    "ProviderNotificationReceived",
     "RequestCheckout",
+    "RequestTopUp",
     "SendNotification",
+    "StarsPaymentReceived",
     "SubscriptionActivated",
     "SubscriptionExtended",
     "TelegramUpdateReceived",

@@ -5,19 +5,27 @@ from __future__ import annotations
 from typing import Annotated, Final, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from contracts.envelope import Event
 from contracts.fields import (
     ByteCount,
     HttpUrl,
+    LanguageTag,
     PlanId,
     ProviderName,
     ProviderPaymentId,
     Slug,
     UtcDatetime,
 )
-from contracts.money import Money
+from contracts.money import CurrencyCode, Money
 from contracts.topics import (
     BILLING_CATALOG,
     BILLING_CHECKOUTS,
@@ -26,7 +34,9 @@ from contracts.topics import (
 )
 
 CATALOG_KEY: Final = "catalog"
-"""Key of every catalog record: compaction then keeps exactly the latest catalog."""
+"""Key of every v1 catalog record: compaction then keeps exactly the latest catalog."""
+CATALOG_V2_KEY: Final = "catalog.v2"
+"""Key of every v2 catalog record, so that the latest of each version survives compaction."""
 
 CHECKOUT_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "plan_not_found",
@@ -36,6 +46,10 @@ CHECKOUT_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "provider_unavailable",
     "provider_rejected",
     "checkout_conflict",
+    "currency_not_offered",
+    "amount_not_accepted",
+    "insufficient_funds",
+    "email_required",
 )
 """Reason codes billing uses today in ``CheckoutFailed``; the set may grow within v1."""
 
@@ -43,7 +57,7 @@ Title = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class LocalizedText(BaseModel):
-    """A user-facing text in every language the platform speaks."""
+    """A user-facing text in Russian and English (v1; v2 events use ``LocalizedTexts``)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -71,8 +85,9 @@ class Plan(BaseModel):
 class PlanCatalogPublished(Event):
     """The complete plan catalog, published whenever an operator changes any plan.
 
-    Emitted by billing to the compacted catalog topic, always under the same key. Consumed
-    by the bot (plan menu) and the gateway (partner API), which mirror the latest catalog.
+    Superseded by ``billing.catalog.published.v2`` (names in any language, a price per
+    currency, payment methods); billing publishes both until every consumer reads v2.
+    Emitted by billing to the compacted catalog topic, always under the same key.
     """
 
     event_type = "billing.catalog.published.v1"
@@ -97,6 +112,146 @@ class PlanCatalogPublished(Event):
         return CATALOG_KEY
 
 
+LocalizedTexts = Annotated[
+    dict[LanguageTag, Title],
+    Field(
+        min_length=1,
+        description=(
+            'A name by language tag (`{"ru": "1 месяц", "en": "1 month"}`); a reader '
+            "shows the customer's language, else the nearest it has, else any."
+        ),
+    ),
+]
+
+
+def _unique_currencies(prices: tuple[Money, ...]) -> tuple[Money, ...]:
+    currencies = [price.currency for price in prices]
+    if len(currencies) != len(set(currencies)):
+        raise ValueError("at most one price per currency")
+    return prices
+
+
+Prices = Annotated[
+    tuple[Money, ...],
+    Field(
+        min_length=1,
+        description=(
+            "The price in each currency it is sold in, set by the operator: no exchange rate "
+            "is ever applied. A payment method can sell it if it takes one of these currencies."
+        ),
+    ),
+    AfterValidator(_unique_currencies),
+]
+
+
+class PlanOffer(BaseModel):
+    """One plan of the catalog as customers see it (v2)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    plan_id: PlanId
+    titles: LocalizedTexts
+    duration_days: int = Field(strict=True, ge=1, description="Length of one paid period in days.")
+    prices: Prices
+    traffic_limit_bytes: ByteCount = Field(
+        description="Traffic per period in bytes; 0 means unlimited."
+    )
+    active: bool = Field(
+        description="Whether it can be bought now; inactive plans stay for existing subscriptions."
+    )
+
+    def price_in(self, currency: str) -> Money | None:
+        return next((price for price in self.prices if price.currency == currency), None)
+
+
+class TopUpOffer(BaseModel):
+    """A wallet top-up customers can buy: ``credit`` on the balance for one of ``prices``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    topup_id: PlanId
+    credit: Money = Field(description="What the wallet receives, in the wallet's currency.")
+    prices: Prices
+
+    def price_in(self, currency: str) -> Money | None:
+        return next((price for price in self.prices if price.currency == currency), None)
+
+
+class PaymentMethodOffer(BaseModel):
+    """A way to pay that billing has configured, and what it can do."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    provider: ProviderName
+    currencies: tuple[CurrencyCode, ...] = Field(
+        min_length=1, description="Currencies it takes; it sells what has a price in one."
+    )
+    recurring: bool = Field(
+        description="It can keep the method for automatic renewals (with the customer's consent)."
+    )
+    receipt_email_required: bool = Field(
+        default=False,
+        description="Payments carry a 54-FZ receipt, which needs the customer's e-mail first.",
+    )
+
+
+class CatalogPublished(Event):
+    """The complete catalog: plans, wallet top-ups and the ways to pay for them.
+
+    Emitted by billing to the compacted catalog topic whenever an operator changes
+    anything in it, always under the key ``catalog.v2``. Consumed by the bot (menus) and
+    the gateway (partner API), which mirror the latest catalog.
+    """
+
+    event_type = "billing.catalog.published.v2"
+    topic = BILLING_CATALOG
+
+    catalog_version: int = Field(
+        strict=True,
+        ge=1,
+        description="Increases with every publication; mirrors ignore versions they have passed.",
+    )
+    plans: tuple[PlanOffer, ...] = Field(description="Every plan, active or not, in display order.")
+    topups: tuple[TopUpOffer, ...] = Field(
+        default=(), description="Wallet top-ups on sale, in display order."
+    )
+    payment_methods: tuple[PaymentMethodOffer, ...] = Field(
+        description="Enabled payment methods, in the order customers are offered them."
+    )
+    wallet_currency: CurrencyCode | None = Field(
+        default=None,
+        description="Currency of customer balances; absent when the wallet is switched off.",
+    )
+    published_at: UtcDatetime = Field(description="When this version was published.")
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> Self:
+        for ids in (
+            [plan.plan_id for plan in self.plans],
+            [topup.topup_id for topup in self.topups],
+            [method.provider for method in self.payment_methods],
+        ):
+            if len(ids) != len(set(ids)):
+                raise ValueError("plan, top-up and provider ids must be unique within a catalog")
+        return self
+
+    def key(self) -> str:
+        return CATALOG_V2_KEY
+
+
+class TelegramInvoice(BaseModel):
+    """What the bot puts into a Telegram invoice (``sendInvoice``) for a Stars payment."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    description: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    payload: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="Telegram hands it back in the pre-checkout query and the payment."
+    )
+    amount: Money = Field(description="The price, in XTR.")
+
+
 class CheckoutReady(Event):
     """Billing created an order and a payment with the provider; the customer can pay now.
 
@@ -117,6 +272,33 @@ class CheckoutReady(Event):
     expires_at: UtcDatetime | None = Field(
         default=None, description="When the payment link stops working, if the provider says."
     )
+    telegram_invoice: TelegramInvoice | None = Field(
+        default=None,
+        description=(
+            "For Telegram Stars: the invoice the bot sends into the chat; "
+            "``confirmation_url`` is then the same invoice as a link."
+        ),
+    )
+
+    def key(self) -> str:
+        return str(self.checkout_id)
+
+
+class CheckoutPaid(Event):
+    """A checkout was paid at once from the customer's wallet; no payment link is needed.
+
+    Answer to ``RequestCheckout`` with the provider ``wallet``. ``PaymentSucceeded`` for the
+    order follows. Consumed by the bot (shows the new balance) and the gateway.
+    """
+
+    event_type = "billing.checkout.paid.v1"
+    topic = BILLING_CHECKOUTS
+
+    checkout_id: UUID = Field(description="The id from the checkout request.")
+    customer_id: UUID = Field(description="The paying customer.")
+    order_id: UUID = Field(description="The order billing created and paid.")
+    amount: Money = Field(description="What the wallet paid.")
+    balance: Money = Field(description="The wallet's balance after paying.")
 
     def key(self) -> str:
         return str(self.checkout_id)

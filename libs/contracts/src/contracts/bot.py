@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -15,7 +16,8 @@ from contracts.fields import (
     TelegramId,
     UtcDatetime,
 )
-from contracts.topics import BOT_CHECKOUTS, BOT_CUSTOMERS
+from contracts.money import CurrencyCode
+from contracts.topics import BOT_CHECKOUTS, BOT_CUSTOMERS, BOT_PAYMENTS
 
 
 class CustomerRegistered(Event):
@@ -88,6 +90,82 @@ class RequestCheckout(Event):
         description="Where the provider sends the customer after paying; its default if absent.",
     )
     requested_at: UtcDatetime = Field(description="When the customer asked to pay.")
+    currency: CurrencyCode | None = Field(
+        default=None,
+        description=(
+            "Which of the plan's prices the customer chose (the one the method showed); "
+            "absent: the first the provider takes."
+        ),
+    )
+    save_payment_method: bool = Field(
+        default=False,
+        description=(
+            "The customer consented to automatic renewals with this payment's method, after "
+            "being shown the amount, the period and how to cancel."
+        ),
+    )
 
     def key(self) -> str:
         return str(self.checkout_id)
+
+
+class RequestTopUp(Event):
+    """The customer chose a wallet top-up and a way to pay: billing, make a payment link.
+
+    Command from the bot to billing, answered like ``RequestCheckout`` on
+    ``billing.checkouts.v1`` with the same ``checkout_id``.
+    """
+
+    event_type = "bot.topup.requested.v1"
+    topic = BOT_CHECKOUTS
+
+    checkout_id: UUID = Field(description="Chosen by the requester; the idempotency key.")
+    customer_id: UUID = Field(description="The customer whose wallet is topped up.")
+    topup_id: PlanId = Field(description="Top-up from the catalog.")
+    provider: ProviderName
+    currency: CurrencyCode | None = Field(
+        default=None, description="Which of the top-up's prices; absent: the first taken."
+    )
+    return_url: HttpUrl | None = Field(default=None, description="As for a checkout.")
+    requested_at: UtcDatetime = Field(description="When the customer asked to pay.")
+
+    def key(self) -> str:
+        return str(self.checkout_id)
+
+
+class StarsPaymentReceived(Event):
+    """Telegram told the bot that a customer paid in Stars, or that a payment was refunded.
+
+    Emitted by the bot for each ``successful_payment`` and ``refunded_payment`` service
+    message, as Telegram sent it (the update came through the secret-checked webhook or
+    the bot's own long poll). Consumed by billing, which settles the order once per charge.
+    """
+
+    event_type = "bot.stars_payment.received.v1"
+    topic = BOT_PAYMENTS
+
+    kind: Literal["payment", "refund"] = Field(
+        description="`payment` for `successful_payment`, `refund` for `refunded_payment`."
+    )
+    telegram_payment_charge_id: str = Field(
+        min_length=1, max_length=128, description="Telegram's id of the charge, unique per charge."
+    )
+    invoice_payload: str = Field(
+        min_length=1, max_length=128, description="The payload billing put into the invoice."
+    )
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="Always `XTR` for Stars.")
+    total_amount: int = Field(strict=True, ge=1, description="Stars paid (or refunded).")
+    telegram_user_id: TelegramId = Field(gt=0, description="Who paid.")
+    customer_id: UUID | None = Field(
+        default=None, description="The customer, when the bot knows the payer as one."
+    )
+    is_recurring: bool = Field(default=False, description="A subscription payment.")
+    is_first_recurring: bool = Field(default=False, description="A subscription's first payment.")
+    subscription_expiration_date: UtcDatetime | None = Field(
+        default=None, description="Until when a subscription payment paid."
+    )
+    update_id: int = Field(strict=True, ge=0, description="The update that carried it.")
+    received_at: UtcDatetime = Field(description="When the bot received the update.")
+
+    def key(self) -> str:
+        return self.telegram_payment_charge_id

@@ -90,12 +90,20 @@ BOT_CHECKOUTS: Final = TopicSpec(
     key="checkout id (UUID, chosen by the bot)",
     description="Checkout commands from the bot to billing.",
 )
+BOT_PAYMENTS: Final = TopicSpec(
+    name="bot.payments.v1",
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=STREAM_RETENTION_MS,
+    key="Telegram payment charge id",
+    description="Telegram Stars payments and refunds as Telegram reported them to the bot.",
+)
 BILLING_CATALOG: Final = TopicSpec(
     name="billing.catalog.v1",
     partitions=1,
     cleanup_policy="compact",
     retention_ms=None,
-    key='the constant "catalog": compaction keeps the latest full catalog',
+    key='"catalog" (v1) or "catalog.v2": compaction keeps the latest full catalog of each',
     description="Snapshots of the plan catalog; other services mirror the latest one locally.",
 )
 BILLING_CHECKOUTS: Final = TopicSpec(
@@ -183,6 +191,7 @@ DEADLETTER_TOPICS: Final[dict[ServiceName, TopicSpec]] = {
 TOPICS: Final[tuple[TopicSpec, ...]] = (
     BOT_CUSTOMERS,
     BOT_CHECKOUTS,
+    BOT_PAYMENTS,
     BILLING_CATALOG,
     BILLING_CHECKOUTS,
     BILLING_PAYMENTS,
