@@ -12,6 +12,7 @@ from sandbox.telegram.entities import FormattedText
 from sandbox.telegram.errors import BotApiError
 from sandbox.telegram.markup import parse_reply_markup
 from sandbox.telegram.models import SimulatedUser
+from sandbox.telegram.payments import InvoiceRequest, LabeledPrice
 from sandbox.telegram.ratelimit import SendRateLimiter
 from sandbox.telegram.updates import retry_delay
 
@@ -76,6 +77,37 @@ async def test_callback_queries_expire_after_150_s_and_messages_after_a_day(
         )
     clock.now += 86400
     assert await pending_kinds(emulator, bot, 2) == []
+
+
+async def test_subscription_periods_run_from_each_charge_and_checkouts_expire_after_150_s(
+    emulator: TelegramEmulator, bot: BotState, user: SimulatedUser, clock: Clock
+) -> None:
+    monthly = InvoiceRequest(
+        "VPN",
+        "Monthly",
+        "sub:1",
+        "XTR",
+        (LabeledPrice("30 days", 100),),
+        subscription_period=2592000,
+    )
+    link = emulator.create_invoice_link(bot, monthly)
+    attempt = emulator.start_checkout(bot, user.id, invoice_link=link)
+    assert attempt.pre_checkout_query_id is not None
+    emulator.answer_pre_checkout_query(
+        bot, int(attempt.pre_checkout_query_id), ok=True, error_message=""
+    )
+    first = (await emulator.finish_checkout(bot, attempt)).charge
+    assert first is not None
+    assert first.expires_at == int(clock.now) + 2592000
+    clock.now += 2592000
+    renewal = emulator.renew_subscription(bot, user.id, first.id).charge
+    assert renewal is not None
+    assert renewal.expires_at == first.expires_at + 2592000
+    assert emulator.star_balance(user.id) == 100_000 - 200
+    emulator.start_checkout(bot, user.id, invoice_link=link)
+    assert (await pending_kinds(emulator, bot, 0))[-1] == "pre_checkout_query"
+    clock.now += 151
+    assert "pre_checkout_query" not in await pending_kinds(emulator, bot, 0)
 
 
 def test_messages_older_than_48_hours_cannot_be_deleted(

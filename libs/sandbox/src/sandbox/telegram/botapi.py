@@ -22,6 +22,7 @@ from sandbox.telegram.entities import FormattedText
 from sandbox.telegram.errors import BotApiError, bad_request, not_found
 from sandbox.telegram.formatting import check_message_text, parse_formatted_text
 from sandbox.telegram.markup import ReplyMarkup, parse_reply_markup
+from sandbox.telegram.payments import parse_invoice_request
 from sandbox.telegram.wire import Params, json_text, to_integer
 
 UrlFetcher = Callable[[str], Awaitable[bytes]]
@@ -203,6 +204,73 @@ async def delete_my_commands(call: MethodCall) -> MethodResult:
     p = call.params
     call.emulator.delete_my_commands(call.bot, _scope(p), p.text("language_code"))
     return _result(True)
+
+
+@_method("sendInvoice")
+async def send_invoice(call: MethodCall) -> MethodResult:
+    p = call.params
+    request = parse_invoice_request(p, subscriptions=False)
+    options = _send_options(p)
+    markup = parse_reply_markup(p.text("reply_markup"))
+    message = call.emulator.send_invoice(call.bot, p.text("chat_id"), request, markup, options)
+    return _result(message)
+
+
+@_method("createInvoiceLink")
+async def create_invoice_link(call: MethodCall) -> MethodResult:
+    request = parse_invoice_request(call.params, subscriptions=True)
+    return _result(call.emulator.create_invoice_link(call.bot, request))
+
+
+@_method("answerPreCheckoutQuery")
+async def answer_pre_checkout_query(call: MethodCall) -> MethodResult:
+    p = call.params
+    query_id = to_integer(p.text("pre_checkout_query_id"))
+    ok = p.flag("ok")
+    error_message = "" if ok else p.required("error_message")
+    call.emulator.answer_pre_checkout_query(call.bot, query_id, ok=ok, error_message=error_message)
+    return _result(True)
+
+
+@_method("refundStarPayment")
+async def refund_star_payment(call: MethodCall) -> MethodResult:
+    p = call.params
+    user_id = _user_id(p)
+    charge_id = p.required("telegram_payment_charge_id")
+    call.emulator.refund_star_payment(call.bot, user_id, charge_id)
+    return _result(True)
+
+
+@_method("editUserStarSubscription")
+async def edit_user_star_subscription(call: MethodCall) -> MethodResult:
+    p = call.params
+    call.emulator.edit_user_star_subscription(
+        call.bot,
+        _user_id(p),
+        p.text("telegram_payment_charge_id"),
+        is_canceled=p.flag("is_canceled"),
+    )
+    return _result(True)
+
+
+@_method("getStarTransactions")
+async def get_star_transactions(call: MethodCall) -> MethodResult:
+    p = call.params
+    offset = p.integer("offset", default=0, lowest=0, highest=INT32_MAX)
+    limit = p.integer("limit", default=100, lowest=1, highest=100)
+    return _result(call.emulator.star_transactions(call.bot, offset=offset, limit=limit))
+
+
+@_method("getMyStarBalance")
+async def get_my_star_balance(call: MethodCall) -> MethodResult:
+    return _result(call.emulator.my_star_balance(call.bot))
+
+
+def _user_id(p: Params) -> int:
+    user_id = max(to_integer(p.text("user_id")), 0)
+    if user_id == 0:
+        raise bad_request("invalid user_id specified")
+    return user_id
 
 
 def _message_text(p: Params) -> FormattedText:

@@ -8,10 +8,20 @@
 
 ``wait_for_bot_message`` looks at what the bot sent after this client's last action for that
 user (or after ``after``), so an answer that arrives before the wait starts is not missed.
+
+Telegram Stars: the user pays an invoice the bot sent (or an invoice link it created); the
+bot gets a ``pre_checkout_query`` and must answer it within 10 s, as on Telegram
+(``set_pre_checkout_timeout`` shortens the window for tests):
+
+    invoice = await telegram.wait_for_bot_message(user.id, lambda m: m.invoice is not None)
+    payment = await telegram.pay_invoice(user.id, invoice.message_id, balance=500)
+    assert payment.status == "paid"  # or "declined", "timed_out", "insufficient_balance"
+    await telegram.renew_subscription(user.id, payment.telegram_payment_charge_id)
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +33,11 @@ import httpx
 from sandbox.control import SandboxControlError
 
 _LONG_POLL_MARGIN = 10.0
+_PAYMENT_POLL_INTERVAL = 0.02
+
+PaymentStatus = Literal[
+    "pending", "paid", "declined", "timed_out", "insufficient_balance", "canceled"
+]
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,7 @@ class BotMessage:
     caption: str | None
     reply_markup: dict[str, Any] | None
     accepted_at: float
+    invoice: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> BotMessage:
@@ -79,6 +95,7 @@ class BotMessage:
             caption=body["caption"],
             reply_markup=body["reply_markup"],
             accepted_at=body["accepted_at"],
+            invoice=body.get("invoice"),
         )
 
     @property
@@ -101,6 +118,9 @@ class TranscriptMessage:
     edit_date: int | None
     deleted: bool
     accepted_at: float
+    invoice: dict[str, Any] | None = None
+    successful_payment: dict[str, Any] | None = None
+    refunded_payment: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> TranscriptMessage:
@@ -117,6 +137,9 @@ class TranscriptMessage:
             edit_date=body["edit_date"],
             deleted=body["deleted"],
             accepted_at=body["accepted_at"],
+            invoice=body.get("invoice"),
+            successful_payment=body.get("successful_payment"),
+            refunded_payment=body.get("refunded_payment"),
         )
 
 
@@ -179,6 +202,59 @@ class Transcript:
         raise KeyError(query_id)
 
 
+@dataclass(frozen=True)
+class StarsPayment:
+    """A payment as the customer saw it: a checkout of an invoice, or a renewal.
+
+    ``status``: ``pending`` (the bot has the pre-checkout query), ``paid``, ``declined``
+    (the bot answered not ok; ``error_message`` is what the user was shown), ``timed_out``
+    (no answer within the window), ``insufficient_balance`` or, for a renewal, ``canceled``
+    (the bot cancelled the subscription). ``update`` is the successful_payment update.
+    """
+
+    kind: Literal["checkout", "renewal"]
+    status: PaymentStatus
+    pre_checkout_query_id: str | None
+    telegram_payment_charge_id: str | None
+    error_message: str | None
+    currency: str
+    total_amount: int
+    invoice_payload: str
+    subscription_expiration_date: int | None
+    invoice_message_id: int | None
+    invoice_link: str | None
+    started_at: float
+    finished_at: float | None
+    update: dict[str, Any] | None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> StarsPayment:
+        return cls(
+            kind=body["kind"],
+            status=body["status"],
+            pre_checkout_query_id=body["pre_checkout_query_id"],
+            telegram_payment_charge_id=body["telegram_payment_charge_id"],
+            error_message=body["error_message"],
+            currency=body["currency"],
+            total_amount=body["total_amount"],
+            invoice_payload=body["invoice_payload"],
+            subscription_expiration_date=body["subscription_expiration_date"],
+            invoice_message_id=body["invoice_message_id"],
+            invoice_link=body["invoice_link"],
+            started_at=body["started_at"],
+            finished_at=body["finished_at"],
+            update=body["update"],
+        )
+
+
+@dataclass(frozen=True)
+class BotStars:
+    """The bot's Stars balance and every transaction, oldest first, as getStarTransactions."""
+
+    balance: int
+    transactions: list[dict[str, Any]]
+
+
 class TelegramSandboxControl:
     """Drives the Telegram sandbox's control API for one bot (named by its token)."""
 
@@ -195,6 +271,7 @@ class TelegramSandboxControl:
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(timeout=timeout, trust_env=False)
         self._marks: dict[int, int] = {}
+        self._pre_checkout_timeout: float | None = None
 
     async def __aenter__(self) -> TelegramSandboxControl:
         return self
@@ -304,6 +381,81 @@ class TelegramSandboxControl:
             f"no matching bot message to {user_id} within {timeout} s; saw {seen or 'nothing'}"
         )
 
+    async def pay_invoice(
+        self,
+        user_id: int,
+        message_id: int | None = None,
+        *,
+        invoice_link: str | None = None,
+        balance: int | None = None,
+        wait: bool = True,
+    ) -> StarsPayment:
+        """The user pays an invoice message (or an invoice link): sets the user's Stars to
+        ``balance`` first if given. With ``wait`` the call returns the outcome once the bot
+        answered the pre-checkout query or the window ran out; without, it returns at once
+        with status ``pending`` (see ``wait_for_payment``)."""
+        body: dict[str, Any] = {
+            "message_id": message_id,
+            "invoice_link": invoice_link,
+            "balance": balance,
+            "wait": wait,
+        }
+        result = await self._request(
+            "POST", self._chat_path(user_id, "pay"), body, read_timeout=self._payment_timeout()
+        )
+        self._marks[user_id] = result["seq"]
+        return StarsPayment.from_json(result)
+
+    async def renew_subscription(
+        self, user_id: int, telegram_payment_charge_id: str, *, balance: int | None = None
+    ) -> StarsPayment:
+        """Charges the next period of the subscription that charge belongs to, as Telegram
+        does when a period ends: ``paid``, ``insufficient_balance`` or ``canceled``."""
+        body = {"telegram_payment_charge_id": telegram_payment_charge_id, "balance": balance}
+        result = await self._request("POST", self._chat_path(user_id, "renew"), body)
+        self._marks[user_id] = result["seq"]
+        return StarsPayment.from_json(result)
+
+    async def payments(self, user_id: int) -> list[StarsPayment]:
+        """Every payment this user tried with this bot, oldest first."""
+        body = await self._request("GET", self._chat_path(user_id, "payments"))
+        return [StarsPayment.from_json(item) for item in body["payments"]]
+
+    async def wait_for_payment(
+        self,
+        user_id: int,
+        pre_checkout_query_id: str,
+        *,
+        timeout: float = 15.0,  # noqa: ASYNC109 - spread over several short reads
+    ) -> StarsPayment:
+        """The outcome of a checkout started with ``wait=False``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for payment in await self.payments(user_id):
+                matches = payment.pre_checkout_query_id == pre_checkout_query_id
+                if matches and payment.status != "pending":
+                    return payment
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"checkout {pre_checkout_query_id} still pending")
+            await asyncio.sleep(_PAYMENT_POLL_INTERVAL)
+
+    async def set_star_balance(self, user_id: int, balance: int) -> int:
+        body = await self._request("PUT", f"/sandbox/users/{user_id}/stars", {"balance": balance})
+        return int(body["balance"])
+
+    async def star_balance(self, user_id: int) -> int:
+        """The user's Stars (every user starts with the emulator's default balance)."""
+        return int((await self._request("GET", f"/sandbox/users/{user_id}/stars"))["balance"])
+
+    async def bot_stars(self) -> BotStars:
+        body = await self._request("GET", f"/sandbox/bot{self._token}/stars")
+        return BotStars(balance=body["balance"], transactions=body["transactions"])
+
+    async def set_pre_checkout_timeout(self, seconds: float) -> None:
+        """How long a checkout waits for answerPreCheckoutQuery; reset restores 10 s."""
+        await self._request("PUT", "/sandbox/payments", {"pre_checkout_timeout": seconds})
+        self._pre_checkout_timeout = seconds
+
     async def outage(
         self,
         mode: str = "error",
@@ -332,6 +484,12 @@ class TelegramSandboxControl:
     async def reset(self) -> None:
         await self._request("POST", "/sandbox/reset")
         self._marks.clear()
+        self._pre_checkout_timeout = None
+
+    def _payment_timeout(self) -> float:
+        # A checkout holds the request open for the whole answer window.
+        window = self._pre_checkout_timeout or 10.0
+        return max(window + _LONG_POLL_MARGIN, 30.0)
 
     def _chat_path(self, user_id: int, action: str) -> str:
         return f"/sandbox/bot{self._token}/users/{user_id}/{action}"

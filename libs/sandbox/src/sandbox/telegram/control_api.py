@@ -7,6 +7,7 @@ serve several bots.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +20,7 @@ from sandbox.telegram.emulator import BotState, TelegramEmulator, UserAction
 from sandbox.telegram.errors import BotApiError, ControlError
 from sandbox.telegram.models import BotProfile, ChatMessage, PrivateChat, SimulatedUser
 from sandbox.telegram.outage import Outage
+from sandbox.telegram.payments import PaymentAttempt
 
 MAX_FEED_WAIT = 60.0
 _ANY_VERB = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -35,6 +37,12 @@ def control_routes(emulator: TelegramEmulator) -> list[Route]:
         Route("/sandbox/bots", _guarded(api.add_bot), methods=["POST"]),
         Route("/sandbox/users", _guarded(api.create_user), methods=["POST"]),
         Route("/sandbox/users/{user_id:int}", _guarded(api.get_user), methods=["GET"]),
+        Route(
+            "/sandbox/users/{user_id:int}/stars",
+            _guarded(api.star_balance),
+            methods=["GET", "PUT"],
+        ),
+        Route("/sandbox/payments", _guarded(api.payment_settings), methods=["GET", "PUT"]),
         Route("/sandbox/rate-limits", _guarded(api.rate_limits), methods=["GET", "POST"]),
         Route("/sandbox/outage", _guarded(api.outage), methods=["GET", "PUT", "DELETE"]),
         Route(f"{chat}/messages", _guarded(api.send_text), methods=["POST"]),
@@ -42,7 +50,11 @@ def control_routes(emulator: TelegramEmulator) -> list[Route]:
         Route(f"{chat}/block", _guarded(api.block), methods=["POST"]),
         Route(f"{chat}/unblock", _guarded(api.unblock), methods=["POST"]),
         Route(f"{chat}/transcript", _guarded(api.transcript), methods=["GET"]),
+        Route(f"{chat}/pay", _guarded(api.pay), methods=["POST"]),
+        Route(f"{chat}/renew", _guarded(api.renew), methods=["POST"]),
+        Route(f"{chat}/payments", _guarded(api.payments), methods=["GET"]),
         Route("/sandbox/bot{token}/sent", _guarded(api.sent), methods=["GET"]),
+        Route("/sandbox/bot{token}/stars", _guarded(api.bot_stars), methods=["GET"]),
         Route("/sandbox/{rest:path}", _guarded(api.unknown), methods=_ANY_VERB),
     ]
 
@@ -60,6 +72,7 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
 class _ControlApi:
     def __init__(self, emulator: TelegramEmulator) -> None:
         self._emulator = emulator
+        self._checkouts: set[asyncio.Task[PaymentAttempt]] = set()
 
     async def reset(self, request: Request) -> Response:
         self._emulator.reset()
@@ -159,6 +172,74 @@ class _ControlApi:
         user = self._emulator.user(user_id)
         return JSONResponse(_transcript_json(bot, user, chat))
 
+    async def star_balance(self, request: Request) -> Response:
+        """PUT ``{"balance": N}`` sets how many Stars the user has."""
+        user_id: int = request.path_params["user_id"]
+        if request.method == "PUT":
+            balance = _optional_int(await _json_body(request), "balance")
+            if balance is None:
+                raise ControlError(400, '"balance" must be an integer')
+            self._emulator.set_star_balance(user_id, balance)
+        return JSONResponse({"balance": self._emulator.star_balance(user_id)})
+
+    async def payment_settings(self, request: Request) -> Response:
+        """PUT ``{"pre_checkout_timeout": seconds}``: how long a checkout waits for the bot."""
+        if request.method == "PUT":
+            timeout = (await _json_body(request)).get("pre_checkout_timeout")
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+                raise ControlError(400, '"pre_checkout_timeout" must be a positive number')
+            self._emulator.pre_checkout_timeout = float(timeout)
+        return JSONResponse({"pre_checkout_timeout": self._emulator.pre_checkout_timeout})
+
+    async def pay(self, request: Request) -> Response:
+        """The user pays an invoice message or link; by default the answer waits for the
+        outcome, with ``"wait": false`` it comes once the pre-checkout query is out."""
+        bot, user_id = self._chat_route(request)
+        body = await _json_body(request)
+        message_id = _optional_int(body, "message_id")
+        link = _optional_string(body, "invoice_link")
+        balance = _optional_int(body, "balance")
+        wait = body.get("wait", True)
+        if not isinstance(wait, bool):
+            raise ControlError(400, '"wait" must be true or false')
+        if balance is not None:
+            self._emulator.set_star_balance(user_id, balance)
+        attempt = self._emulator.start_checkout(
+            bot, user_id, message_id=message_id, invoice_link=link
+        )
+        if wait:
+            attempt = await self._emulator.finish_checkout(bot, attempt)
+        else:
+            task = asyncio.create_task(self._emulator.finish_checkout(bot, attempt))
+            self._checkouts.add(task)
+            task.add_done_callback(self._checkouts.discard)
+        return JSONResponse({**_payment_json(attempt), "seq": self._emulator.last_seq})
+
+    async def renew(self, request: Request) -> Response:
+        bot, user_id = self._chat_route(request)
+        body = await _json_body(request)
+        charge_id = _string(body, "telegram_payment_charge_id")
+        balance = _optional_int(body, "balance")
+        if balance is not None:
+            self._emulator.set_star_balance(user_id, balance)
+        attempt = self._emulator.renew_subscription(bot, user_id, charge_id)
+        return JSONResponse({**_payment_json(attempt), "seq": self._emulator.last_seq})
+
+    async def payments(self, request: Request) -> Response:
+        bot, user_id = self._chat_route(request)
+        chat = self._emulator.existing_chat(bot, user_id)
+        attempts = chat.payments if chat is not None else []
+        return JSONResponse({"payments": [_payment_json(attempt) for attempt in attempts]})
+
+    async def bot_stars(self, request: Request) -> Response:
+        bot = self._bot(request)
+        return JSONResponse(
+            {
+                "balance": bot.stars.balance,
+                "transactions": [entry.to_json() for entry in bot.stars.transactions],
+            }
+        )
+
     async def sent(self, request: Request) -> Response:
         bot = self._bot(request)
         after = _query_number(request, "after", 0.0)
@@ -240,6 +321,11 @@ def _action_json(action: UserAction) -> dict[str, Any]:
     return {"message_id": action.message_id, "update": update, "seq": action.seq}
 
 
+def _payment_json(attempt: PaymentAttempt) -> dict[str, Any]:
+    update = json.loads(attempt.update.to_json()) if attempt.update is not None else None
+    return {**attempt.to_json(), "update": update}
+
+
 def _transcript_json(
     bot: BotState, user: SimulatedUser, chat: PrivateChat | None
 ) -> dict[str, Any]:
@@ -284,6 +370,9 @@ def _transcript_message(message: ChatMessage) -> dict[str, Any]:
         "caption_entities": message.caption.entities_json() if message.caption else [],
         "reply_markup": message.markup.shown_json() if message.markup is not None else None,
         "reply_to_message_id": message.reply_to_message_id,
+        "invoice": message.invoice.to_json() if message.invoice is not None else None,
+        "successful_payment": message.successful_payment,
+        "refunded_payment": message.refunded_payment,
         "date": message.date,
         "edit_date": message.edit_date,
         "deleted": message.deleted,

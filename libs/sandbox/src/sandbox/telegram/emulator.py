@@ -30,7 +30,12 @@ from sandbox.telegram.errors import (
 )
 from sandbox.telegram.formatting import finish_caption, finish_text
 from sandbox.telegram.links import LinkError, parse_http_url
-from sandbox.telegram.markup import ReplyMarkup, check_callback_data, check_inline_keyboard
+from sandbox.telegram.markup import (
+    ReplyMarkup,
+    check_callback_data,
+    check_inline_keyboard,
+    check_pay_buttons,
+)
 from sandbox.telegram.media import PhotoSize, check_photo, scaled_sizes
 from sandbox.telegram.models import (
     DEFAULT_BOT,
@@ -45,6 +50,26 @@ from sandbox.telegram.models import (
     bot_id_from_token,
 )
 from sandbox.telegram.outage import Outage
+from sandbox.telegram.payments import (
+    CHARGE_ALREADY_REFUNDED,
+    CHARGE_ID_INVALID,
+    CHARGE_NOT_FOUND,
+    DEFAULT_STAR_BALANCE,
+    PRE_CHECKOUT_ANSWER_WINDOW,
+    USER_ID_INVALID,
+    Invoice,
+    InvoiceRequest,
+    PaymentAttempt,
+    PreCheckoutAnswer,
+    PreCheckoutQuery,
+    StarCharge,
+    StarLedger,
+    Subscription,
+    check_invoice,
+    invoice_link_url,
+    invoice_slug,
+    star_transaction,
+)
 from sandbox.telegram.ratelimit import SendRateLimiter
 from sandbox.telegram.updates import (
     DEFAULT_ALLOWED_UPDATES,
@@ -116,6 +141,7 @@ class BotState:
     last_error_message: str | None = None
     commands: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
     photos: dict[str, tuple[PhotoSize, ...]] = field(default_factory=dict)
+    stars: StarLedger = field(default_factory=StarLedger)
     poll: _Poll | None = None
     previous_offset: int | None = None
     previous_poll_at: float = -math.inf
@@ -172,6 +198,8 @@ class TelegramEmulator:
         *,
         local_mode: bool = True,
         rate_limits: bool = False,
+        pre_checkout_timeout: float = PRE_CHECKOUT_ANSWER_WINDOW,
+        star_balance: int = DEFAULT_STAR_BALANCE,
         clock: Clock = time.time,
         monotonic: Clock = time.monotonic,
         rng: random.Random | None = None,
@@ -180,6 +208,10 @@ class TelegramEmulator:
         self.rate_limits = rate_limits
         self._default_rate_limits = rate_limits
         self.outage: Outage | None = None
+        # How long a checkout waits for answerPreCheckoutQuery; tests shorten it.
+        self.pre_checkout_timeout = pre_checkout_timeout
+        self._default_pre_checkout_timeout = pre_checkout_timeout
+        self._default_star_balance = star_balance
         self._clock = clock
         self._monotonic = monotonic
         self._rng = rng or random.Random()  # noqa: S311 - identifiers, not secrets
@@ -188,6 +220,8 @@ class TelegramEmulator:
         self._users: dict[int, SimulatedUser] = {}
         self._chats: dict[tuple[int, int], PrivateChat] = {}
         self._callbacks: dict[str, CallbackQuery] = {}
+        self._pre_checkouts: dict[str, PreCheckoutQuery] = {}
+        self._star_balances: dict[int, int] = {}
         self._feed: list[SentEvent] = []
         self._feed_start = 0
         self._seq = 0
@@ -559,7 +593,7 @@ class TelegramEmulator:
     ) -> dict[str, Any]:
         chat, message = self._message_to_edit(bot, target)
         markup = _checked_markup(markup)
-        _check_server_side(markup)
+        _check_server_side(markup, invoice=message.invoice is not None)
         if _inline_of(markup) == message.inline_keyboard:
             raise bad_request(NOT_MODIFIED)
         message.markup = markup if markup is not None and markup.inline is not None else None
@@ -648,6 +682,86 @@ class TelegramEmulator:
 
     def delete_my_commands(self, bot: BotState, scope: str, language_code: str) -> None:
         bot.commands.pop((scope, language_code), None)
+
+    # Bot API: Telegram Stars
+
+    def send_invoice(
+        self,
+        bot: BotState,
+        chat_id: str,
+        request: InvoiceRequest,
+        markup: ReplyMarkup | None,
+        options: SendOptions,
+    ) -> dict[str, Any]:
+        user = self._user_for_chat_id(chat_id)
+        markup = _checked_markup(markup)
+        chat = self._writable_chat(bot, user)
+        reply_to = self._reply_target(chat, options)
+        invoice = check_invoice(request)
+        _check_server_side(markup, invoice=True)
+        self._take_send_slot(bot, chat, options)
+        return self._post(
+            bot, chat, options, invoice=invoice, markup=markup, reply_to_message_id=reply_to
+        )
+
+    def create_invoice_link(self, bot: BotState, request: InvoiceRequest) -> str:
+        invoice = check_invoice(request)
+        slug = _random_base64(self._rng, 27)
+        while slug in bot.stars.links:
+            slug = _random_base64(self._rng, 27)
+        bot.stars.links[slug] = invoice
+        return invoice_link_url(slug)
+
+    def answer_pre_checkout_query(
+        self, bot: BotState, query_id: int, *, ok: bool, error_message: str
+    ) -> None:
+        query = self._pre_checkouts.get(str(query_id))
+        if query is None or query.bot_id != bot.id or not query.open:
+            raise bad_request(QUERY_ID_INVALID)
+        query.answer(ok, error_message)
+
+    def refund_star_payment(self, bot: BotState, user_id: int, charge_id: str) -> None:
+        if user_id not in self._users:
+            raise bad_request(USER_ID_INVALID)
+        charge = bot.stars.charges.get(charge_id)
+        if charge is None or charge.user_id != user_id:
+            raise bad_request(CHARGE_NOT_FOUND)
+        if charge.refunded:
+            raise bad_request(CHARGE_ALREADY_REFUNDED)
+        charge.refunded = True
+        amount = charge.invoice.total_amount
+        bot.stars.balance -= amount
+        self._star_balances[user_id] = self.star_balance(user_id) + amount
+        now = self._clock()
+        user = self.user(user_id)
+        bot.stars.transactions.append(
+            star_transaction(charge, user.user_json(), date=int(now), incoming=False)
+        )
+        chat = self._open_chat(bot, user_id)
+        self._user_service_message(bot, chat, now, refunded_payment=charge.refunded_payment_json())
+
+    def edit_user_star_subscription(
+        self, bot: BotState, user_id: int, charge_id: str, *, is_canceled: bool
+    ) -> None:
+        if user_id not in self._users:
+            raise bad_request(USER_ID_INVALID)
+        subscription = self._subscription_of(bot, user_id, charge_id)
+        if subscription is None:
+            raise bad_request(CHARGE_ID_INVALID)
+        subscription.canceled_by_bot = is_canceled
+
+    def star_transactions(self, bot: BotState, *, offset: int, limit: int) -> dict[str, Any]:
+        return {"transactions": bot.stars.page(offset, limit)}
+
+    def my_star_balance(self, bot: BotState) -> dict[str, Any]:
+        return {"amount": bot.stars.balance}
+
+    def _subscription_of(self, bot: BotState, user_id: int, charge_id: str) -> Subscription | None:
+        """Any charge of a subscription names it: the first one or a renewal."""
+        charge = bot.stars.charges.get(charge_id)
+        if charge is None or charge.user_id != user_id or charge.subscription_id is None:
+            return None
+        return bot.stars.subscriptions[charge.subscription_id]
 
     # Simulated users (control API)
 
@@ -772,6 +886,181 @@ class TelegramEmulator:
         self.user(user_id)
         return self._chats.get((bot.id, user_id))
 
+    # Simulated users: paying in Telegram Stars
+
+    def star_balance(self, user_id: int) -> int:
+        self.user(user_id)
+        return self._star_balances.get(user_id, self._default_star_balance)
+
+    def set_star_balance(self, user_id: int, balance: int) -> int:
+        self.user(user_id)
+        if balance < 0:
+            raise ControlError(400, "a Stars balance is a whole number of Stars, 0 or more")
+        self._star_balances[user_id] = balance
+        return balance
+
+    async def pay_invoice(
+        self,
+        bot: BotState,
+        user_id: int,
+        *,
+        message_id: int | None = None,
+        invoice_link: str | None = None,
+    ) -> PaymentAttempt:
+        attempt = self.start_checkout(
+            bot, user_id, message_id=message_id, invoice_link=invoice_link
+        )
+        return await self.finish_checkout(bot, attempt)
+
+    def start_checkout(
+        self,
+        bot: BotState,
+        user_id: int,
+        *,
+        message_id: int | None = None,
+        invoice_link: str | None = None,
+    ) -> PaymentAttempt:
+        """The user taps Pay: the bot gets a pre_checkout_query, unless the Stars fall short
+        (the client asks the user to buy more before it asks the bot)."""
+        chat = self._open_chat(bot, user_id)
+        if chat.blocked:
+            raise ControlError(409, "the user has blocked the bot; unblock it first")
+        invoice = self._invoice_to_pay(bot, chat, message_id, invoice_link)
+        now = self._clock()
+        attempt = PaymentAttempt(
+            "checkout", invoice, now, invoice_message_id=message_id, invoice_link=invoice_link
+        )
+        chat.payments.append(attempt)
+        if self.star_balance(user_id) < invoice.total_amount:
+            return attempt.finish("insufficient_balance", now)
+        query = PreCheckoutQuery(
+            id=str(self._rng.randint(10**18, 2**63 - 1)),
+            bot_id=bot.id,
+            user_id=user_id,
+            invoice=invoice,
+            decision=asyncio.get_running_loop().create_future(),
+        )
+        self._pre_checkouts[query.id] = query
+        attempt.pre_checkout_query_id = query.id
+        self._enqueue(
+            bot,
+            "pre_checkout_query",
+            query.to_json(chat.user.user_json()),
+            ("pre_checkout", user_id),
+            QUERY_UPDATE_LIFETIME,
+        )
+        return attempt
+
+    async def finish_checkout(self, bot: BotState, attempt: PaymentAttempt) -> PaymentAttempt:
+        """Waits for answerPreCheckoutQuery, then pays; unanswered in time, the checkout fails."""
+        query = self._pre_checkouts.get(attempt.pre_checkout_query_id or "")
+        if query is None or attempt.status != "pending":
+            return attempt
+        answer: PreCheckoutAnswer | None = None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.pre_checkout_timeout):
+                answer = await asyncio.shield(query.decision)
+        query.expire()
+        now = self._clock()
+        chat = self._chats.get((bot.id, query.user_id))
+        if answer is None or chat is None:
+            return attempt.finish("timed_out", now)
+        if not answer.ok:
+            attempt.error_message = answer.error_message
+            return attempt.finish("declined", now)
+        return self._pay(bot, chat, attempt, None)
+
+    def renew_subscription(self, bot: BotState, user_id: int, charge_id: str) -> PaymentAttempt:
+        """The next period of a subscription is charged, as Telegram does at its expiry."""
+        chat = self._open_chat(bot, user_id)
+        subscription = self._subscription_of(bot, user_id, charge_id)
+        if subscription is None:
+            raise ControlError(404, f"user {user_id} has no subscription with charge {charge_id!r}")
+        attempt = PaymentAttempt("renewal", subscription.invoice, self._clock())
+        chat.payments.append(attempt)
+        if subscription.canceled_by_bot:
+            return attempt.finish("canceled", attempt.started_at)
+        return self._pay(bot, chat, attempt, subscription)
+
+    def _invoice_to_pay(
+        self,
+        bot: BotState,
+        chat: PrivateChat,
+        message_id: int | None,
+        invoice_link: str | None,
+    ) -> Invoice:
+        if (message_id is None) == (invoice_link is None):
+            raise ControlError(400, 'give exactly one of "message_id" and "invoice_link"')
+        if invoice_link is not None:
+            linked = bot.stars.links.get(invoice_slug(invoice_link))
+            if linked is None:
+                raise ControlError(404, f"this bot created no invoice link {invoice_link!r}")
+            return linked
+        message = chat.live_message(message_id or 0)
+        if message is None or message.invoice is None:
+            raise ControlError(404, f"no invoice message {message_id} in this chat")
+        return message.invoice
+
+    def _pay(
+        self,
+        bot: BotState,
+        chat: PrivateChat,
+        attempt: PaymentAttempt,
+        subscription: Subscription | None,
+    ) -> PaymentAttempt:
+        """Moves the Stars and tells the bot with a successful_payment message."""
+        invoice = attempt.invoice
+        now = self._clock()
+        balance = self.star_balance(chat.id)
+        if balance < invoice.total_amount:
+            return attempt.finish("insufficient_balance", now)
+        self._star_balances[chat.id] = balance - invoice.total_amount
+        bot.stars.balance += invoice.total_amount
+        date = int(now)
+        charge = StarCharge(self._new_charge_id(bot), chat.id, invoice, date)
+        if invoice.subscription_period:
+            if subscription is None:
+                expires_at = date + invoice.subscription_period
+                subscription = Subscription(charge.id, chat.id, invoice, expires_at)
+                bot.stars.subscriptions[subscription.id] = subscription
+                charge.is_first_recurring = True
+            else:
+                subscription.expires_at += invoice.subscription_period
+            charge.subscription_id = subscription.id
+            charge.expires_at = subscription.expires_at
+        bot.stars.charges[charge.id] = charge
+        bot.stars.transactions.append(
+            star_transaction(charge, chat.user.user_json(), date=date, incoming=True)
+        )
+        attempt.charge = charge
+        attempt.update = self._user_service_message(
+            bot, chat, now, successful_payment=charge.successful_payment_json()
+        )
+        return attempt.finish("paid", now)
+
+    def _user_service_message(
+        self, bot: BotState, chat: PrivateChat, now: float, **content: Any
+    ) -> QueuedUpdate | None:
+        message = ChatMessage(
+            message_id=chat.next_message_id(),
+            sender="user",
+            date=int(now),
+            accepted_at=now,
+            **content,
+        )
+        chat.add_message(message)
+        chat.started = True
+        return self._enqueue(
+            bot, "message", chat.message_json(message), ("chat", chat.id), MESSAGE_UPDATE_LIFETIME
+        )
+
+    def _new_charge_id(self, bot: BotState) -> str:
+        # Real Stars charge ids are far longer than 128 characters.
+        while True:
+            charge_id = "stx" + _random_base64(self._rng, 140)
+            if charge_id not in bot.stars.charges:
+                return charge_id
+
     # What bots sent
 
     def _record_sent(
@@ -790,6 +1079,7 @@ class TelegramEmulator:
                 caption=message.caption.text if message.caption is not None else None,
                 reply_markup=inline.to_json() if inline is not None else None,
                 accepted_at=message.accepted_at,
+                invoice=message.invoice.to_json() if message.invoice is not None else None,
             )
         )
         self._feed_signal.notify()
@@ -831,6 +1121,11 @@ class TelegramEmulator:
         self._users.clear()
         self._chats.clear()
         self._callbacks.clear()
+        for query in self._pre_checkouts.values():
+            query.expire()
+        self._pre_checkouts.clear()
+        self._star_balances.clear()
+        self.pre_checkout_timeout = self._default_pre_checkout_timeout
         self._feed.clear()
         self._feed_start = self._seq
         self.set_rate_limits(self._default_rate_limits)
@@ -854,9 +1149,11 @@ def _checked_markup(markup: ReplyMarkup | None) -> ReplyMarkup | None:
     return ReplyMarkup(inline=check_inline_keyboard(markup.inline), shown=None)
 
 
-def _check_server_side(markup: ReplyMarkup | None) -> None:
+def _check_server_side(markup: ReplyMarkup | None, *, invoice: bool = False) -> None:
+    """Telegram's servers, after TDLib: callback data size and where a Pay button may go."""
     if markup is not None and markup.inline is not None:
         check_callback_data(markup.inline)
+    check_pay_buttons(markup, invoice=invoice)
 
 
 def _inline_of(markup: ReplyMarkup | None) -> Any:
@@ -873,6 +1170,8 @@ def _find_button(message: ChatMessage, *, text: str | None, callback_data: str |
             and button.kind == "callback_data"
             and button.value == callback_data
         ) or (text is not None and button.text == text):
+            if button.kind == "pay":
+                raise ControlError(400, f"button {button.text!r} pays the invoice: use /pay")
             if button.kind != "callback_data":
                 raise ControlError(400, f"button {button.text!r} is a {button.kind} button")
             return str(button.value)

@@ -164,3 +164,14 @@ def check_callback_data(keyboard: InlineKeyboard) -> None:
     for button in keyboard.buttons():
         if button.kind == "callback_data" and len(button.value.encode()) > MAX_CALLBACK_DATA_BYTES:
             raise bad_request("BUTTON_DATA_INVALID")
+
+
+def check_pay_buttons(markup: ReplyMarkup | None, *, invoice: bool) -> None:
+    """Telegram's servers: an invoice's keyboard, if given, starts with its Pay button, and no
+    other message may carry one (``REPLY_MARKUP_BUY_EMPTY``, ``BUTTON_TYPE_INVALID``)."""
+    keyboard = markup.inline if markup is not None else None
+    if invoice:
+        if markup is not None and (keyboard is None or keyboard.rows[0][0].kind != "pay"):
+            raise bad_request("REPLY_MARKUP_BUY_EMPTY")
+    elif keyboard is not None and any(button.kind == "pay" for button in keyboard.buttons()):
+        raise bad_request("BUTTON_TYPE_INVALID")

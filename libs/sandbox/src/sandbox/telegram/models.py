@@ -13,6 +13,7 @@ from typing import Any, Literal
 from sandbox.telegram.entities import FormattedText
 from sandbox.telegram.markup import InlineKeyboard, ReplyMarkup
 from sandbox.telegram.media import PhotoSize
+from sandbox.telegram.payments import Invoice, PaymentAttempt
 
 MAX_BOT_ID = 2**54
 
@@ -124,6 +125,9 @@ class ChatMessage:
     link_preview_options: str | None = None
     reply_to_message_id: int | None = None
     protected: bool = False
+    invoice: Invoice | None = None
+    successful_payment: dict[str, Any] | None = None
+    refunded_payment: dict[str, Any] | None = None
     edit_date: int | None = None
     deleted: bool = False
 
@@ -169,6 +173,7 @@ class PrivateChat:
     blocked: bool = False
     messages: dict[int, ChatMessage] = field(default_factory=dict)
     callback_queries: list[CallbackQuery] = field(default_factory=list)
+    payments: list[PaymentAttempt] = field(default_factory=list)
     _last_message_id: int = 0
 
     @property
@@ -214,6 +219,12 @@ class PrivateChat:
                 body["caption"] = message.caption.text
                 if message.caption.entities:
                     body["caption_entities"] = message.caption.entities_json()
+        if message.invoice is not None:
+            body["invoice"] = message.invoice.to_json()
+        if message.successful_payment is not None:
+            body["successful_payment"] = message.successful_payment
+        if message.refunded_payment is not None:
+            body["refunded_payment"] = message.refunded_payment
         if message.inline_keyboard is not None:
             body["reply_markup"] = message.inline_keyboard.to_json()
         return body
@@ -255,6 +266,7 @@ class SentEvent:
     caption: str | None
     reply_markup: dict[str, Any] | None
     accepted_at: float
+    invoice: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -266,4 +278,5 @@ class SentEvent:
             "caption": self.caption,
             "reply_markup": self.reply_markup,
             "accepted_at": self.accepted_at,
+            "invoice": self.invoice,
         }

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 from sandbox.telegram.errors import BotApiError, bad_request, unsupported_media_type
 
 _TRUE_WORDS = frozenset({"true", "yes", "1"})
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _JSON_WHITESPACE = " \t\n\r"
 _decoder = json.JSONDecoder()
 
@@ -53,6 +54,13 @@ class Params:
     def text(self, name: str) -> str:
         return self._values.get(name, "")
 
+    def required(self, name: str) -> str:
+        """A parameter the server insists on: absent and empty read the same."""
+        value = self.text(name)
+        if value == "":
+            raise bad_request(f'parameter "{name}" is required')
+        return value
+
     def flag(self, name: str) -> bool:
         return to_bool(self.text(name))
 
@@ -83,6 +91,15 @@ def to_integer(value: str) -> int:
         digits += char
     number = int(digits) if digits else 0
     return -number if negative else number
+
+
+def to_int64(value: str) -> int | None:
+    """td::to_integer_safe<int64>: an optional '-' and digits, nothing else, in range."""
+    body = value[1:] if value.startswith("-") else value
+    if not body or not body.isascii() or not body.isdigit():
+        return None
+    number = int(value)
+    return number if INT64_MIN <= number <= INT64_MAX else None
 
 
 def to_exact_integer(value: str) -> int | None:
