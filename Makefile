@@ -48,8 +48,8 @@ e2e: install ## every service as its own process
 contracts: install ## regenerate JSON Schemas and the AsyncAPI document from the contracts
 	@$(RUN) python -m contracts.export
 
-bench-purchase: install ## simulated customers buying through all five services; bench/results/purchase.json
-	@$(RUN) python bench/purchase.py
+bench-purchase: install ## simulated customers buying through all five services (PROVIDER=yookassa|wata|stars|cryptopay); bench/results/
+	@$(RUN) python bench/purchase.py --provider $(or $(PROVIDER),yookassa)
 
 bench-outbox: install ## outbox -> Kafka -> inbox throughput and latency
 	@$(RUN) python bench/outbox.py

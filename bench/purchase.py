@@ -1,16 +1,20 @@
 """Benchmark: simulated customers buying concurrently, through all five services.
 
 Every service runs as its own process on real PostgreSQL and Kafka (Apache Kafka unless
-DEVSTACK_KAFKA says otherwise); Telegram, YooKassa and Marzban are the sandboxes, served
-from this process. First every customer starts the bot and checks out (not measured);
-then the payments are made at the offered rate, and each purchase is timed from the
-moment YooKassa's notification reached the gateway to the moment the Telegram sandbox
-accepted the access message (one machine, one clock).
+DEVSTACK_KAFKA says otherwise); Telegram, the payment providers and Marzban are the
+sandboxes, served from this process. First every customer starts the bot and checks out
+(not measured); then the payments are made at the offered rate, and each purchase is timed
+until the Telegram sandbox accepted the access message (one machine, one clock): with
+YooKassa from the moment its notification reached the gateway, with the other providers
+from the moment the customer paid (their sandboxes' own delivery is then inside the time).
 
     make bench-purchase                              # 600 purchases offered at 100/s
-    python bench/purchase.py --purchases 500 --rate 50
+    make bench-purchase PROVIDER=wata                # or stars, cryptopay
+    python bench/purchase.py --purchases 500 --rate 50 --provider cryptopay
 
-Prints the figures and writes them to bench/results/purchase.json.
+Prints the figures and writes them to bench/results/purchase.json (purchase-<provider>.json
+for the other providers). ``cpu_ms_per_purchase`` is the CPU of the platform's processes
+(services, Kafka, PostgreSQL; not the sandboxes and this driver) divided by purchases.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,6 @@ import psutil
 from devstack.customer import PaymentLink, SimulatedCustomer
 from devstack.runtime import LocalRuntime
 from sandbox.telegram import TelegramSandboxControl
-from sandbox.yookassa import YooKassaSandboxControl
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "purchase.json"
@@ -49,14 +52,17 @@ def _say(text: str) -> None:
 
 
 async def _checkouts(
-    count: int, telegram: TelegramSandboxControl, yookassa: YooKassaSandboxControl, parallel: int
+    count: int,
+    provider: str,
+    join: Callable[[], Awaitable[SimulatedCustomer]],
+    parallel: int,
 ) -> list[tuple[SimulatedCustomer, PaymentLink]]:
     limit = asyncio.Semaphore(parallel)
 
     async def one() -> tuple[SimulatedCustomer, PaymentLink]:
         async with limit:
-            customer = await SimulatedCustomer.join(telegram, yookassa, timeout_s=60)
-            return customer, await customer.buy("m1")
+            customer = await join()
+            return customer, await customer.buy("m1", provider)
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
@@ -128,10 +134,21 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
     assert runtime.sandboxes is not None
     assert runtime.platform is not None
     sandboxes, platform = runtime.sandboxes, runtime.platform
-    async with sandboxes.telegram_control() as telegram, sandboxes.yookassa_control() as yookassa:
+    async with (
+        sandboxes.telegram_control() as telegram,
+        sandboxes.yookassa_control() as yookassa,
+        sandboxes.wata_control() as wata,
+        sandboxes.cryptopay_control() as cryptopay,
+    ):
+
+        async def join() -> SimulatedCustomer:
+            return await SimulatedCustomer.join(
+                telegram, yookassa, wata=wata, cryptopay=cryptopay, timeout_s=60
+            )
+
         _say(f"{args.purchases} customers start the bot and check out (not measured)")
         started = time.monotonic()
-        checkouts = await _checkouts(args.purchases, telegram, yookassa, args.parallel_checkouts)
+        checkouts = await _checkouts(args.purchases, args.provider, join, args.parallel_checkouts)
         _say(f"checkouts ready in {time.monotonic() - started:.1f}s")
         await asyncio.sleep(2)  # let the checkout traffic drain
 
@@ -151,23 +168,26 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         in_flight = asyncio.Semaphore(64)
         unpaid: list[str] = []
 
-        async def pay(payment_id: str) -> None:
+        paid_at: dict[str, float] = {}
+
+        async def pay(customer: SimulatedCustomer, link: PaymentLink) -> None:
             async with in_flight:
                 for attempt in range(3):
                     try:
-                        await yookassa.succeed(payment_id)
+                        paid_at[link.payment_id] = time.time()
+                        await customer.pay(link)
                         return
                     except Exception as exc:
-                        _say(f"paying {payment_id} failed ({exc!r}); attempt {attempt + 1}")
+                        _say(f"paying {link.payment_id} failed ({exc!r}); attempt {attempt + 1}")
                         await asyncio.sleep(1)
-                unpaid.append(payment_id)
+                unpaid.append(link.payment_id)
 
         payments = []
-        for index, (_, link) in enumerate(checkouts):
+        for index, (customer, link) in enumerate(checkouts):
             due = payments_started + index / args.rate
             if (delay := due - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
-            payments.append(asyncio.create_task(pay(link.payment_id)))
+            payments.append(asyncio.create_task(pay(customer, link)))
         await asyncio.gather(*payments)
         payments_made_in = time.monotonic() - payments_started
         chats = {customer.user_id for customer, _ in checkouts}
@@ -178,13 +198,19 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         machine = psutil.cpu_times()
         busy = (machine.user + machine.system) - (machine_before.user + machine_before.system)
 
-        deliveries = [
-            d for d in await yookassa.deliveries(event="payment.succeeded") if not d.forged
-        ]
-        received_at = {}
-        for delivery in sorted(deliveries, key=lambda d: d.started_at):
-            if delivery.status_code == 200 and delivery.payment_id is not None:
-                received_at.setdefault(delivery.payment_id, delivery.started_at)
+        status_counts: dict[int | None, int] = {}
+        if args.provider == "yookassa":
+            # From the notification's delivery, as before there were other providers.
+            deliveries = [
+                d for d in await yookassa.deliveries(event="payment.succeeded") if not d.forged
+            ]
+            status_counts = dict(Counter(d.status_code for d in deliveries))
+            received_at: dict[str, float] = {}
+            for delivery in sorted(deliveries, key=lambda d: d.started_at):
+                if delivery.status_code == 200 and delivery.payment_id is not None:
+                    received_at.setdefault(delivery.payment_id, delivery.started_at)
+        else:
+            received_at = paid_at
 
     latencies: list[float] = []
     missing = duplicates = 0
@@ -227,8 +253,13 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         "machine_cpu_busy_s": round(busy, 1),
         "machine": {"cpus": os.cpu_count(), "python": host.python_version()},
         "commit": _commit(),
-        "measured": "payment notification at the gateway -> access message accepted by Telegram",
-        "status_counts": dict(Counter(d.status_code for d in deliveries)),
+        "provider": args.provider,
+        "measured": (
+            "payment notification at the gateway -> access message accepted by Telegram"
+            if args.provider == "yookassa"
+            else "the customer pays in the provider's sandbox -> access message accepted"
+        ),
+        "status_counts": status_counts,
     }
 
 
@@ -263,12 +294,33 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="offered payments per second")
     parser.add_argument("--parallel-checkouts", type=int, default=32)
     parser.add_argument("--timeout", type=float, default=120.0, help="s to wait for access")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--provider",
+        choices=("yookassa", "wata", "telegram_stars", "stars", "cryptopay"),
+        default="yookassa",
+        help="how the customers pay",
+    )
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.provider == "stars":
+        args.provider = "telegram_stars"
+    if args.out is None:
+        suffix = "" if args.provider == "yookassa" else f"-{args.provider}"
+        args.out = RESULTS.with_name(f"purchase{suffix}.json")
     results = asyncio.run(_cancellable(run(args)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    for name in ("purchases", "errors", "purchases_per_s", "p50_ms", "p95_ms", "p99_ms", "broker"):
+    for name in (
+        "provider",
+        "purchases",
+        "errors",
+        "purchases_per_s",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "cpu_ms_per_purchase",
+        "broker",
+    ):
         _say(f"{name:<16} {results[name]}")
     _say(f"written to {args.out}")
     raise SystemExit(0 if results["errors"] == 0 else 1)

@@ -13,8 +13,10 @@ from devstack.customer import SimulatedCustomer
 from devstack.platform import Platform
 from devstack.pytest_plugin import KafkaInfo
 from devstack.sandboxes import Sandboxes
+from sandbox.cryptopay import CryptoPaySandboxControl
 from sandbox.marzban import MarzbanSandboxControl
 from sandbox.telegram import TelegramSandboxControl
+from sandbox.wata import WataSandboxControl
 from sandbox.yookassa import YooKassaSandboxControl
 
 
@@ -64,10 +66,16 @@ class Shop:
     yookassa: YooKassaSandboxControl
     marzban: MarzbanSandboxControl
     logs: LogRecorder
+    wata: WataSandboxControl
+    cryptopay: CryptoPaySandboxControl
 
     async def customer(self, *, language_code: str | None = "ru") -> SimulatedCustomer:
         return await SimulatedCustomer.join(
-            self.telegram, self.yookassa, language_code=language_code
+            self.telegram,
+            self.yookassa,
+            wata=self.wata,
+            cryptopay=self.cryptopay,
+            language_code=language_code,
         )
 
 
@@ -106,8 +114,10 @@ async def shop(postgres_admin_dsn: str, kafka: KafkaInfo) -> AsyncIterator[Shop]
             sandboxes.telegram_control() as telegram,
             sandboxes.yookassa_control() as yookassa,
             sandboxes.marzban_control() as marzban,
+            sandboxes.wata_control() as wata,
+            sandboxes.cryptopay_control() as cryptopay,
         ):
-            yield Shop(running, sandboxes, telegram, yookassa, marzban, logs)
+            yield Shop(running, sandboxes, telegram, yookassa, marzban, logs, wata, cryptopay)
     finally:
         await running.stop()
         await sandboxes.stop()

@@ -126,6 +126,23 @@ class Catalogs:
                 return candidate
         return self.kinship.get(tag.split("-")[0], self.foreign_locale)
 
+    def pick(self, names: Mapping[str, str], language: str | None) -> str:
+        """One name from a by-language mapping (a plan's titles), chosen as ``negotiate``
+        chooses a locale: the language, its base, its kin, the foreign locale; for no
+        language the default; then whatever the mapping has."""
+        by_tag = {tag.lower(): name for tag, name in names.items()}
+        tag = (language or "").replace("_", "-").lower()
+        base = tag.split("-")[0]
+        preferred = (
+            (tag, base, self.kinship.get(base), self.foreign_locale, self.default_locale)
+            if tag
+            else (self.default_locale, self.foreign_locale)
+        )
+        for candidate in preferred:
+            if candidate and candidate in by_tag:
+                return by_tag[candidate]
+        return next(iter(names.values()), "")
+
     def text(self, key: str, language: str | None, /, **values: Value) -> str:
         """The message ``key`` in the customer's language, falling back to the default."""
         locale = self.negotiate(language)

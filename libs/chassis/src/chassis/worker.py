@@ -9,11 +9,13 @@ third party that is down delays only its own work.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Generic, TypeVar
 
 from opentelemetry import propagate, trace
 from sqlalchemy import RowMapping, TextClause
@@ -26,6 +28,7 @@ from chassis.telemetry import tracer
 log = logging.getLogger(__name__)
 
 Step = Callable[[], Awaitable[int]]
+T = TypeVar("T")
 
 
 class Wakeup:
@@ -41,6 +44,32 @@ class Wakeup:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), at_most_s)
         self._event.clear()
+
+
+class Handoff(Generic[T]):
+    """Work a consumer just committed, handed to this process's worker without a claim.
+
+    The consumer writes the row already leased to this process and, after commit, puts it
+    here; the worker takes it at once, saving the claiming transaction. Should the process
+    die first, the lease runs out and any replica's claim finds the row.
+    """
+
+    def __init__(self, wakeup: Wakeup) -> None:
+        self._items: collections.deque[T] = collections.deque()
+        self.wakeup = wakeup
+
+    def put(self, item: T) -> None:
+        self._items.append(item)
+        self.wakeup.set()
+
+    def take(self, limit: int) -> list[T]:
+        taken: list[T] = []
+        while self._items and len(taken) < limit:
+            taken.append(self._items.popleft())
+        return taken
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 async def run_worker(

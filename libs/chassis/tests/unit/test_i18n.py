@@ -94,3 +94,22 @@ def test_money_is_written_one_way_everywhere(
     amount: int, currency: str, locale: str, text: str
 ) -> None:
     assert format_money(Money(amount_minor=amount, currency=currency), locale) == text
+
+
+@pytest.mark.parametrize(
+    ("language", "name"),
+    [
+        ("ru", "Месяц"),
+        ("pt-BR", "Mês"),
+        ("pt-PT", "Mês"),
+        ("uk", "Месяц"),
+        ("de", "Month"),
+        (None, "Месяц"),
+    ],
+)
+def test_a_name_by_language_meets_the_customer(
+    tmp_path: Path, language: str | None, name: str
+) -> None:
+    texts = catalogs(tmp_path, {"ru": RU, "en": EN})
+    assert texts.pick({"en": "Month", "ru": "Месяц", "pt": "Mês"}, language) == name
+    assert texts.pick({"de": "Monat"}, "fr") == "Monat"

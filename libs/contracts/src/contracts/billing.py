@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Self
+from typing import Annotated, Final, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -347,7 +347,12 @@ class PaymentSucceeded(Event):
     order_id: UUID = Field(description="The paid order.")
     checkout_id: UUID = Field(description="The checkout the order was created for.")
     customer_id: UUID = Field(description="The paying customer.")
-    plan_id: PlanId
+    plan_id: PlanId = Field(
+        description="The plan bought; for an order of kind `topup`, the top-up's id."
+    )
+    kind: Literal["plan", "topup"] = Field(
+        default="plan", description="What the order bought: a plan period or wallet credit."
+    )
     provider: ProviderName
     provider_payment_id: ProviderPaymentId
     amount: Money = Field(description="Amount the provider confirmed as paid.")
@@ -370,7 +375,12 @@ class PaymentCanceled(Event):
     order_id: UUID = Field(description="The order that stays unpaid.")
     checkout_id: UUID = Field(description="The checkout the order was created for.")
     customer_id: UUID = Field(description="The customer who tried to pay.")
-    plan_id: PlanId
+    plan_id: PlanId = Field(
+        description="The plan bought; for an order of kind `topup`, the top-up's id."
+    )
+    kind: Literal["plan", "topup"] = Field(
+        default="plan", description="What the order bought: a plan period or wallet credit."
+    )
     provider: ProviderName
     provider_payment_id: ProviderPaymentId
     amount: Money = Field(description="Amount of the canceled payment.")

@@ -148,7 +148,9 @@ class StarsPaymentReceived(Event):
         description="`payment` for `successful_payment`, `refund` for `refunded_payment`."
     )
     telegram_payment_charge_id: str = Field(
-        min_length=1, max_length=128, description="Telegram's id of the charge, unique per charge."
+        min_length=1,
+        max_length=256,
+        description="Telegram's id of the charge, unique per charge (often over 128 characters).",
     )
     invoice_payload: str = Field(
         min_length=1, max_length=128, description="The payload billing put into the invoice."

@@ -1,21 +1,26 @@
-"""A simulated customer: talks to the bot in the Telegram sandbox and pays in YooKassa's.
+"""A simulated customer: talks to the bot in the Telegram sandbox and pays in a provider's.
 
 It drives the platform only from outside, the way a person would: sends messages,
-presses the buttons the bot showed, opens the payment link and pays. The end-to-end
-tests, ``make demo`` and the purchase benchmark are all written with it.
+presses the buttons the bot showed, opens the payment link (or the Stars invoice) and
+pays: by card at YooKassa or WATA, in crypto at Crypto Pay, in Stars inside Telegram, or
+from the wallet. The end-to-end tests, ``make demo`` and the purchase benchmark are all
+written with it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.telegram import BotMessage, TelegramSandboxControl
+from sandbox.cryptopay import CryptoPaySandboxControl
+from sandbox.telegram import BotMessage, StarsPayment, TelegramSandboxControl
+from sandbox.wata import WataSandboxControl
 from sandbox.yookassa import YooKassaSandboxControl
 
 SUBSCRIPTION_LINK: Final = re.compile(r"https?://\S+/sub/[A-Za-z0-9_=-]+")
+ControlT = TypeVar("ControlT")
 
 
 class UnexpectedScreen(AssertionError):
@@ -24,9 +29,14 @@ class UnexpectedScreen(AssertionError):
 
 @dataclass(frozen=True)
 class PaymentLink:
+    """What the customer got to pay with: a link, a Stars invoice, or nothing (the wallet)."""
+
     url: str
     payment_id: str
+    """What the provider's sandbox knows the payment by: YooKassa's payment id, the WATA
+    link id, the Crypto Pay invoice id, the Stars invoice's message id."""
     message: BotMessage
+    provider: str = "yookassa"
 
 
 def buttons(message: BotMessage) -> list[dict[str, str]]:
@@ -56,11 +66,15 @@ class SimulatedCustomer:
         telegram: TelegramSandboxControl,
         yookassa: YooKassaSandboxControl,
         *,
+        wata: WataSandboxControl | None = None,
+        cryptopay: CryptoPaySandboxControl | None = None,
         timeout_s: float = 20.0,
     ) -> None:
         self.user_id = user_id
         self.telegram = telegram
         self.yookassa = yookassa
+        self.wata = wata
+        self.cryptopay = cryptopay
         self.timeout_s = timeout_s
         self.screen: BotMessage | None = None
 
@@ -70,12 +84,14 @@ class SimulatedCustomer:
         telegram: TelegramSandboxControl,
         yookassa: YooKassaSandboxControl,
         *,
+        wata: WataSandboxControl | None = None,
+        cryptopay: CryptoPaySandboxControl | None = None,
         first_name: str = "Ivan",
         language_code: str | None = "ru",
         timeout_s: float = 20.0,
     ) -> SimulatedCustomer:
         user = await telegram.create_user(first_name, language_code=language_code)
-        return cls(user.id, telegram, yookassa, timeout_s=timeout_s)
+        return cls(user.id, telegram, yookassa, wata=wata, cryptopay=cryptopay, timeout_s=timeout_s)
 
     async def say(self, text: str, *, expect: str | None = None) -> BotMessage:
         """Send text and wait for the bot's reply (one containing ``expect`` if given)."""
@@ -114,32 +130,76 @@ class SimulatedCustomer:
             )
         raise UnexpectedScreen("the bot never showed the plan catalog")
 
-    async def checkout(self, plan_id: str) -> PaymentLink:
-        """From the catalog: choose the plan, press pay, wait for the payment link."""
+    async def checkout(self, plan_id: str, provider: str = "yookassa") -> PaymentLink:
+        """From the catalog: choose the plan, press pay with ``provider``, and wait for what
+        to pay with (the link, the Stars invoice, or the wallet's "paid")."""
         await self.press(f"plan:{plan_id}")
         screen = self._current()
-        data = callback_starting(screen, "pay:")
+        data = callback_starting(screen, f"pay:{plan_id}:{provider}:")
         await self.telegram.press_button(self.user_id, screen.message_id, callback_data=data)
+        if provider == "telegram_stars":
+            invoice = await self.telegram.wait_for_bot_message(
+                self.user_id, lambda m: m.invoice is not None, timeout=self.timeout_s
+            )
+            return PaymentLink("", str(invoice.message_id), invoice, provider)
         self.screen = await self.telegram.wait_for_bot_message(
             self.user_id,
-            lambda m: m.message_id == screen.message_id and any("url" in b for b in buttons(m)),
+            lambda m: (
+                m.message_id == screen.message_id
+                and not (m.text or "").startswith("⏳")
+                and (provider == "wallet" or any("url" in b for b in buttons(m)) or not buttons(m))
+            ),
             timeout=self.timeout_s,
         )
-        url = next(b["url"] for b in buttons(self.screen) if "url" in b)
-        payment_id = parse_qs(urlsplit(url).query).get("orderId", [""])[0]
+        if provider == "wallet":
+            return PaymentLink("", "", self.screen, provider)
+        url = next((b["url"] for b in buttons(self.screen) if "url" in b), "")
+        if not url:
+            raise UnexpectedScreen(f"no payment link: {self.screen.text!r}")
+        return PaymentLink(url, await self._payment_id(provider, url), self.screen, provider)
+
+    async def _payment_id(self, provider: str, url: str) -> str:
+        parts = urlsplit(url)
+        if provider == "yookassa":
+            payment_id = parse_qs(parts.query).get("orderId", [""])[0]
+        elif provider == "wata":
+            payment_id = parts.path.rstrip("/").rsplit("/", 1)[-1]
+        elif provider == "cryptopay":
+            invoice_hash = parse_qs(parts.query).get("start", [""])[0]
+            state = await self._control(self.cryptopay).invoice_by_hash(invoice_hash)
+            payment_id = str(state["invoice"]["invoice_id"])
+        else:
+            raise UnexpectedScreen(f"the customer cannot pay with {provider}")
         if not payment_id:
             raise UnexpectedScreen(f"payment link without a payment id: {url}")
-        return PaymentLink(url=url, payment_id=payment_id, message=self.screen)
+        return payment_id
 
-    async def buy(self, plan_id: str) -> PaymentLink:
-        """Start (if needed), open the catalog and check out ``plan_id``."""
+    @staticmethod
+    def _control(control: ControlT | None) -> ControlT:
+        if control is None:
+            raise UnexpectedScreen("this customer was not given that provider's sandbox")
+        return control
+
+    async def buy(self, plan_id: str, provider: str = "yookassa") -> PaymentLink:
+        """Start (if needed), open the catalog and check out ``plan_id`` with ``provider``."""
         if self.screen is None:
             await self.start()
         await self.open_catalog()
-        return await self.checkout(plan_id)
+        return await self.checkout(plan_id, provider)
 
-    async def pay(self, link: PaymentLink) -> None:
-        await self.yookassa.succeed(link.payment_id)
+    async def pay(self, link: PaymentLink) -> StarsPayment | None:
+        """Pay as the provider's customer would; a Stars payment returns how it went."""
+        if link.provider == "yookassa":
+            await self.yookassa.succeed(link.payment_id)
+        elif link.provider == "wata":
+            await self._control(self.wata).pay(link.payment_id)
+        elif link.provider == "cryptopay":
+            await self._control(self.cryptopay).pay(int(link.payment_id), asset="USDT")
+        elif link.provider == "telegram_stars":
+            return await self.telegram.pay_invoice(self.user_id, int(link.payment_id))
+        elif link.provider != "wallet":
+            raise UnexpectedScreen(f"the customer cannot pay with {link.provider}")
+        return None
 
     async def wait_for(self, text: str, *, timeout_s: float | None = None) -> BotMessage:
         """The next bot message in this chat that contains ``text``."""

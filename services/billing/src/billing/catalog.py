@@ -1,19 +1,31 @@
-"""The plan catalog: turning the operator's plan rows into the published snapshot."""
+"""The catalog: the operator's plans, top-ups and the configured payment methods, turned
+into the published snapshot that the bot and the gateway mirror."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.models import CatalogPublication, PlanRow
+from billing.models import CatalogPublication, PlanPrice, PlanRow, TopUpPrice, TopUpRow
+from billing.providers import WALLET, Providers
 from chassis.messaging.outbox import Outbox
-from contracts.billing import LocalizedText, Plan, PlanCatalogPublished
+from contracts.billing import (
+    CatalogPublished,
+    LocalizedText,
+    PaymentMethodOffer,
+    Plan,
+    PlanCatalogPublished,
+    PlanOffer,
+    TopUpOffer,
+)
 from contracts.money import Money
 
 log = logging.getLogger(__name__)
@@ -22,34 +34,132 @@ log = logging.getLogger(__name__)
 _PUBLISH_LOCK = 0x62696C6C  # "bill"
 
 
-def plans_of(rows: Sequence[PlanRow]) -> tuple[Plan, ...]:
-    return tuple(
-        Plan(
+@dataclass(frozen=True, slots=True)
+class PaymentMethods:
+    """What the catalog says about the ways to pay, from the providers configured."""
+
+    offers: tuple[PaymentMethodOffer, ...]
+    wallet_currency: str | None
+
+    @classmethod
+    def of(
+        cls, providers: Providers, *, wallet_currency: str | None, receipts: bool
+    ) -> PaymentMethods:
+        offers = [
+            PaymentMethodOffer(
+                provider=provider.name,
+                currencies=tuple(sorted(provider.capabilities.currencies)),
+                recurring=provider.capabilities.recurring,
+                receipt_email_required=receipts and provider.capabilities.receipts,
+            )
+            for provider in providers
+        ]
+        if wallet_currency:
+            offers.append(
+                PaymentMethodOffer(provider=WALLET, currencies=(wallet_currency,), recurring=False)
+            )
+        return cls(tuple(offers), wallet_currency or None)
+
+
+def _prices(rows: Sequence[tuple[str, str, int]]) -> dict[str, tuple[Money, ...]]:
+    by_item: dict[str, list[Money]] = defaultdict(list)
+    for item_id, currency, amount in sorted(rows):
+        by_item[item_id].append(Money(amount_minor=amount, currency=currency))
+    return {item_id: tuple(prices) for item_id, prices in by_item.items()}
+
+
+async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPublished:
+    """The catalog as the operator's rows say now (version and time filled in later)."""
+    plan_rows = (await session.scalars(select(PlanRow))).all()
+    plan_prices = _prices(
+        (
+            await session.execute(
+                select(PlanPrice.plan_id, PlanPrice.currency, PlanPrice.amount_minor)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    topup_rows = (await session.scalars(select(TopUpRow).where(TopUpRow.active))).all()
+    topup_prices = _prices(
+        (
+            await session.execute(
+                select(TopUpPrice.topup_id, TopUpPrice.currency, TopUpPrice.amount_minor)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    plans = tuple(
+        PlanOffer(
             plan_id=row.plan_id,
-            title=LocalizedText(ru=row.title_ru, en=row.title_en),
+            titles=row.titles,
             duration_days=row.duration_days,
-            price=Money(amount_minor=row.price_minor, currency=row.currency),
+            prices=plan_prices[row.plan_id],
             traffic_limit_bytes=row.traffic_limit_bytes,
             active=row.active,
         )
-        for row in sorted(rows, key=lambda r: (r.position, r.plan_id))
+        for row in sorted(plan_rows, key=lambda r: (r.position, r.plan_id))
+        if row.plan_id in plan_prices
+    )
+    topups = tuple(
+        TopUpOffer(
+            topup_id=row.topup_id,
+            credit=Money(amount_minor=row.credit_minor, currency=row.credit_currency),
+            prices=topup_prices[row.topup_id],
+        )
+        for row in sorted(topup_rows, key=lambda r: (r.position, r.topup_id))
+        if row.topup_id in topup_prices and methods.wallet_currency == row.credit_currency
+    )
+    return CatalogPublished(
+        catalog_version=1,
+        plans=plans,
+        topups=topups,
+        payment_methods=methods.offers,
+        wallet_currency=methods.wallet_currency,
+        published_at=datetime.now(UTC),
     )
 
 
-def digest(plans: Sequence[Plan]) -> str:
+def digest(catalog: CatalogPublished) -> str:
     """A fingerprint of what customers would see, to tell whether anything changed."""
-    canonical = json.dumps([p.model_dump(mode="json") for p in plans], sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    content = catalog.model_dump(mode="json", exclude={"catalog_version", "published_at"})
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-async def publish_if_changed(session: AsyncSession, outbox: Outbox) -> int | None:
-    """Publish the catalog when the plans differ from the last publication.
+def as_v1(catalog: CatalogPublished) -> PlanCatalogPublished:
+    """The same catalog for readers of v1: a Russian and an English name, one price."""
+    return PlanCatalogPublished(
+        catalog_version=catalog.catalog_version,
+        plans=tuple(
+            Plan(
+                plan_id=plan.plan_id,
+                title=LocalizedText(
+                    ru=plan.titles.get("ru") or next(iter(plan.titles.values())),
+                    en=plan.titles.get("en") or next(iter(plan.titles.values())),
+                ),
+                duration_days=plan.duration_days,
+                price=plan.price_in("RUB") or plan.prices[0],
+                traffic_limit_bytes=plan.traffic_limit_bytes,
+                active=plan.active,
+            )
+            for plan in catalog.plans
+        ),
+        published_at=catalog.published_at,
+    )
 
+
+async def publish_if_changed(
+    session: AsyncSession, outbox: Outbox, methods: PaymentMethods
+) -> int | None:
+    """Publish the catalog when it differs from the last publication.
+
+    Both versions of the event are published, v2 and, for readers not yet upgraded, v1.
     Returns the new version, or ``None`` when the published catalog is current.
     """
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PUBLISH_LOCK})
-    plans = plans_of((await session.scalars(select(PlanRow))).all())
-    fingerprint = digest(plans)
+    catalog = await current(session, methods)
+    fingerprint = digest(catalog)
     last = await session.scalar(
         select(CatalogPublication).order_by(CatalogPublication.version.desc()).limit(1)
     )
@@ -58,10 +168,17 @@ async def publish_if_changed(session: AsyncSession, outbox: Outbox) -> int | Non
     version = (
         await session.scalar(select(func.coalesce(func.max(CatalogPublication.version), 0))) or 0
     ) + 1
-    now = datetime.now(UTC)
-    session.add(CatalogPublication(version=version, digest=fingerprint, published_at=now))
-    await outbox.add(
-        session, PlanCatalogPublished(catalog_version=version, plans=plans, published_at=now)
+    catalog = catalog.model_copy(update={"catalog_version": version})
+    session.add(
+        CatalogPublication(version=version, digest=fingerprint, published_at=catalog.published_at)
     )
-    log.info("plan catalog published", extra={"catalog_version": version, "plans": len(plans)})
+    await outbox.add_many(session, [catalog, as_v1(catalog)])
+    log.info(
+        "catalog published",
+        extra={
+            "catalog_version": version,
+            "plans": len(catalog.plans),
+            "topups": len(catalog.topups),
+        },
+    )
     return version

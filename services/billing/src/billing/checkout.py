@@ -1,7 +1,9 @@
-"""Checkout: an order for a plan and a YooKassa payment the customer can pay.
+"""Checkout: an order for a plan or a wallet top-up, and the payment the customer can pay.
 
-The request is recorded by the consumer; the payment is created by a worker, outside any
-transaction, so that a slow or failing provider delays only its own checkouts.
+The consumer decides (the item is on sale, the method takes its currency and amount) and
+records the order; a worker creates the payment with the provider, outside any
+transaction, so that a slow or failing provider delays only its own checkouts. Paying
+from the wallet needs no provider: it is settled in the consumer's transaction at once.
 """
 
 from __future__ import annotations
@@ -11,106 +13,229 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing.models import Order, PlanRow
-from billing.yookassa import YooKassaClient, YooKassaError, YooKassaPayment, YooKassaRejected
+from billing import ledger, orders, payments
+from billing.domain import ledger as entries
+from billing.domain import orders as rules
+from billing.domain.orders import OrderKind, OrderStatus
+from billing.models import Customer, Order, PlanPrice, PlanRow, TopUpPrice, TopUpRow
+from billing.providers import WALLET, Providers
+from billing.providers.base import (
+    CreatedPayment,
+    PaymentProvider,
+    PaymentRequest,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from billing.texts import localized, say
 from chassis import metrics
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
-from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
-from contracts.billing import CheckoutFailed, CheckoutReady
-from contracts.bot import RequestCheckout
+from chassis.worker import RetryPolicy, Wakeup, continuing_trace, trace_carrier
+from contracts.billing import CheckoutFailed, CheckoutPaid, CheckoutReady, TelegramInvoice
+from contracts.bot import RequestCheckout, RequestTopUp
+from contracts.envelope import Event
 from contracts.money import Money
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_PROVIDERS: Final = ("yookassa",)
-_ORDER_NAMESPACE: Final = uuid.UUID("5f1d7c52-3b0e-4d8c-9a57-0c2e8b1f6a44")
+
+class Refusal(Exception):
+    """Why a checkout cannot go ahead, as a reason code of ``CheckoutFailed``."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
-def order_id_for(checkout_id: uuid.UUID) -> uuid.UUID:
-    """The order of a checkout, the same on every attempt.
+@dataclass(frozen=True, slots=True)
+class Item:
+    """What is being bought, as it is sold right now."""
 
-    YooKassa replays the first payment for a repeated Idempotence-Key, metadata included;
-    a retried checkout must therefore name the same order the first attempt named.
+    kind: OrderKind
+    item_id: str
+    titles: dict[str, str]
+    prices: dict[str, int]
+    duration_days: int = 0
+    traffic_limit_bytes: int = 0
+    credit: Money | None = None
+
+
+def choose_price(
+    item: Item,
+    method: str,
+    provider: PaymentProvider | None,
+    wallet_currency: str | None,
+    currency: str | None,
+) -> Money:
+    """The price the customer pays with ``method``; raises :class:`Refusal`.
+
+    With a currency chosen (the one the bot showed), exactly that price; without, the
+    first of the item's prices the method takes. No exchange rate is ever applied.
     """
-    return uuid.uuid5(_ORDER_NAMESPACE, str(checkout_id))
-
-
-def refusal(plan: PlanRow | None, request: RequestCheckout) -> tuple[str, str] | None:
-    """Why a checkout cannot go ahead, as ``(reason_code, reason)``; ``None`` if it can."""
-    if plan is None:
-        return "plan_not_found", f"plan {request.plan_id} is not in the catalog"
-    if not plan.active:
-        return "plan_inactive", f"plan {request.plan_id} is not for sale"
-    if request.provider not in SUPPORTED_PROVIDERS:
-        return "provider_unsupported", f"provider {request.provider} is not configured"
-    return None
+    if method == WALLET:
+        if wallet_currency is None:
+            raise Refusal("provider_unsupported", "the wallet is switched off")
+        if item.kind is OrderKind.TOPUP:
+            raise Refusal("provider_unsupported", "a top-up cannot be paid from the wallet")
+        taken = {wallet_currency}
+    elif provider is None:
+        raise Refusal("provider_unsupported", f"provider {method} is not configured")
+    else:
+        taken = set(provider.capabilities.currencies)
+    candidates = [currency] if currency else list(item.prices)
+    for code in candidates:
+        if code in item.prices and code in taken:
+            price = Money(amount_minor=item.prices[code], currency=code)
+            if provider is not None and not provider.capabilities.accepts(price):
+                raise Refusal("amount_not_accepted", f"{method} does not take {price}")
+            return price
+    wanted = currency or "/".join(item.prices)
+    raise Refusal("currency_not_offered", f"{item.item_id} has no price in {wanted} for {method}")
 
 
 class Checkouts:
-    """The consumer side: a checkout request becomes an order due for its payment.
+    """The consumer side: a checkout request becomes an order, due for its payment."""
 
-    No provider is called here: the order is recorded with ``checkout_due_at`` set, in the
-    inbox transaction, and :class:`CheckoutPayments` creates the payment and answers.
-    """
-
-    def __init__(self, wakeup: Wakeup) -> None:
+    def __init__(
+        self, providers: Providers, outbox: Outbox, wakeup: Wakeup, *, wallet_currency: str | None
+    ) -> None:
+        self._providers = providers
+        self._outbox = outbox
         self._wakeup = wakeup
+        self._wallet_currency = wallet_currency
 
-    async def handle(self, request: RequestCheckout, ctx: MessageContext) -> None:
+    async def plan(self, request: RequestCheckout, ctx: MessageContext) -> None:
+        await self._checkout(ctx, request, OrderKind.PLAN, request.plan_id, request.return_url)
+
+    async def topup(self, request: RequestTopUp, ctx: MessageContext) -> None:
+        await self._checkout(ctx, request, OrderKind.TOPUP, request.topup_id, request.return_url)
+
+    async def _checkout(
+        self,
+        ctx: MessageContext,
+        request: RequestCheckout | RequestTopUp,
+        kind: OrderKind,
+        item_id: str,
+        return_url: str | None,
+    ) -> None:
         session = ctx.session
-        existing = await session.scalar(
-            select(Order).where(Order.checkout_id == request.checkout_id)
-        )
+        existing = await orders.by_checkout(session, request.checkout_id)
         if existing is not None:
-            # The bot asked again with the same id: answer what was decided the first time,
-            # or let the worker answer when it has.
+            # Asked again with the same id: answer what was decided the first time, or let
+            # the worker answer when it has.
             if existing.checkout_due_at is None:
-                await ctx.publish(_answer(existing))
+                await ctx.publish(await _replayed_answer(session, existing))
             return
-        plan = await session.get(PlanRow, request.plan_id)
-        refused = refusal(plan, request)
-        if refused is not None or plan is None:
-            code, reason = refused or ("plan_not_found", "no plan")
+        try:
+            item = await _item(session, kind, item_id)
+            provider = self._providers.get(request.provider)
+            price = choose_price(
+                item, request.provider, provider, self._wallet_currency, request.currency
+            )
+        except Refusal as refusal:
             log.info(
                 "checkout refused",
-                extra={"checkout_id": str(request.checkout_id), "reason": reason},
+                extra={"checkout_id": str(request.checkout_id), "reason": refusal.reason},
             )
-            await ctx.publish(
-                CheckoutFailed(
-                    checkout_id=request.checkout_id,
-                    customer_id=request.customer_id,
-                    reason_code=code,
-                    reason=reason,
-                )
-            )
+            await ctx.publish(_failed(request.checkout_id, request.customer_id, refusal))
             return
-        session.add(
-            Order(
-                order_id=order_id_for(request.checkout_id),
-                checkout_id=request.checkout_id,
-                customer_id=request.customer_id,
-                plan_id=plan.plan_id,
-                amount_minor=plan.price_minor,
-                currency=plan.currency,
-                duration_days=plan.duration_days,
-                traffic_limit_bytes=plan.traffic_limit_bytes,
-                provider=request.provider,
-                status="pending",
-                return_url=request.return_url,
-                checkout_due_at=datetime.now(UTC),
-                checkout_attempts=0,
-                checkout_correlation_id=ctx.envelope.correlationid or ctx.envelope.id,
-                trace_context=trace_carrier(),
-            )
+        language = await session.scalar(
+            select(Customer.language).where(Customer.customer_id == request.customer_id)
         )
+        order = Order(
+            order_id=orders.order_id_for(request.checkout_id),
+            checkout_id=request.checkout_id,
+            customer_id=request.customer_id,
+            kind=kind.value,
+            plan_id=item_id if kind is OrderKind.PLAN else None,
+            topup_id=item_id if kind is OrderKind.TOPUP else None,
+            credit_minor=item.credit.amount_minor if item.credit else None,
+            credit_currency=item.credit.currency if item.credit else None,
+            language=language or "ru",
+            title=localized(item.titles, language)[:128],
+            amount_minor=price.amount_minor,
+            currency=price.currency,
+            duration_days=item.duration_days,
+            traffic_limit_bytes=item.traffic_limit_bytes,
+            provider=request.provider,
+            status=OrderStatus.PENDING.value,
+            return_url=return_url,
+            checkout_attempts=0,
+            checkout_correlation_id=ctx.envelope.correlationid or ctx.envelope.id,
+            trace_context=trace_carrier(),
+        )
+        session.add(order)
+        if request.provider == WALLET:
+            await ctx.publish_many(await _pay_from_wallet(session, order))
+            return
+        order.checkout_due_at = datetime.now(UTC)
         ctx.after_commit(self._wakeup.set)
+
+
+async def _item(session: AsyncSession, kind: OrderKind, item_id: str) -> Item:
+    if kind is OrderKind.PLAN:
+        plan = await session.get(PlanRow, item_id)
+        if plan is None:
+            raise Refusal("plan_not_found", f"plan {item_id} is not in the catalog")
+        if not plan.active:
+            raise Refusal("plan_inactive", f"plan {item_id} is not for sale")
+        prices = await session.execute(
+            select(PlanPrice.currency, PlanPrice.amount_minor).where(PlanPrice.plan_id == item_id)
+        )
+        return Item(
+            kind=kind,
+            item_id=item_id,
+            titles=plan.titles,
+            prices=dict(prices.tuples().all()),
+            duration_days=plan.duration_days,
+            traffic_limit_bytes=plan.traffic_limit_bytes,
+        )
+    topup = await session.get(TopUpRow, item_id)
+    if topup is None or not topup.active:
+        raise Refusal("plan_not_found", f"top-up {item_id} is not for sale")
+    prices = await session.execute(
+        select(TopUpPrice.currency, TopUpPrice.amount_minor).where(TopUpPrice.topup_id == item_id)
+    )
+    credit = Money(amount_minor=topup.credit_minor, currency=topup.credit_currency)
+    return Item(
+        kind=kind,
+        item_id=item_id,
+        titles={tag: say("topup-invoice-title", tag, credit=credit) for tag in ("ru", "en")},
+        prices=dict(prices.tuples().all()),
+        credit=credit,
+    )
+
+
+async def _pay_from_wallet(session: AsyncSession, order: Order) -> list[Event]:
+    """Take the price from the wallet and settle the order, all in this transaction."""
+    price = rules.amount_of(order)
+    wallet = entries.wallet(order.customer_id, price.currency)
+    entry = entries.plan_paid_from_wallet(
+        order_id=order.order_id, customer_id=order.customer_id, amount=price
+    )
+    await session.flush()  # the order row exists before the ledger names it
+    try:
+        balance = await ledger.debit_wallet(session, wallet, entry)
+    except ledger.InsufficientFunds as exc:
+        rules.fail(order, "insufficient_funds", str(exc))
+        return [answer(order)]
+    paid_at = datetime.now(UTC)
+    settlement = rules.pay(order, provider_payment_id=f"wallet:{order.order_id}", paid_at=paid_at)
+    delivered = await payments.deliver(session, order, paid_at)
+    paid = CheckoutPaid(
+        checkout_id=order.checkout_id,
+        customer_id=order.customer_id,
+        order_id=order.order_id,
+        amount=price,
+        balance=balance,
+    )
+    return [paid, *settlement.events, *delivered]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,41 +243,39 @@ class DuePayment:
     order_id: uuid.UUID
     checkout_id: uuid.UUID
     customer_id: uuid.UUID
-    plan_id: str
-    plan_title: str
+    kind: str
+    plan_id: str | None
+    topup_id: str | None
+    credit_minor: int | None
+    credit_currency: str | None
+    language: str
+    title: str
     amount_minor: int
     currency: str
+    provider: str
     return_url: str | None
     checkout_attempts: int
     checkout_correlation_id: str | None
     trace_context: dict[str, str] | None
 
+    @property
+    def amount(self) -> Money:
+        return Money(amount_minor=self.amount_minor, currency=self.currency)
 
-_CLAIM = text(
-    """
-    UPDATE orders o
-    SET checkout_lease_until = now() + CAST(:lease AS interval),
-        checkout_attempts = o.checkout_attempts + 1
-    FROM plans
-    WHERE plans.plan_id = o.plan_id AND o.order_id IN (
-        SELECT order_id FROM orders
-        WHERE checkout_due_at <= now()
-          AND (checkout_lease_until IS NULL OR checkout_lease_until < now())
-        ORDER BY checkout_due_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING o.order_id, o.checkout_id, o.customer_id, o.plan_id, plans.title_ru AS plan_title,
-        o.amount_minor, o.currency, o.return_url, o.checkout_attempts,
-        o.checkout_correlation_id, o.trace_context
-    """
-)
+    def description(self) -> str:
+        order = self.order_id.hex[:8]
+        if self.kind == OrderKind.TOPUP:
+            assert self.credit_minor is not None
+            assert self.credit_currency is not None
+            credit = Money(amount_minor=self.credit_minor, currency=self.credit_currency)
+            return say("topup-description", self.language, credit=credit, order=order)
+        return say("payment-description", self.language, title=self.title, order=order)
 
 
 class CheckoutPayments:
-    """The worker that creates each due order's payment with the provider and answers.
+    """The worker that creates each due order's payment with its provider and answers.
 
-    The checkout id is the Idempotence-Key: a retry after a lost answer, or after this
+    The checkout id is the idempotence key: a retry after a lost answer, or after this
     process died mid-call, names the payment the first attempt created. A provider that
     does not answer is tried again with backoff, ``attempts`` times in all, then the
     checkout fails with ``provider_unavailable``; a refusal fails it at once.
@@ -160,27 +283,27 @@ class CheckoutPayments:
 
     def __init__(
         self,
-        yookassa: YooKassaClient,
+        providers: Providers,
         sessions: async_sessionmaker[AsyncSession],
         outbox: Outbox,
         *,
-        return_url: str,
         attempts: int,
         retry: RetryPolicy,
         lease: timedelta = timedelta(seconds=60),
         batch_size: int = 16,
     ) -> None:
-        self._yookassa = yookassa
+        self._providers = providers
         self._sessions = sessions
         self._outbox = outbox
-        self._return_url = return_url
         self._attempts = attempts
         self._retry = retry
         self._lease = lease
         self.batch_size = batch_size
 
     async def step(self) -> int:
-        rows = await claim(self._sessions, _CLAIM, lease=self._lease, limit=self.batch_size)
+        rows = await orders.claim_due_payments(
+            self._sessions, lease=self._lease, limit=self.batch_size
+        )
         due = [DuePayment(**row) for row in rows]
         await asyncio.gather(*(self._create(payment) for payment in due))
         return len(due)
@@ -189,62 +312,84 @@ class CheckoutPayments:
         with continuing_trace(
             "billing create payment", due.trace_context, checkout_id=str(due.checkout_id)
         ):
+            provider = self._providers.get(due.provider)
+            if provider is None:
+                failure = ("provider_unsupported", f"provider {due.provider} is not configured")
+                await self._decide(due, failure=failure)
+                return
             try:
-                payment = await self._yookassa.create_payment(
-                    idempotence_key=str(due.checkout_id),
-                    amount=Money(amount_minor=due.amount_minor, currency=due.currency),
-                    description=f"VPN, {due.plan_title}, заказ {due.order_id.hex[:8]}",
-                    return_url=due.return_url or self._return_url,
-                    metadata={
-                        "order_id": str(due.order_id),
-                        "checkout_id": str(due.checkout_id),
-                        "customer_id": str(due.customer_id),
-                        "plan_id": due.plan_id,
-                    },
-                )
-            except YooKassaRejected as exc:
-                await self._decide(due, failure=("provider_rejected", f"YooKassa refused: {exc}"))
-            except YooKassaError as exc:
+                created = await provider.create_payment(self._request(due))
+            except ProviderRejected as exc:
+                await self._decide(due, failure=("provider_rejected", f"{due.provider}: {exc}"))
+            except ProviderUnavailable as exc:
                 if due.checkout_attempts >= self._attempts:
-                    failure = ("provider_unavailable", f"YooKassa did not answer: {exc}")
+                    failure = ("provider_unavailable", f"{due.provider} did not answer: {exc}")
                     await self._decide(due, failure=failure)
                 else:
                     await self._again(due, exc)
             else:
-                await self._decide(due, payment=payment)
+                await self._decide(due, created=created, provider=provider)
+
+    def _request(self, due: DuePayment) -> PaymentRequest:
+        title = due.title
+        if due.kind == OrderKind.PLAN:
+            title = say("invoice-title", due.language, title=due.title)
+        return PaymentRequest(
+            order_id=due.order_id,
+            idempotence_key=str(due.checkout_id),
+            amount=due.amount,
+            description=due.description(),
+            title=title[:32],
+            customer_id=due.customer_id,
+            return_url=due.return_url or "",
+            attempt=due.checkout_attempts,
+            language=due.language,
+        )
 
     async def _decide(
         self,
         due: DuePayment,
         *,
-        payment: YooKassaPayment | None = None,
+        created: CreatedPayment | None = None,
+        provider: PaymentProvider | None = None,
         failure: tuple[str, str] | None = None,
     ) -> None:
+        invoice = None
         async with transaction(self._sessions) as session:
-            order = await session.get(Order, due.order_id, with_for_update=True)
+            order = await orders.lock(session, due.order_id)
             assert order is not None
-            if payment is not None:
-                order.provider_payment_id = payment.id
-                order.confirmation_url = payment.confirmation_url
-                order.payment_expires_at = payment.expires_at
-                if payment.confirmation_url is None:
-                    failure = ("provider_rejected", "YooKassa gave no confirmation URL")
-            if failure is not None and order.status == "pending":
-                _fail(order, *failure)
-            order.checkout_due_at = None
-            order.checkout_lease_until = None
+            if created is not None:
+                order.provider_payment_id = created.provider_payment_id
+                order.confirmation_url = created.confirmation_url
+                order.payment_expires_at = created.expires_at
+                if provider is not None and provider.capabilities.chat_invoice:
+                    invoice = TelegramInvoice(
+                        title=self._request(due).title,
+                        description=due.description()[:255],
+                        payload=created.provider_payment_id,
+                        amount=due.amount,
+                    )
+            if failure is not None and rules.fail(order, *failure):
+                log.warning(
+                    "checkout failed",
+                    extra={"order_id": str(order.order_id), "reason": failure[1]},
+                )
+            orders.payment_settled(order)
             await session.flush()
             await self._outbox.add(
-                session, _answer(order), correlation_id=due.checkout_correlation_id
+                session, answer(order, invoice), correlation_id=due.checkout_correlation_id
             )
         outcome = "failed" if failure is not None else "done"
         metrics.WORK_OUTCOMES.labels("billing", "checkout_payment", outcome).inc()
 
-    async def _again(self, due: DuePayment, error: Exception) -> None:
+    async def _again(self, due: DuePayment, error: ProviderUnavailable) -> None:
         delay = self._retry.delay(due.checkout_attempts)
+        if error.retry_after_s:
+            delay = max(delay, timedelta(seconds=error.retry_after_s))
         log.warning(
-            "YooKassa unavailable; the payment will be created again with the same key",
+            "provider unavailable; the payment will be created again with the same key",
             extra={
+                "provider": due.provider,
                 "checkout_id": str(due.checkout_id),
                 "attempt": due.checkout_attempts,
                 "delay_s": delay.total_seconds(),
@@ -253,23 +398,37 @@ class CheckoutPayments:
         )
         metrics.WORK_OUTCOMES.labels("billing", "checkout_payment", "retry").inc()
         async with transaction(self._sessions) as session:
-            await session.execute(
-                update(Order)
-                .where(Order.order_id == due.order_id)
-                .values(checkout_due_at=func.now() + delay, checkout_lease_until=None)
-            )
+            await orders.payment_due_again(session, due.order_id, delay)
 
 
-def _fail(order: Order, code: str, reason: str) -> None:
-    order.status = "failed"
-    order.failure_code = code
-    order.failure_reason = reason[:1024]
-    log.warning("checkout failed", extra={"order_id": str(order.order_id), "reason": reason})
+def _failed(checkout_id: uuid.UUID, customer_id: uuid.UUID, refusal: Refusal) -> CheckoutFailed:
+    return CheckoutFailed(
+        checkout_id=checkout_id,
+        customer_id=customer_id,
+        reason_code=refusal.code,
+        reason=refusal.reason,
+    )
 
 
-def _answer(order: Order) -> CheckoutReady | CheckoutFailed:
+async def _replayed_answer(session: AsyncSession, order: Order) -> Event:
+    if order.provider == WALLET and order.status != OrderStatus.FAILED:
+        price = rules.amount_of(order)
+        return CheckoutPaid(
+            checkout_id=order.checkout_id,
+            customer_id=order.customer_id,
+            order_id=order.order_id,
+            amount=price,
+            balance=await ledger.wallet_balance(
+                session, entries.wallet(order.customer_id, price.currency)
+            ),
+        )
+    return answer(order)
+
+
+def answer(order: Order, invoice: TelegramInvoice | None = None) -> Event:
+    """What the checkout ended in, for the requester."""
     if (
-        order.status == "failed"
+        order.status == OrderStatus.FAILED
         or order.provider_payment_id is None
         or order.confirmation_url is None
     ):
@@ -286,6 +445,7 @@ def _answer(order: Order) -> CheckoutReady | CheckoutFailed:
         provider=order.provider,
         provider_payment_id=order.provider_payment_id,
         confirmation_url=order.confirmation_url,
-        amount=Money(amount_minor=order.amount_minor, currency=order.currency),
+        amount=rules.amount_of(order),
         expires_at=order.payment_expires_at,
+        telegram_invoice=invoice,
     )

@@ -7,10 +7,13 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
+    ForeignKey,
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -40,14 +43,49 @@ class PlanRow(Base):
     __tablename__ = "plans"
 
     plan_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    title_ru: Mapped[str] = mapped_column(String(128))
-    title_en: Mapped[str] = mapped_column(String(128))
+    titles: Mapped[dict[str, str]] = mapped_column(JSONB)  # language tag -> name
     duration_days: Mapped[int] = mapped_column(Integer)
-    price_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
     traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
     active: Mapped[bool]
     position: Mapped[int] = mapped_column(Integer)
+
+
+class PlanPrice(Base):
+    """A plan's price in one currency; a plan is sold in exactly the currencies it has."""
+
+    __tablename__ = "plan_prices"
+
+    plan_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("plans.plan_id", ondelete="CASCADE"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="positive"),)
+
+
+class TopUpRow(Base):
+    """A wallet top-up on sale: ``credit`` on the balance for one of its prices."""
+
+    __tablename__ = "topups"
+
+    topup_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    credit_minor: Mapped[int] = mapped_column(BigInteger)
+    credit_currency: Mapped[str] = mapped_column(String(3))
+    active: Mapped[bool]
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class TopUpPrice(Base):
+    __tablename__ = "topup_prices"
+
+    topup_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("topups.topup_id", ondelete="CASCADE"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="positive"),)
 
 
 class CatalogPublication(Base):
@@ -73,24 +111,36 @@ class Customer(Base):
 
 
 class Order(Base):
-    """One checkout: the plan as it was sold (price, period, traffic) and its payment."""
+    """One checkout: what was sold as it was sold (price, period, traffic) and its payment.
+
+    Its states and the moves between them are ``billing.domain.orders``; its SQL is
+    ``billing.orders``.
+    """
 
     __tablename__ = "orders"
 
     order_id: Mapped[UUID] = mapped_column(primary_key=True)
     checkout_id: Mapped[UUID] = mapped_column(unique=True)
     customer_id: Mapped[UUID] = mapped_column(index=True)
-    plan_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # plan | topup
+    plan_id: Mapped[str | None] = mapped_column(String(32))
+    topup_id: Mapped[str | None] = mapped_column(String(32))
+    credit_minor: Mapped[int | None] = mapped_column(BigInteger)  # a top-up's credit
+    credit_currency: Mapped[str | None] = mapped_column(String(3))
+    language: Mapped[str] = mapped_column(String(35))  # of the customer, at checkout
+    title: Mapped[str] = mapped_column(String(128))  # what was sold, in that language
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     duration_days: Mapped[int] = mapped_column(Integer)
     traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
     provider: Mapped[str] = mapped_column(String(32))
-    provider_payment_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    provider_payment_id: Mapped[str | None] = mapped_column(String(128))
+    # The charge refunds name, where the provider has one besides the payment (a WATA
+    # transaction, a Telegram payment charge).
+    provider_charge_id: Mapped[str | None] = mapped_column(String(256))
     confirmation_url: Mapped[str | None] = mapped_column(Text)
     payment_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # pending -> paid | canceled; failed when no payment link could be made
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # billing.domain.orders.OrderStatus
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     cancellation_party: Mapped[str | None] = mapped_column(String(64))
@@ -114,6 +164,8 @@ class Order(Base):
             "checkout_due_at",
             postgresql_where=text("checkout_due_at IS NOT NULL"),
         ),
+        # One order per provider payment; payment ids are unique only within a provider.
+        Index("uq_orders_provider_payment", "provider", "provider_payment_id", unique=True),
     )
 
 
@@ -132,18 +184,82 @@ class Subscription(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class PaymentCheck(Base):
-    """Every payment notification and what verifying it with the provider found: the audit."""
+class ProviderNotification(Base):
+    """Every notification a provider sent, as received, and what verifying it found.
 
-    __tablename__ = "payment_checks"
+    The consumer records it (``received``); the verifier worker checks it with the provider
+    outside any transaction and records the verdict (``done``): the audit of every webhook.
+    """
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(128))
+    __tablename__ = "provider_notifications"
+
+    notification_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # event id
     provider: Mapped[str] = mapped_column(String(32))
-    provider_payment_id: Mapped[str] = mapped_column(String(128), index=True)
-    claimed_event: Mapped[str | None] = mapped_column(String(64))
-    verified_status: Mapped[str | None] = mapped_column(String(32))
-    outcome: Mapped[str] = mapped_column(String(32))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, str]] = mapped_column(JSONB)
+    reference: Mapped[str | None] = mapped_column(String(128), index=True)
+    remote_address: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))  # received | done
+    outcome: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)
-    remote_address: Mapped[str] = mapped_column(String(64))
-    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    verified_status: Mapped[str | None] = mapped_column(String(32))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "ix_provider_notifications_due_at",
+            "due_at",
+            postgresql_where=text("status = 'received'"),
+        ),
+    )
+
+
+class LedgerAccount(Base):
+    """An account of the ledger, with its balance kept equal to the sum of its postings."""
+
+    __tablename__ = "ledger_accounts"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # billing.domain.ledger.AccountKind
+    currency: Mapped[str] = mapped_column(String(3))
+    customer_id: Mapped[UUID | None] = mapped_column(index=True)
+    balance_minor: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        # The last line of defence: the ledger code checks first, the database refuses too.
+        CheckConstraint("kind <> 'wallet' OR balance_minor >= 0", name="wallet_not_negative"),
+    )
+
+
+class LedgerEntry(Base):
+    """One movement of money, named by the idempotency key of its cause; never changed."""
+
+    __tablename__ = "ledger_entries"
+
+    entry_id: Mapped[UUID] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[UUID | None] = mapped_column(index=True)
+    order_id: Mapped[UUID | None]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LedgerPosting(Base):
+    """One side of an entry: an amount (signed) on one account."""
+
+    __tablename__ = "ledger_postings"
+
+    posting_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    entry_id: Mapped[UUID] = mapped_column(ForeignKey("ledger_entries.entry_id"), index=True)
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("ledger_accounts.account_id"), index=True
+    )
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))

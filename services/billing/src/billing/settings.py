@@ -9,6 +9,8 @@ from pydantic_settings import SettingsConfigDict
 
 from chassis.settings import Port, SandboxCheck, ServiceSettings, sandbox_setting
 
+KNOWN_METHODS = ("yookassa", "wata", "telegram_stars", "cryptopay", "wallet")
+
 
 class BillingSettings(ServiceSettings):
     service_name: ClassVar[str] = "billing"
@@ -32,13 +34,72 @@ class BillingSettings(ServiceSettings):
         description="Where YooKassa sends the customer after paying, e.g. the bot's t.me link",
     )
     yookassa_timeout_s: float = Field(default=10.0, gt=0)
-    yookassa_check_source_address: bool | None = Field(
-        default=None,
+    bot_url: str = Field(
+        default="https://t.me/",
+        description="The bot's t.me link: where WATA and Crypto Pay send the customer back",
+    )
+    wata_api_url: str = sandbox_setting(
+        SandboxCheck.URL,
+        default="https://api.wata.pro/api/h2h",
+        description="WATA H2H API base URL (https://api-sandbox.wata.pro/api/h2h for its sandbox)",
+    )
+    wata_access_token: SecretStr = sandbox_setting(
+        SandboxCheck.TOKEN,
+        default=SecretStr(""),
+        description="WATA terminal access token (JWT) from the merchant cabinet",
+    )
+    wata_link_lifetime_s: int = Field(
+        default=3600, ge=600, le=30 * 86400, description="How long a WATA payment link stays open"
+    )
+    cryptopay_api_url: str = sandbox_setting(
+        SandboxCheck.URL,
+        default="https://pay.crypt.bot/api",
+        description="Crypto Pay API base URL (https://testnet-pay.crypt.bot/api for testnet)",
+    )
+    cryptopay_token: SecretStr = sandbox_setting(
+        SandboxCheck.TOKEN,
+        default=SecretStr(""),
+        description="Crypto Pay app token from @CryptoBot (Crypto Pay → My Apps)",
+    )
+    cryptopay_accepted_assets: str = Field(
+        default="USDT,TON,BTC", description="Assets a customer may pay an invoice with"
+    )
+    cryptopay_invoice_lifetime_s: int = Field(default=3600, ge=60, le=2678400)
+    cryptopay_transfer_refunds: bool = Field(
+        default=False,
+        description="Refund by transfer to the customer (needs transfers enabled for the app)",
+    )
+    telegram_api_url: str = sandbox_setting(
+        SandboxCheck.URL,
+        default="https://api.telegram.org",
+        description="Bot API base URL, for Telegram Stars invoices and refunds",
+    )
+    telegram_bot_token: SecretStr = sandbox_setting(
+        SandboxCheck.TOKEN,
+        default=SecretStr(""),
+        description="The bot's token (the same as BOT_TELEGRAM_BOT_TOKEN), for Telegram Stars",
+    )
+    payment_methods: str = Field(
+        default="yookassa,wallet",
         description=(
-            "Accept notifications only from YooKassa's published networks; "
-            "on in production unless set"
+            "Ways to pay, comma-separated, in the order customers are offered them: yookassa, "
+            "wata, telegram_stars, cryptopay, wallet. Each provider needs its credentials."
         ),
     )
+    wallet_currency: str = Field(
+        default="RUB",
+        pattern=r"^[A-Z]{3}$",
+        description="Currency of customer balances (when `wallet` is among the methods)",
+    )
+    receipts_enabled: bool = Field(
+        default=False,
+        description="Send 54-FZ receipts with YooKassa payments (asks customers for an e-mail)",
+    )
+    receipt_vat_code: int = Field(
+        default=1, ge=1, le=12, description="YooKassa vat_code of receipt lines (1: no VAT)"
+    )
+    notification_retry_first_delay_s: float = Field(default=1.0, gt=0)
+    notification_retry_max_delay_s: float = Field(default=300.0, gt=0)
     checkout_attempts: int = Field(
         default=3, ge=1, description="Tries to create a payment before the checkout fails"
     )
@@ -46,15 +107,34 @@ class BillingSettings(ServiceSettings):
     checkout_retry_max_delay_s: float = Field(default=5.0, gt=0)
 
     @property
-    def check_source_address(self) -> bool:
-        if self.yookassa_check_source_address is None:
-            return self.is_production
-        return self.yookassa_check_source_address
+    def methods(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.payment_methods.split(",") if m.strip())
+
+    @model_validator(mode="after")
+    def _known_methods(self) -> Self:
+        unknown = set(self.methods) - set(KNOWN_METHODS)
+        if unknown:
+            raise ValueError(f"BILLING_PAYMENT_METHODS: unknown {', '.join(sorted(unknown))}")
+        return self
+
+    @model_validator(mode="after")
+    def _methods_have_credentials(self) -> Self:
+        needs = {
+            "wata": ("BILLING_WATA_ACCESS_TOKEN", self.wata_access_token),
+            "cryptopay": ("BILLING_CRYPTOPAY_TOKEN", self.cryptopay_token),
+            "telegram_stars": ("BILLING_TELEGRAM_BOT_TOKEN", self.telegram_bot_token),
+        }
+        for method, (variable, secret) in needs.items():
+            if method in self.methods and not secret.get_secret_value():
+                raise ValueError(f"BILLING_PAYMENT_METHODS names {method}: {variable} is required")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_shop(self) -> Self:
-        if self.is_production and not (
-            self.yookassa_shop_id and self.yookassa_secret_key.get_secret_value()
+        if (
+            "yookassa" in self.methods
+            and self.is_production
+            and not (self.yookassa_shop_id and self.yookassa_secret_key.get_secret_value())
         ):
             raise ValueError(
                 "BILLING_YOOKASSA_SHOP_ID and BILLING_YOOKASSA_SECRET_KEY are required "

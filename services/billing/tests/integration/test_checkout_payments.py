@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from billing.checkout import CheckoutPayments, Checkouts
 from billing.models import Order, metadata
-from billing.yookassa import YooKassaClient
+from billing.orders import order_id_for
+from billing.providers import Providers
+from billing.providers.yookassa import YooKassa, YooKassaClient
 from chassis.db import session_factory, transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
@@ -46,16 +48,22 @@ class Billing:
     yookassa_url: str
     clients: list[YooKassaClient]
 
+    def providers(self) -> Providers:
+        client = YooKassaClient(
+            base_url=self.yookassa_url, shop_id=SHOP, secret_key=KEY, timeout_s=2
+        )
+        self.clients.append(client)
+        return Providers([YooKassa(client, return_url="https://t.me/shop_bot")])
+
     def worker(self, url: str | None = None, *, attempts: int = 3) -> CheckoutPayments:
         client = YooKassaClient(
             base_url=url or self.yookassa_url, shop_id=SHOP, secret_key=KEY, timeout_s=2
         )
         self.clients.append(client)
         return CheckoutPayments(
-            client,
+            Providers([YooKassa(client, return_url="https://t.me/shop_bot")]),
             self.sessions,
             self.outbox,
-            return_url="https://t.me/shop_bot",
             attempts=attempts,
             retry=RetryPolicy(first_delay_s=0.01, max_delay_s=0.01),
         )
@@ -71,7 +79,9 @@ class Billing:
         envelope = Envelope.for_event(request, source="/vpn/bot")
         async with transaction(self.sessions) as session:
             ctx = MessageContext(session, envelope, self.outbox, "bot.checkouts.v1", 0, 0)
-            await Checkouts(Wakeup()).handle(request, ctx)
+            await Checkouts(self.providers(), self.outbox, Wakeup(), wallet_currency="RUB").plan(
+                request, ctx
+            )
         return request
 
     async def answers(self, checkout_id: uuid.UUID) -> list[tuple[str, dict[str, object]]]:
@@ -127,8 +137,9 @@ async def test_the_consumer_only_records_and_the_worker_answers_with_the_link(
     client = YooKassaClient(base_url=billing.yookassa_url, shop_id=SHOP, secret_key=KEY)
     payment = await client.get_payment(str(answer["provider_payment_id"]))
     await client.aclose()
-    assert payment.metadata["checkout_id"] == str(request.checkout_id)
+    assert payment.metadata["order_id"] == str(order_id_for(request.checkout_id))
     assert payment.metadata["order_id"] == str(answer["order_id"])
+    assert payment.metadata["customer_id"] == str(request.customer_id)
     assert str(answer["confirmation_url"]).startswith("https://")
     assert answer["amount"] == {"amount_minor": 19900, "currency": "RUB"}
 

@@ -1,36 +1,35 @@
-from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
 
-from billing.catalog import digest, plans_of
-from billing.checkout import order_id_for, refusal
-from billing.models import PlanRow
-from contracts.bot import RequestCheckout
+from billing.checkout import Item, Refusal, choose_price
+from billing.domain.orders import OrderKind
+from billing.orders import order_id_for
+from billing.providers.base import Capabilities
+from contracts.money import Money
+
+PLAN = Item(
+    kind=OrderKind.PLAN,
+    item_id="m1",
+    titles={"ru": "1 месяц", "en": "1 month"},
+    prices={"RUB": 19900, "XTR": 150},
+    duration_days=30,
+)
+TOPUP = Item(
+    kind=OrderKind.TOPUP,
+    item_id="t500",
+    titles={"ru": "Баланс"},
+    prices={"RUB": 50000, "XTR": 380},
+    credit=Money(amount_minor=50000, currency="RUB"),
+)
 
 
-def plan(plan_id: str = "m1", *, active: bool = True, price: int = 19900) -> PlanRow:
-    return PlanRow(
-        plan_id=plan_id,
-        title_ru="1 месяц",
-        title_en="1 month",
-        duration_days=30,
-        price_minor=price,
-        currency="RUB",
-        traffic_limit_bytes=0,
-        active=active,
-        position=1,
-    )
-
-
-def request(plan_id: str = "m1", provider: str = "yookassa") -> RequestCheckout:
-    return RequestCheckout(
-        checkout_id=uuid4(),
-        customer_id=uuid4(),
-        plan_id=plan_id,
-        provider=provider,
-        requested_at=datetime.now(UTC),
-    )
+class Provider:
+    def __init__(self, *currencies: str, minimum: dict[str, int] | None = None) -> None:
+        self.name = "fake"
+        self.capabilities = Capabilities(
+            currencies=frozenset(currencies), min_amount_minor=minimum or {}
+        )
 
 
 def test_the_order_of_a_checkout_is_the_same_on_every_attempt() -> None:
@@ -40,27 +39,51 @@ def test_the_order_of_a_checkout_is_the_same_on_every_attempt() -> None:
 
 
 @pytest.mark.parametrize(
-    ("row", "req", "code"),
+    ("method", "currencies", "chosen", "price"),
     [
-        (None, request(), "plan_not_found"),
-        (plan(active=False), request(), "plan_inactive"),
-        (plan(), request(provider="wata"), "provider_unsupported"),
+        ("yookassa", ("RUB",), None, Money(amount_minor=19900, currency="RUB")),
+        ("telegram_stars", ("XTR",), None, Money(amount_minor=150, currency="XTR")),
+        ("wata", ("RUB", "USD", "EUR"), "RUB", Money(amount_minor=19900, currency="RUB")),
+    ],
+)
+def test_each_method_charges_the_price_in_a_currency_it_takes(
+    method: str, currencies: tuple[str, ...], chosen: str | None, price: Money
+) -> None:
+    assert choose_price(PLAN, method, Provider(*currencies), "RUB", chosen) == price  # type: ignore[arg-type]
+
+
+def test_the_wallet_pays_in_its_currency() -> None:
+    assert choose_price(PLAN, "wallet", None, "RUB", None) == Money(
+        amount_minor=19900, currency="RUB"
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "method", "provider", "wallet", "chosen", "code"),
+    [
+        (PLAN, "wata", None, "RUB", None, "provider_unsupported"),
+        (PLAN, "wata", Provider("USD", "EUR"), "RUB", None, "currency_not_offered"),
+        (PLAN, "yookassa", Provider("RUB"), "RUB", "XTR", "currency_not_offered"),
+        (PLAN, "wallet", None, None, None, "provider_unsupported"),
+        (TOPUP, "wallet", None, "RUB", None, "provider_unsupported"),
+        (
+            PLAN,
+            "wata",
+            Provider("RUB", minimum={"RUB": 100000}),
+            "RUB",
+            None,
+            "amount_not_accepted",
+        ),
     ],
 )
 def test_checkouts_that_cannot_go_ahead_say_why(
-    row: PlanRow | None, req: RequestCheckout, code: str
+    item: Item,
+    method: str,
+    provider: Provider | None,
+    wallet: str | None,
+    chosen: str | None,
+    code: str,
 ) -> None:
-    refused = refusal(row, req)
-    assert refused is not None
-    assert refused[0] == code
-
-
-def test_an_active_plan_with_a_configured_provider_can_be_bought() -> None:
-    assert refusal(plan(), request()) is None
-
-
-def test_the_catalog_digest_changes_with_what_customers_see_only() -> None:
-    rows = [plan("m1"), plan("m3", price=54900)]
-    same = [plan("m3", price=54900), plan("m1")]
-    assert digest(plans_of(rows)) == digest(plans_of(same))
-    assert digest(plans_of(rows)) != digest(plans_of([plan("m1", price=1), plan("m3")]))
+    with pytest.raises(Refusal) as refused:
+        choose_price(item, method, provider, wallet, chosen)  # type: ignore[arg-type]
+    assert refused.value.code == code

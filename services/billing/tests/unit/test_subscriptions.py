@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.subscriptions import next_period
+from billing.domain.periods import next_period
 
 PAID_AT = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 moments = st.datetimes(

@@ -17,6 +17,7 @@ from bot.customers import CustomerMiddleware
 from bot.events import record_access, record_subscription
 from bot.handlers import build_router
 from bot.models import metadata
+from bot.payments import build_router as stars_router
 from bot.settings import BotSettings
 from bot.telegram_calls import TelegramCallPolicy
 from bot.updates import (
@@ -29,16 +30,18 @@ from bot.updates import (
 from chassis.service import Service
 from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import (
+    CatalogPublished,
     CheckoutFailed,
+    CheckoutPaid,
     CheckoutReady,
-    PlanCatalogPublished,
+    PaymentSucceeded,
     SubscriptionActivated,
     SubscriptionExtended,
 )
 from contracts.gateway import TelegramUpdateReceived
 from contracts.provisioning import AccessGranted
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
 
 def telegram_bot(settings: BotSettings) -> Bot:
@@ -60,11 +63,10 @@ def update_processor(settings: BotSettings, bot: Bot) -> UpdateProcessor:
     dispatcher = Dispatcher()
     dispatcher.update.outer_middleware(PrivateChatsOnly())
     dispatcher.update.outer_middleware(CustomerMiddleware())
+    # Payments first: a service message about a payment must not reach "anything else".
+    dispatcher.include_router(stars_router())
     dispatcher.include_router(
-        build_router(
-            provider=settings.payment_provider,
-            slow_after=timedelta(seconds=settings.checkout_slow_after_s),
-        )
+        build_router(slow_after=timedelta(seconds=settings.checkout_slow_after_s)),
     )
     return UpdateProcessor(bot, dispatcher)
 
@@ -84,12 +86,15 @@ def build(settings: BotSettings) -> Service:
     consumer = service.consumer()
     consumer.handles(CheckoutReady)(answers.ready)
     consumer.handles(CheckoutFailed)(answers.failed)
+    consumer.handles(CheckoutPaid)(answers.paid_from_wallet)
+    consumer.handles(PaymentSucceeded)(answers.payment_succeeded)
     consumer.handles(SubscriptionActivated)(record_subscription)
     consumer.handles(SubscriptionExtended)(record_subscription)
     consumer.handles(AccessGranted)(record_access)
     # The catalog is read by a group of its own: its one compacted partition is replayed
-    # from the start by a new replica set without holding up the busy topics.
-    service.consumer("catalog").handles(PlanCatalogPublished)(mirror_catalog)
+    # from the start by a new replica set without holding up the busy topics. The v2
+    # catalog has a new group, so that it too is read from the start.
+    service.consumer("catalog-v2").handles(CatalogPublished)(mirror_catalog)
 
     if settings.update_mode == "webhook":
         if settings.webhook_url:

@@ -1,8 +1,9 @@
-"""The bot's copy of billing's plan catalog."""
+"""The bot's copy of billing's catalog: plans, top-ups and the ways to pay."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
@@ -10,19 +11,52 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import CatalogMirror
+from bot.texts import CATALOGS
 from chassis.messaging.consumer import MessageContext
-from contracts.billing import Plan, PlanCatalogPublished
+from contracts.billing import CatalogPublished, PaymentMethodOffer, PlanOffer, TopUpOffer
+from contracts.money import Money
 
 log = logging.getLogger(__name__)
 
-_PLANS = TypeAdapter(list[Plan])
+_PLANS = TypeAdapter(list[PlanOffer])
+_TOPUPS = TypeAdapter(list[TopUpOffer])
+_METHODS = TypeAdapter(list[PaymentMethodOffer])
 _ROW = 1
 
 
-async def mirror_catalog(event: PlanCatalogPublished, ctx: MessageContext) -> None:
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    plans: list[PlanOffer]
+    topups: list[TopUpOffer]
+    methods: list[PaymentMethodOffer]
+    wallet_currency: str | None
+
+    def plan(self, plan_id: str) -> PlanOffer | None:
+        return next((p for p in self.plans if p.plan_id == plan_id), None)
+
+    def topup(self, topup_id: str) -> TopUpOffer | None:
+        return next((t for t in self.topups if t.topup_id == topup_id), None)
+
+    def offers(self, prices: tuple[Money, ...]) -> list[tuple[PaymentMethodOffer, Money]]:
+        """Each enabled method that can take one of ``prices``, with the price it shows."""
+        offered = []
+        for method in self.methods:
+            price = next((p for p in prices if p.currency in method.currencies), None)
+            if price is not None:
+                offered.append((method, price))
+        return offered
+
+
+EMPTY = Catalog([], [], [], None)
+
+
+async def mirror_catalog(event: CatalogPublished, ctx: MessageContext) -> None:
     values = {
         "catalog_version": event.catalog_version,
         "plans": [plan.model_dump(mode="json") for plan in event.plans],
+        "topups": [topup.model_dump(mode="json") for topup in event.topups],
+        "payment_methods": [method.model_dump(mode="json") for method in event.payment_methods],
+        "wallet_currency": event.wallet_currency,
         "received_at": datetime.now(UTC),
     }
     statement = insert(CatalogMirror).values(id=_ROW, **values)
@@ -34,19 +68,29 @@ async def mirror_catalog(event: PlanCatalogPublished, ctx: MessageContext) -> No
             where=CatalogMirror.catalog_version < statement.excluded.catalog_version,
         )
     )
-    log.info("plan catalog mirrored", extra={"catalog_version": event.catalog_version})
+    log.info("catalog mirrored", extra={"catalog_version": event.catalog_version})
 
 
-async def current_plans(session: AsyncSession) -> list[Plan]:
+async def current_catalog(session: AsyncSession) -> Catalog:
     mirror = await session.get(CatalogMirror, _ROW)
-    return [] if mirror is None else _PLANS.validate_python(mirror.plans)
+    if mirror is None:
+        return EMPTY
+    return Catalog(
+        plans=_PLANS.validate_python(mirror.plans),
+        topups=_TOPUPS.validate_python(mirror.topups),
+        methods=_METHODS.validate_python(mirror.payment_methods),
+        wallet_currency=mirror.wallet_currency,
+    )
 
 
-def plan_title(plan: Plan, language: str) -> str:
-    """The plan's name in the customer's language, or in the first one it has."""
-    titles = plan.title.model_dump()
-    return str(titles.get(language) or next(iter(titles.values())))
+async def current_plans(session: AsyncSession) -> list[PlanOffer]:
+    return (await current_catalog(session)).plans
 
 
-async def plan_by_id(session: AsyncSession, plan_id: str) -> Plan | None:
-    return next((p for p in await current_plans(session) if p.plan_id == plan_id), None)
+async def plan_by_id(session: AsyncSession, plan_id: str) -> PlanOffer | None:
+    return (await current_catalog(session)).plan(plan_id)
+
+
+def plan_title(plan: PlanOffer, language: str) -> str:
+    """The plan's name in the customer's language, or the nearest one it has."""
+    return CATALOGS.pick(plan.titles, language)

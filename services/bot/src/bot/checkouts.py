@@ -21,20 +21,26 @@ from uuid import UUID
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.types import InlineKeyboardMarkup, LabeledPrice, Message
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keyboards
-from bot.catalog import plan_by_id, plan_title
+from bot.catalog import Catalog, current_catalog, plan_title
 from bot.models import Checkout, Customer
 from bot.telegram_calls import TelegramUncertain, is_gone
-from bot.texts import say
+from bot.texts import method_name, say
 from chassis import metrics
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext, RetryLater
 from chassis.worker import RetryPolicy, Wakeup, claim
-from contracts.billing import CheckoutFailed, CheckoutReady
+from contracts.billing import (
+    CheckoutFailed,
+    CheckoutPaid,
+    CheckoutReady,
+    PaymentSucceeded,
+    TelegramInvoice,
+)
 from contracts.bot import RequestCheckout
 from contracts.money import Money
 
@@ -48,6 +54,7 @@ async def open_checkout(
     message_id: int,
     plan_id: str,
     provider: str,
+    currency: str | None,
     slow_after: timedelta,
 ) -> UUID:
     """Record the checkout the customer asked for on ``message_id`` and ask billing for it."""
@@ -60,6 +67,7 @@ async def open_checkout(
             chat_id=customer.chat_id,
             message_id=message_id,
             plan_id=plan_id,
+            provider=provider,
             status="requested",
             requested_at=now,
             screen_shown="preparing",
@@ -74,6 +82,7 @@ async def open_checkout(
             customer_id=customer.customer_id,
             plan_id=plan_id,
             provider=provider,
+            currency=currency,
             requested_at=now,
         )
     )
@@ -87,13 +96,27 @@ class CheckoutAnswers:
         self._wakeup = wakeup
 
     async def ready(self, answer: CheckoutReady, ctx: MessageContext) -> None:
+        invoice = answer.telegram_invoice
         await self._record(
             ctx,
             answer.checkout_id,
             status="ready",
+            order_id=answer.order_id,
             confirmation_url=str(answer.confirmation_url),
             amount_minor=answer.amount.amount_minor,
             currency=answer.amount.currency,
+            invoice=invoice.model_dump(mode="json") if invoice else None,
+        )
+
+    async def paid_from_wallet(self, answer: CheckoutPaid, ctx: MessageContext) -> None:
+        await self._record(
+            ctx,
+            answer.checkout_id,
+            status="paid",
+            order_id=answer.order_id,
+            amount_minor=answer.amount.amount_minor,
+            currency=answer.amount.currency,
+            balance_minor=answer.balance.amount_minor,
         )
 
     async def failed(self, answer: CheckoutFailed, ctx: MessageContext) -> None:
@@ -101,16 +124,30 @@ class CheckoutAnswers:
             "checkout failed",
             extra={"checkout_id": str(answer.checkout_id), "reason_code": answer.reason_code},
         )
-        await self._record(ctx, answer.checkout_id, status="failed")
+        await self._record(
+            ctx, answer.checkout_id, status="failed", failure_code=answer.reason_code
+        )
+
+    async def payment_succeeded(self, event: PaymentSucceeded, ctx: MessageContext) -> None:
+        """The order was paid: its message loses the pay button and says so."""
+        await self._record(
+            ctx, event.checkout_id, status="paid", after=("ready",), order_id=event.order_id
+        )
 
     async def _record(
-        self, ctx: MessageContext, checkout_id: UUID, *, status: str, **values: Any
+        self,
+        ctx: MessageContext,
+        checkout_id: UUID,
+        *,
+        status: str,
+        after: tuple[str, ...] = ("requested",),
+        **values: Any,
     ) -> None:
         now = datetime.now(UTC)
         recorded = await ctx.session.scalar(
             update(Checkout)
             # A repeated or late answer changes nothing: the first one decided.
-            .where(Checkout.checkout_id == checkout_id, Checkout.status == "requested")
+            .where(Checkout.checkout_id == checkout_id, Checkout.status.in_(after))
             .values(status=status, answered_at=now, screen_due_at=now, screen_attempts=0, **values)
             .returning(Checkout.checkout_id)
         )
@@ -133,13 +170,23 @@ class DueScreen:
     chat_id: int
     message_id: int
     plan_id: str
+    provider: str
     status: str
+    failure_code: str | None
     screen_shown: str
     confirmation_url: str | None
+    invoice: dict[str, Any] | None
     amount_minor: int | None
     currency: str | None
+    balance_minor: int | None
     screen_attempts: int
     language: str
+
+    @property
+    def price(self) -> Money | None:
+        if self.amount_minor is None or self.currency is None:
+            return None
+        return Money(amount_minor=self.amount_minor, currency=self.currency)
 
 
 _CLAIM = text(
@@ -156,8 +203,9 @@ _CLAIM = text(
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING c.checkout_id, c.chat_id, c.message_id, c.plan_id, c.status, c.screen_shown,
-        c.confirmation_url, c.amount_minor, c.currency, c.screen_attempts, customers.language
+    RETURNING c.checkout_id, c.chat_id, c.message_id, c.plan_id, c.provider, c.status,
+        c.failure_code, c.screen_shown, c.confirmation_url, c.invoice, c.amount_minor,
+        c.currency, c.balance_minor, c.screen_attempts, customers.language
     """
 )
 
@@ -216,6 +264,8 @@ class CheckoutScreens:
         shown, body, markup = view
         try:
             message_id = await self._put(screen, body, markup)
+            if shown == "invoice":
+                await self._send_invoice(screen)
         except RetryLater as exc:
             # Telegram did not take it, or an edit's answer was lost (a send whose answer was
             # lost counts as sent): an edit can always be made again.
@@ -241,19 +291,76 @@ class CheckoutScreens:
             if screen.screen_shown != "preparing":
                 return None
             return "slow", say("checkout-slow", language), None
-        if screen.status == "failed":
-            return "failed", say("checkout-failed", language), keyboards.main_menu(language)
-        assert screen.confirmation_url is not None
-        assert screen.amount_minor is not None
         async with transaction(self._sessions) as session:
-            plan = await plan_by_id(session, screen.plan_id)
+            catalog = await current_catalog(session)
+        plan = catalog.plan(screen.plan_id)
         title = plan_title(plan, language) if plan else screen.plan_id
-        price = Money(amount_minor=screen.amount_minor, currency=screen.currency or "RUB")
+        if screen.status == "failed":
+            return "failed", *self._failure(screen, catalog, language)
+        price = screen.price
+        assert price is not None
+        if screen.status == "paid":
+            if screen.screen_shown == "paid":
+                return None
+            if screen.balance_minor is not None:
+                balance = Money(amount_minor=screen.balance_minor, currency=price.currency)
+                body = say(
+                    "checkout-paid-wallet", language, title=title, price=price, balance=balance
+                )
+            else:
+                body = say("checkout-paid", language, title=title, price=price)
+            return "paid", body, None
+        if screen.screen_shown in ("ready", "invoice"):
+            return None
+        if screen.invoice is not None:
+            return "invoice", say("checkout-invoice", language, title=title, price=price), None
+        assert screen.confirmation_url is not None
         return (
             "ready",
             say("checkout-ready", language, title=title, price=price),
             keyboards.payment_link(screen.confirmation_url, language),
         )
+
+    @staticmethod
+    def _failure(
+        screen: DueScreen, catalog: Catalog, language: str
+    ) -> tuple[str, InlineKeyboardMarkup]:
+        """Why it failed, and where to go: another way to pay the same plan when there is one."""
+        plan = catalog.plan(screen.plan_id)
+        others = [
+            (method, price)
+            for method, price in (catalog.offers(plan.prices) if plan else [])
+            if method.provider != screen.provider
+        ]
+        if plan is not None and others:
+            if screen.failure_code in ("provider_unavailable", "provider_rejected"):
+                method = method_name(screen.provider, language)
+                body = say("checkout-try-another", language, method=method)
+                return body, keyboards.pay(plan, others, language)
+            if screen.failure_code == "insufficient_funds":
+                body = say("checkout-insufficient-funds", language)
+                return body, keyboards.pay(plan, others, language)
+        return say("checkout-failed", language), keyboards.main_menu(language)
+
+    async def _send_invoice(self, screen: DueScreen) -> None:
+        """Send the Stars invoice after the checkout message; a send that may have happened
+        is not repeated (the customer would see two invoices for one order)."""
+        assert screen.invoice is not None
+        invoice = TelegramInvoice.model_validate(screen.invoice)
+        try:
+            await self._bot.send_invoice(
+                chat_id=screen.chat_id,
+                title=invoice.title,
+                description=invoice.description,
+                payload=invoice.payload,
+                currency=invoice.amount.currency,
+                prices=[LabeledPrice(label=invoice.title, amount=invoice.amount.amount_minor)],
+            )
+        except TelegramUncertain as exc:
+            log.warning(
+                "the Stars invoice may not have been sent; not sending it twice",
+                extra={"checkout_id": str(screen.checkout_id), "error": repr(exc)},
+            )
 
     async def _put(self, screen: DueScreen, body: str, markup: InlineKeyboardMarkup | None) -> int:
         """Edit the checkout message; send a new one only if it cannot be edited any more."""

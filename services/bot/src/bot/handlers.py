@@ -16,7 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import select
 
 from bot import keyboards
-from bot.catalog import current_plans, plan_by_id, plan_title
+from bot.catalog import current_catalog, current_plans, plan_title
 from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerSubscription
 from bot.texts import LANGUAGES, Html, gib, say
@@ -52,7 +52,7 @@ def subscription_view(
     )
 
 
-def build_router(*, provider: str, slow_after: timedelta) -> Router:
+def build_router(*, slow_after: timedelta) -> Router:
     router = Router(name="customer")
 
     @router.message(CommandStart())
@@ -115,11 +115,12 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
         ctx: MessageContext,
     ) -> None:
         language = customer.language
-        plan = await plan_by_id(ctx.session, callback_data.plan_id)
-        if plan is None or not plan.active:
-            plans = await current_plans(ctx.session)
+        catalog = await current_catalog(ctx.session)
+        plan = catalog.plan(callback_data.plan_id)
+        offers = catalog.offers(plan.prices) if plan is not None else []
+        if plan is None or not plan.active or not offers:
             await _show(
-                query, say("plan-unavailable", language), keyboards.catalog(plans, language)
+                query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
             )
             return
         text = say(
@@ -128,9 +129,10 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
             title=plan_title(plan, language),
             days=plan.duration_days,
             traffic_gib=gib(plan.traffic_limit_bytes),
-            price=plan.price,
+            price=offers[0][1],
         )
-        await _show(query, text, keyboards.pay(plan, provider, language))
+        text = f"{text}\n\n{say('plan-how-to-pay', language)}"
+        await _show(query, text, keyboards.pay(plan, offers, language))
 
     @router.callback_query(keyboards.Pay.filter())
     async def pay(
@@ -140,11 +142,19 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
         ctx: MessageContext,
     ) -> None:
         language = customer.language
-        plan = await plan_by_id(ctx.session, callback_data.plan_id)
-        if plan is None or not plan.active or query.message is None:
-            plans = await current_plans(ctx.session)
+        catalog = await current_catalog(ctx.session)
+        plan = catalog.plan(callback_data.plan_id)
+        offered = {
+            (method.provider, price.currency)
+            for method, price in (catalog.offers(plan.prices) if plan is not None else [])
+        }
+        currency = callback_data.currency or None
+        chosen = (callback_data.provider, currency) in offered or (
+            currency is None and any(p == callback_data.provider for p, _ in offered)
+        )
+        if plan is None or not plan.active or not chosen or query.message is None:
             await _show(
-                query, say("plan-unavailable", language), keyboards.catalog(plans, language)
+                query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
             )
             return
         await open_checkout(
@@ -153,6 +163,7 @@ def build_router(*, provider: str, slow_after: timedelta) -> Router:
             message_id=query.message.message_id,
             plan_id=plan.plan_id,
             provider=callback_data.provider,
+            currency=currency,
             slow_after=slow_after,
         )
         await _show(query, say("checkout-preparing", language), None)

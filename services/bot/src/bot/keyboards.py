@@ -6,8 +6,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import plan_title
-from bot.texts import LANGUAGES, say
-from contracts.billing import Plan
+from bot.texts import LANGUAGES, method_name, say
+from contracts.billing import PaymentMethodOffer, PlanOffer
+from contracts.money import Money
 
 
 class Menu(CallbackData, prefix="m"):
@@ -21,6 +22,7 @@ class ChoosePlan(CallbackData, prefix="plan"):
 class Pay(CallbackData, prefix="pay"):
     plan_id: str
     provider: str
+    currency: str = ""  # the price the button showed; empty on buttons from older versions
 
 
 class ChooseLanguage(CallbackData, prefix="lang"):
@@ -45,7 +47,7 @@ def back(language: str) -> list[InlineKeyboardButton]:
     return [_button(say("menu-back", language), Menu(action="home"))]
 
 
-def catalog(plans: list[Plan], language: str) -> InlineKeyboardMarkup:
+def catalog(plans: list[PlanOffer], language: str) -> InlineKeyboardMarkup:
     rows = [
         [
             _button(
@@ -53,7 +55,7 @@ def catalog(plans: list[Plan], language: str) -> InlineKeyboardMarkup:
                     "catalog-plan-button",
                     language,
                     title=plan_title(plan, language),
-                    price=plan.price,
+                    price=plan.prices[0],
                 ),
                 ChoosePlan(plan_id=plan.plan_id),
             )
@@ -64,12 +66,26 @@ def catalog(plans: list[Plan], language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[*rows, back(language)])
 
 
-def pay(plan: Plan, provider: str, language: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [_button(say("pay-yookassa", language), Pay(plan_id=plan.plan_id, provider=provider))],
-            [_button(say("menu-back", language), Menu(action="buy"))],
+def pay(
+    plan: PlanOffer, offers: list[tuple[PaymentMethodOffer, Money]], language: str
+) -> InlineKeyboardMarkup:
+    """One button per way to pay the plan, each with the price in its own currency."""
+    rows = [
+        [
+            _button(
+                say(
+                    "pay-button",
+                    language,
+                    method=method_name(method.provider, language),
+                    price=price,
+                ),
+                Pay(plan_id=plan.plan_id, provider=method.provider, currency=price.currency),
+            )
         ]
+        for method, price in offers
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="buy"))]]
     )
 
 

@@ -38,13 +38,16 @@ class Customer(Base):
 
 
 class CatalogMirror(Base):
-    """The latest plan catalog billing published; one row."""
+    """The latest catalog billing published (``billing.catalog.published.v2``); one row."""
 
     __tablename__ = "catalog_mirror"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     catalog_version: Mapped[int] = mapped_column(Integer)
     plans: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    topups: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    payment_methods: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    wallet_currency: Mapped[str | None] = mapped_column(String(3))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -57,18 +60,24 @@ class Checkout(Base):
     customer_id: Mapped[UUID] = mapped_column(index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
-    plan_id: Mapped[str] = mapped_column(String(32))
-    # requested -> ready | failed
+    plan_id: Mapped[str] = mapped_column(String(32))  # or the top-up's id
+    provider: Mapped[str] = mapped_column(String(32))
+    # requested -> ready | failed | paid (from the wallet); ready -> paid (billing says so)
     status: Mapped[str] = mapped_column(String(16))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    order_id: Mapped[UUID | None] = mapped_column(index=True)
     confirmation_url: Mapped[str | None] = mapped_column(Text)
+    # For Telegram Stars: the invoice the screen worker sends into the chat.
+    invoice: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    balance_minor: Mapped[int | None] = mapped_column(BigInteger)  # after a wallet payment
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The message, kept up to date by the checkout screen worker (bot/checkout_screens.py):
-    # what it shows now (preparing | slow | ready | failed; unreachable when the customer
-    # blocked the bot or Telegram failed for good, unshowable when it refused), and when it is
-    # next due to change (NULL: nothing to show).
+    # The message, kept up to date by the checkout screen worker (bot/checkouts.py): what it
+    # shows now (preparing | slow | ready | invoice | failed | paid; unreachable when the
+    # customer blocked the bot or Telegram failed for good, unshowable when it refused), and
+    # when it is next due to change (NULL: nothing to show).
     screen_shown: Mapped[str] = mapped_column(String(16), default="preparing")
     screen_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     screen_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

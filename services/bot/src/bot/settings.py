@@ -39,7 +39,6 @@ class BotSettings(ServiceSettings):
         default=SecretStr(""),
         description="secret_token for setWebhook; the gateway must be given the same one",
     )
-    payment_provider: str = Field(default="yookassa", pattern=r"^[a-z][a-z0-9_]{0,31}$")
     checkout_slow_after_s: float = Field(
         default=10.0, gt=0, description="Tell the customer the payment link is still coming"
     )

@@ -10,9 +10,9 @@ from decimal import Decimal
 from importlib.resources import files
 from typing import Final
 
-from chassis.i18n import Catalogs, Html, Value
+from chassis.i18n import Catalogs, Html, MissingText, Value
 
-__all__ = ["CATALOGS", "LANGUAGES", "Html", "gib", "language_of", "say"]
+__all__ = ["CATALOGS", "LANGUAGES", "Html", "gib", "language_of", "method_name", "say"]
 
 CATALOGS: Final = Catalogs.load(files("bot") / "locales", default_locale="ru", foreign_locale="en")
 LANGUAGES: Final[tuple[str, ...]] = CATALOGS.locales
@@ -27,6 +27,14 @@ def language_of(language_code: str | None) -> str:
 
 def say(key: str, language: str | None, /, **values: Value) -> str:
     return CATALOGS.text(key, language, **values)
+
+
+def method_name(provider: str, language: str | None) -> str:
+    """A way to pay as customers know it (``method-<provider>``), or its plain name."""
+    try:
+        return CATALOGS.text(f"method-{provider}", language)
+    except MissingText:
+        return CATALOGS.text("method-other", language, provider=provider)
 
 
 def gib(traffic_bytes: int) -> int | Decimal:

@@ -78,6 +78,9 @@ class PrivateChatsOnly(BaseMiddleware):
             return None
         if chat is not None and chat.type == "private" and chat.id == user.id:
             return await handler(event, data)
+        if chat is None and event.pre_checkout_query is not None:
+            # The customer's own checkout, which has no chat: answered like their messages.
+            return await handler(event, data)
         if chat is not None and chat.type == "private":
             log.warning(
                 "update from one user in another user's chat; not answered",

@@ -36,12 +36,20 @@ from sandbox.telegram import DEFAULT_BOT, TelegramEmulator, TelegramSandboxContr
 tables = messaging_tables(metadata)
 PLAN = {
     "plan_id": "m1",
-    "title": {"ru": "1 месяц", "en": "1 month"},
+    "titles": {"ru": "1 месяц", "en": "1 month"},
     "duration_days": 30,
-    "price": {"amount_minor": 19900, "currency": "RUB"},
+    "prices": [
+        {"amount_minor": 19900, "currency": "RUB"},
+        {"amount_minor": 150, "currency": "XTR"},
+    ],
     "traffic_limit_bytes": 0,
     "active": True,
 }
+METHODS = [
+    {"provider": "yookassa", "currencies": ["RUB"], "recurring": True},
+    {"provider": "telegram_stars", "currencies": ["XTR"], "recurring": False},
+    {"provider": "wallet", "currencies": ["RUB"], "recurring": False},
+]
 
 
 @dataclass
@@ -118,7 +126,15 @@ async def world(database_factory: DatabaseFactory) -> AsyncIterator[BotWorld]:
     sessions = session_factory(engine)
     async with transaction(sessions) as session:
         session.add(
-            CatalogMirror(id=1, catalog_version=1, plans=[PLAN], received_at=datetime.now(UTC))
+            CatalogMirror(
+                id=1,
+                catalog_version=1,
+                plans=[PLAN],
+                topups=[],
+                payment_methods=METHODS,
+                wallet_currency="RUB",
+                received_at=datetime.now(UTC),
+            )
         )
     clock = MovableClock()
     emulator = TelegramEmulator(clock=clock)

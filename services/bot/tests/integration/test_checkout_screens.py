@@ -52,6 +52,7 @@ async def customer_with_a_checkout(world: BotWorld) -> tuple[SandboxUser, uuid.U
                 chat_id=user.id,
                 message_id=message.message_id,
                 plan_id="m1",
+                provider="yookassa",
                 status="requested",
                 requested_at=now,
                 screen_shown="preparing",

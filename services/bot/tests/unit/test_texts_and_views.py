@@ -58,6 +58,9 @@ def test_every_text_renders_in_every_locale() -> None:
         "expires": NOW,
         "link": "L",
         "url": "https://vpn.example/s",
+        "provider": "somepay",
+        "method": "💳",
+        "balance": Money(amount_minor=100, currency="RUB"),
     }
     for locale, key in shipped_texts(CATALOGS):
         if "." in key:
@@ -163,7 +166,11 @@ def test_no_subscription() -> None:
     [
         Menu(action="subscription"),
         ChoosePlan(plan_id="y1-promo-long-plan-name-32chars"),
-        Pay(plan_id="y1-promo-long-plan-name-32chars", provider="telegram_stars"),
+        Pay(
+            plan_id="y1-promo-long-plan-name-32chars",
+            provider="telegram_stars",
+            currency="XTR",
+        ),
         ChooseLanguage(language="ru"),
     ],
 )

@@ -32,6 +32,20 @@ class GatewaySettings(ServiceSettings):
         ),
     )
 
+    provider_source_check: bool | None = Field(
+        default=None,
+        description=(
+            "Accept payment webhooks only from the networks a provider publishes (YooKassa, "
+            "WATA); on in production unless set"
+        ),
+    )
+
+    @property
+    def check_provider_sources(self) -> bool:
+        if self.provider_source_check is None:
+            return self.is_production
+        return self.provider_source_check
+
     @property
     def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(network) for network in self.trusted_proxies]

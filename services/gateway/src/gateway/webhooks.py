@@ -1,13 +1,16 @@
 """Webhooks in: payment providers and Telegram. Each input is written to Kafka, then 200.
 
-The gateway checks only what is cheap (content type, shape, the Telegram secret token);
-billing and the bot do the real verification. Anything malformed is answered 4xx with a
+The gateway checks only what is cheap (size, content type, JSON shape, a provider's
+published source networks, the Telegram secret token) and writes a payment webhook's
+exact bytes and headers, since signatures are over the bytes; billing and the bot do the
+real verification. Anything malformed is answered 4xx with a
 short reason and logged in one line. A webhook is answered 200 only after Kafka
 acknowledged the write, so the sender retries anything the platform did not durably receive.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 from datetime import UTC, datetime
@@ -15,15 +18,27 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from chassis.messaging.ingress import IngressWriter
-from contracts.gateway import PaymentNotificationReceived, TelegramUpdateReceived
+from contracts.gateway import ProviderNotificationReceived, TelegramUpdateReceived
 from gateway.client_address import BadForwardedFor, client_address
 from gateway.json_body import BadBody, parse_object
+from gateway.payment_webhooks import PROVIDER_WEBHOOKS, Network, ProviderWebhook
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
+
+WEBHOOK_REFUSALS = Counter(
+    "webhook_refusals_total",
+    "Webhooks the gateway refused before writing them, by route and HTTP status: a wave "
+    "of them is someone probing, or a provider that changed its format",
+    ["route", "status"],
+)
+
+# Never written to Kafka: a proxy's or a browser's credentials are nobody's business here.
+_LEFT_OUT_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 
 _UPDATES_WITH_CHAT = (
     "message",
@@ -41,31 +56,15 @@ def webhooks_router(ingress: IngressWriter, settings: GatewaySettings) -> APIRou
     router = APIRouter(prefix="/webhooks")
     trusted = settings.trusted_proxy_networks
     secret = settings.telegram_webhook_secret.get_secret_value().encode()
+    check_sources = settings.check_provider_sources
 
-    @router.post("/yookassa")
-    async def yookassa(request: Request) -> Response:
-        peer = request.client.host if request.client else "0.0.0.0"
-        try:
-            remote = client_address(peer, request.headers.get("x-forwarded-for"), trusted)
-        except BadForwardedFor as exc:
-            return _refuse(request, 400, "unreadable X-Forwarded-For", str(exc))
-        body = await _json_object(request)
-        if isinstance(body, Response):
-            return body
-        payment_id = _yookassa_payment_id(body)
-        if payment_id is None:
-            return _refuse(request, 400, "not a YooKassa notification", f"sender {remote}")
-        try:
-            event = PaymentNotificationReceived(
-                provider="yookassa",
-                provider_payment_id=payment_id,
-                body=body,
-                received_at=datetime.now(UTC),
-                remote_address=remote,
-            )
-        except ValidationError as exc:
-            return _refuse(request, 400, "not a YooKassa notification", _first_error(exc))
-        return await _write(ingress, event)
+    for webhook in PROVIDER_WEBHOOKS:
+        router.add_api_route(
+            f"/{webhook.provider}",
+            functools.partial(_payment_webhook, webhook, ingress, trusted, check_sources),
+            methods=["POST"],
+            name=f"{webhook.provider}_webhook",
+        )
 
     @router.post("/telegram")
     async def telegram(request: Request) -> Response:
@@ -98,9 +97,49 @@ def webhooks_router(ingress: IngressWriter, settings: GatewaySettings) -> APIRou
     return router
 
 
+async def _payment_webhook(
+    webhook: ProviderWebhook,
+    ingress: IngressWriter,
+    trusted: list[Network],
+    check_sources: bool,
+    request: Request,
+) -> Response:
+    peer = request.client.host if request.client else "0.0.0.0"
+    try:
+        remote = client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+    except BadForwardedFor as exc:
+        return _refuse(request, 400, "unreadable X-Forwarded-For", str(exc))
+    if check_sources and not webhook.from_allowed_source(remote):
+        return _refuse(request, 403, f"not from {webhook.provider}'s networks", str(remote))
+    raw = await _raw_json_object(request)
+    if isinstance(raw, Response):
+        return raw
+    body, parsed = raw
+    reference = webhook.reference(parsed)
+    if reference is None and webhook.must_reference:
+        return _refuse(request, 400, f"not a {webhook.provider} notification", f"sender {remote}")
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name not in _LEFT_OUT_HEADERS and len(value) <= 8192
+    }
+    try:
+        event = ProviderNotificationReceived(
+            provider=webhook.provider,
+            body=body,
+            headers=headers,
+            reference=reference,
+            received_at=datetime.now(UTC),
+            remote_address=remote,
+        )
+    except ValidationError as exc:
+        return _refuse(request, 400, f"not a {webhook.provider} notification", _first_error(exc))
+    return await _write(ingress, event)
+
+
 async def _write(
     ingress: IngressWriter,
-    event: PaymentNotificationReceived | TelegramUpdateReceived,
+    event: ProviderNotificationReceived | TelegramUpdateReceived,
     ok_body: dict[str, Any] | None = None,
 ) -> Response:
     try:
@@ -114,27 +153,22 @@ async def _write(
     return JSONResponse(ok_body if ok_body is not None else {"status": "accepted"})
 
 
-async def _json_object(request: Request) -> dict[str, Any] | Response:
-    """The body as a JSON object, or the 4xx answer that refuses it."""
+async def _raw_json_object(request: Request) -> tuple[bytes, dict[str, Any]] | Response:
+    """The body's bytes and the JSON object they hold, or the 4xx answer that refuses it."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
         return _refuse(request, 415, "Content-Type must be application/json", content_type[:64])
+    body = await request.body()
     try:
-        return parse_object(await request.body())
+        return body, parse_object(body)
     except BadBody as exc:
         return _refuse(request, 400, str(exc), "")
 
 
-def _yookassa_payment_id(body: dict[str, Any]) -> str | None:
-    obj = body.get("object")
-    if body.get("type") != "notification" or not isinstance(body.get("event"), str):
-        return None
-    if not isinstance(obj, dict):
-        return None
-    payment_id = obj.get("payment_id") if body["event"].startswith("refund.") else obj.get("id")
-    if isinstance(payment_id, str) and 0 < len(payment_id) <= 128:
-        return payment_id
-    return None
+async def _json_object(request: Request) -> dict[str, Any] | Response:
+    """The body as a JSON object, or the 4xx answer that refuses it."""
+    raw = await _raw_json_object(request)
+    return raw if isinstance(raw, Response) else raw[1]
 
 
 def _chat_of(update: dict[str, Any]) -> int | None:
@@ -169,6 +203,7 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _refuse(request: Request, status: int, reason: str, detail: str) -> JSONResponse:
+    WEBHOOK_REFUSALS.labels(request.url.path.rsplit("/", 1)[-1][:32], str(status)).inc()
     log.warning(
         "refused a webhook: %s",
         reason,

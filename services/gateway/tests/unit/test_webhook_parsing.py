@@ -4,7 +4,8 @@ import pytest
 
 from gateway.client_address import BadForwardedFor, client_address
 from gateway.json_body import MAX_DEPTH, BadBody, parse_object
-from gateway.webhooks import _chat_of, _yookassa_payment_id
+from gateway.payment_webhooks import PROVIDER_WEBHOOKS
+from gateway.webhooks import _chat_of
 
 PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
 
@@ -93,7 +94,41 @@ def test_real_notifications_parse() -> None:
 def test_only_yookassa_shaped_notifications_are_taken(
     body: dict[str, object], payment_id: str | None
 ) -> None:
-    assert _yookassa_payment_id(body) == payment_id
+    assert WEBHOOKS["yookassa"].reference(body) == payment_id
+
+
+WEBHOOKS = {webhook.provider: webhook for webhook in PROVIDER_WEBHOOKS}
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "reference"),
+    [
+        ("wata", {"paymentLinkId": "3fa8", "orderId": "1042"}, "3fa8"),
+        ("wata", {"orderId": "1042"}, "1042"),
+        ("wata", {"paymentLinkId": ["x"]}, None),
+        ("cryptopay", {"update_type": "invoice_paid", "payload": {"invoice_id": 528890}}, "528890"),
+        ("cryptopay", {"payload": "ord:1"}, None),
+    ],
+)
+def test_the_claimed_payment_keys_the_record(
+    provider: str, body: dict[str, object], reference: str | None
+) -> None:
+    assert WEBHOOKS[provider].reference(body) == reference
+
+
+@pytest.mark.parametrize(
+    ("provider", "address", "allowed"),
+    [
+        ("yookassa", "185.71.76.5", True),
+        ("yookassa", "2a02:5180::1", True),
+        ("yookassa", "203.0.113.9", False),
+        ("wata", "62.84.126.140", True),
+        ("wata", "185.71.76.5", False),
+        ("cryptopay", "203.0.113.9", True),  # publishes no networks: the signature decides
+    ],
+)
+def test_published_source_networks(provider: str, address: str, allowed: bool) -> None:
+    assert WEBHOOKS[provider].from_allowed_source(ipaddress.ip_address(address)) is allowed
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,10 @@ class MessageContext:
         """Queue an event caused by this one, in this transaction."""
         return await self.outbox.add(self.session, event, cause=self.envelope)
 
+    async def publish_many(self, events: Sequence[Event]) -> list[Envelope]:
+        """Queue several events caused by this one, in this transaction, in this order."""
+        return await self.outbox.add_many(self.session, list(events), cause=self.envelope)
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this transaction has committed, e.g. to wake a worker.
 

@@ -108,6 +108,7 @@ class _SandboxControl:
             Route(f"{prefix}/apps", self.list_apps, methods=["GET"]),
             Route(f"{prefix}/apps/{{app_id:int}}", self.app, methods=["PUT", "PATCH"]),
             Route(f"{prefix}/apps/{{app_id:int}}/webhooks", self.forge, methods=["POST"]),
+            Route(f"{prefix}/invoices/by-hash/{{invoice_hash}}", self.by_hash, methods=["GET"]),
             Route(f"{prefix}/invoices/{{invoice_id:int}}", self.invoice, methods=["GET"]),
             Route(f"{prefix}/invoices/{{invoice_id:int}}/pay", self.pay, methods=["POST"]),
             Route(f"{prefix}/invoices/{{invoice_id:int}}/expire", self.expire, methods=["POST"]),
@@ -164,6 +165,13 @@ class _SandboxControl:
             return attempt.to_json()
 
         return await self._handle(request, send)
+
+    async def by_hash(self, request: Request) -> Response:
+        invoice_hash: str = request.path_params["invoice_hash"]
+        return await self._handle(
+            request,
+            lambda _: self.emulator.invoice_state(self.emulator.invoice_id_for_hash(invoice_hash)),
+        )
 
     async def invoice(self, request: Request) -> Response:
         invoice_id: int = request.path_params["invoice_id"]

@@ -102,6 +102,10 @@ class CryptoPaySandboxControl:
         """Raw state: ``{"app_id", "invoice", "deleted", "update": {"update_id", "body"}}``."""
         return await self._object("GET", f"invoices/{invoice_id}")
 
+    async def invoice_by_hash(self, invoice_hash: str) -> JsonObject:
+        """Like ``invoice``, for the hash in the invoice's link."""
+        return await self._object("GET", f"invoices/by-hash/{invoice_hash}")
+
     async def pay(
         self,
         invoice_id: int,

@@ -415,6 +415,14 @@ class CryptoPayEmulator:
             else {"update_id": update.update_id, "body": update.content.decode()},
         }
 
+    def invoice_id_for_hash(self, invoice_hash: str) -> int:
+        """The invoice behind a link's hash (``t.me/CryptoBot?start=<hash>``): what the user
+        who opened the link is paying."""
+        for invoice_id, invoice in self._invoices.items():
+            if invoice.hash == invoice_hash:
+                return invoice_id
+        raise ControlError(404, f"no invoice with hash {invoice_hash}")
+
     def reset(self, *, keep_apps: bool = False) -> None:
         """Forget invoices, transfers and updates; rates and update ids as configured."""
         if not keep_apps:

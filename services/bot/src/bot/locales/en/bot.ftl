@@ -31,7 +31,35 @@ plan-details =
     Price: <b>{ $price }</b>
 plan-unavailable = This plan is no longer on sale. Choose another one:
 
-pay-yookassa = 💳 Pay by card or SBP
+method-yookassa = 💳 Card or SBP
+method-wata = 💳 Card or SBP · WATA
+method-telegram_stars = ⭐ Telegram Stars
+method-cryptopay = 🪙 Crypto
+method-wallet = 👛 From balance
+method-other = 💳 { $provider }
+pay-button = { $method } — { $price }
+plan-how-to-pay = How would you like to pay?
+
+checkout-invoice =
+    Order: <b>{ $title }</b>
+    To pay: <b>{ $price }</b>
+
+    The invoice is in the next message: tap “Pay”. Your access arrives here right after payment.
+checkout-paid =
+    ✅ <b>Paid</b>: { $title }, { $price }.
+
+    Your access arrives here in a few seconds.
+checkout-paid-wallet =
+    ✅ <b>Paid from your balance</b>: { $title }, { $price }.
+    Balance left: { $balance }.
+
+    Your access arrives here in a few seconds.
+checkout-try-another = 😔 { $method } is not taking payments right now. Choose another way to pay for the same order:
+checkout-insufficient-funds = 👛 Your balance is not enough for this plan. Choose another way to pay:
+
+stars-invoice-stale = This invoice is no longer valid: the plan is off sale or its price changed. Please order again: /buy
+stars-paid = ⭐ Payment received: { $price }. Your access arrives here in a few seconds.
+stars-refunded = ↩️ Stars refunded: { $price }.
 
 checkout-preparing = ⏳ Preparing your payment link…
 checkout-slow = ⏳ The payment provider is slower than usual. The link will appear in this message.

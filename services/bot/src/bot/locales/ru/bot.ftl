@@ -34,7 +34,36 @@ plan-details =
     Цена: <b>{ $price }</b>
 plan-unavailable = Этот тариф больше не продаётся. Выберите другой:
 
-pay-yookassa = 💳 Оплатить картой или СБП
+# The ways to pay, as the plan screen offers them: `method-<provider>`.
+method-yookassa = 💳 Картой или СБП
+method-wata = 💳 Картой или СБП · WATA
+method-telegram_stars = ⭐ Telegram Stars
+method-cryptopay = 🪙 Криптовалютой
+method-wallet = 👛 С баланса
+method-other = 💳 { $provider }
+pay-button = { $method } — { $price }
+plan-how-to-pay = Как оплатить?
+
+checkout-invoice =
+    Заказ: <b>{ $title }</b>
+    К оплате: <b>{ $price }</b>
+
+    Счёт — в следующем сообщении: нажмите «Заплатить». Доступ придёт сюда сразу после оплаты.
+checkout-paid =
+    ✅ <b>Оплачено</b>: { $title }, { $price }.
+
+    Доступ придёт сюда через несколько секунд.
+checkout-paid-wallet =
+    ✅ <b>Оплачено с баланса</b>: { $title }, { $price }.
+    Остаток на балансе: { $balance }.
+
+    Доступ придёт сюда через несколько секунд.
+checkout-try-another = 😔 { $method } сейчас не принимает оплату. Выберите другой способ — заказ тот же:
+checkout-insufficient-funds = 👛 На балансе не хватает денег на этот тариф. Выберите другой способ оплаты:
+
+stars-invoice-stale = Этот счёт больше не действует: тариф снят с продажи или цена изменилась. Оформите заказ заново: /buy
+stars-paid = ⭐ Оплата получена: { $price }. Доступ придёт сюда через несколько секунд.
+stars-refunded = ↩️ Возврат звёзд: { $price }.
 
 checkout-preparing = ⏳ Готовим ссылку на оплату…
 checkout-slow = ⏳ Платёжная система отвечает дольше обычного. Ссылка появится в этом сообщении.

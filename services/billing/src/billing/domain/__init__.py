@@ -1,0 +1,1 @@
+"""Billing's rules, free of I/O: order states, ledger entries, subscription periods."""

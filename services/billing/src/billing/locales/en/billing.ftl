@@ -1,0 +1,11 @@
+# What billing writes into payments, in English. Plain text, not HTML. Same messages and
+# placeholders as ru/billing.ftl.
+
+payment-description = VPN "{ $title }", order { $order }
+topup-description = Balance top-up of { $credit }, order { $order }
+renewal-description = VPN "{ $title }" renewal, order { $order }
+invoice-title = VPN: { $title }
+topup-invoice-title = Balance +{ $credit }
+refund-description = Refund for order { $order }
+receipt-line-plan = VPN service access, plan "{ $title }"
+receipt-line-topup = VPN service balance top-up

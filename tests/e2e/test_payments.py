@@ -1,0 +1,171 @@
+"""Every way to pay, end to end: WATA, Crypto Pay and Telegram Stars beside YooKassa.
+
+For each provider the customer buys in the bot, pays in the provider's sandbox, and gets
+working VPN access once; the provider repeating its notification changes nothing; forged
+notifications are refused and recorded; a declined payment provisions nothing; a provider
+that is down at checkout leaves the customer a way to pay by another method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from devstack.customer import SimulatedCustomer, buttons
+
+from .conftest import Shop, wait_until
+
+pytestmark = pytest.mark.e2e
+
+ACCESS_READY = "Доступ к VPN готов"
+
+
+async def access_messages(shop: Shop, customer: SimulatedCustomer) -> list[str]:
+    transcript = await shop.telegram.transcript(customer.user_id)
+    return [m.text or "" for m in transcript.bot_messages() if ACCESS_READY in (m.text or "")]
+
+
+async def _logged(shop: Shop, text: str) -> bool:
+    return any(text in line for _, line in shop.logs.lines)
+
+
+async def _metric(shop: Shop, service: str, name: str, **labels: str) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{shop.platform.urls[service]}/metrics")).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            series, value = line.rsplit(" ", 1)
+            if all(f'{key}="{wanted}"' in series for key, wanted in labels.items()):
+                total += float(value)
+    return total
+
+
+@pytest.mark.parametrize(
+    ("provider", "price"),
+    [("wata", "199\u00a0₽"), ("cryptopay", "199\u00a0₽"), ("telegram_stars", "150\u00a0⭐")],
+)
+async def test_each_provider_sells_a_plan_once(shop: Shop, provider: str, price: str) -> None:
+    customer = await shop.customer()
+    await customer.start()
+    await customer.open_catalog()
+    plan = await customer.press("plan:m1")
+    assert price in " ".join(b["text"] for b in buttons(plan))
+
+    await customer.open_catalog()  # « Back
+    link = await customer.checkout("m1", provider)
+    assert customer.screen is not None
+    checkout_message = customer.screen.message_id  # the Stars invoice is a message after it
+    outcome = await customer.pay(link)
+    if provider == "telegram_stars":
+        assert outcome is not None
+        assert outcome.status == "paid", outcome
+    await customer.wait_for(ACCESS_READY)
+    # The message the customer paid from no longer offers to pay, and says it is paid.
+    await wait_until(lambda: _paid_screen(shop, customer, checkout_message))
+
+    # The provider says it again, three times: nothing more happens.
+    if provider == "wata":
+        sent = [d for d in await shop.wata.deliveries(kind="Payment") if link.payment_id in d.body]
+        assert sent[-1].transaction_id is not None
+        await shop.wata.resend_webhook(sent[-1].transaction_id, times=3)
+    elif provider == "cryptopay":
+        await shop.cryptopay.resend_webhook(int(link.payment_id), times=3)
+    await wait_until(
+        lambda: _duplicates(shop, provider, at_least=3 if provider != "telegram_stars" else 0)
+    )
+    await asyncio.sleep(0.5)
+    assert len(await access_messages(shop, customer)) == 1
+
+
+async def _paid_screen(shop: Shop, customer: SimulatedCustomer, message_id: int) -> bool:
+    transcript = await shop.telegram.transcript(customer.user_id)
+    message = next((m for m in transcript.bot_messages() if m.message_id == message_id), None)
+    return (
+        message is not None
+        and "Оплачено" in (message.text or "")
+        and not (message.reply_markup or {}).get("inline_keyboard")
+    )
+
+
+async def _duplicates(shop: Shop, provider: str, *, at_least: int) -> bool:
+    counted = await _metric(
+        shop, "billing", "payment_notifications_total", provider=provider, outcome="duplicate"
+    )
+    return counted >= at_least
+
+
+async def test_forged_wata_and_cryptopay_webhooks_are_refused_and_recorded(shop: Shop) -> None:
+    customer = await shop.customer()
+    link = await customer.buy("m1", "wata")
+    body = (
+        '{"transactionType":"CardCrypto","kind":"Payment","transactionId":'
+        '"3a16a4f0-27b0-09d1-16da-ba8d5c63eae3","transactionStatus":"Paid","amount":199.00,'
+        f'"currency":"RUB","orderId":"x","paymentLinkId":"{link.payment_id}"}}'
+    )
+    for signature in ("missing", "garbage", "other-body", "foreign-key"):
+        await shop.wata.send_forged_webhook(body, signature=signature)
+    await customer.start()
+    crypto = await customer.buy("m1", "cryptopay")
+    state = await shop.cryptopay.invoice(int(crypto.payment_id))
+    forged = {
+        "update_id": 1,
+        "update_type": "invoice_paid",
+        "request_date": "2026-12-01T10:00:00.000Z",
+        "payload": {**state["invoice"], "status": "paid"},
+    }
+    for signature in ("none", "garbage", "other_bytes", "wrong_token"):
+        await shop.cryptopay.send_forged_webhook(100500, forged, signature=signature)
+
+    await wait_until(lambda: _rejected(shop, "wata", at_least=4), timeout_s=15)
+    await wait_until(lambda: _rejected(shop, "cryptopay", at_least=4), timeout_s=15)
+    assert await access_messages(shop, customer) == []
+
+
+async def _rejected(shop: Shop, provider: str, *, at_least: int) -> bool:
+    counted = await _metric(
+        shop,
+        "billing",
+        "payment_notifications_total",
+        provider=provider,
+        outcome="rejected_signature",
+    )
+    return counted >= at_least
+
+
+async def test_a_declined_card_provisions_nothing_and_the_link_still_works(shop: Shop) -> None:
+    customer = await shop.customer()
+    link = await customer.buy("m1", "wata")
+    await shop.wata.decline(link.payment_id)
+    await wait_until(lambda: _logged(shop, "declined_attempt"))
+    assert await access_messages(shop, customer) == []
+    await customer.pay(link)  # WATA keeps the link open: the customer tries another card
+    await customer.wait_for(ACCESS_READY)
+
+
+async def test_a_provider_down_at_checkout_offers_another_method(shop: Shop) -> None:
+    await shop.wata.outage("error", status=503)
+    try:
+        customer = await shop.customer()
+        await customer.start()
+        await customer.open_catalog()
+        await customer.press("plan:m1")
+        screen = customer._current()
+        data = next(
+            b["callback_data"]
+            for b in buttons(screen)
+            if b.get("callback_data", "").startswith("pay:m1:wata:")
+        )
+        await shop.telegram.press_button(customer.user_id, screen.message_id, callback_data=data)
+        failed = await shop.telegram.wait_for_bot_message(
+            customer.user_id,
+            lambda m: m.message_id == screen.message_id and "другой способ" in (m.text or ""),
+            timeout=60,
+        )
+        offered = [b.get("callback_data", "") for b in buttons(failed)]
+        assert any(d.startswith("pay:m1:yookassa:") for d in offered)
+        assert not any(d.startswith("pay:m1:wata:") for d in offered)
+    finally:
+        await shop.wata.restore()
