@@ -22,6 +22,7 @@ from contracts.billing import (
     SubscriptionExtended,
     TelegramInvoice,
     TopUpOffer,
+    WalletChanged,
 )
 from contracts.bot import (
     CustomerLanguageChanged,
@@ -143,6 +144,16 @@ def sample_events() -> dict[str, Event]:
             order_id=ORDER_ID,
             amount=PRICE,
             balance=Money(amount_minor=20100, currency="RUB"),
+        ),
+        WalletChanged(
+            customer_id=CUSTOMER_ID,
+            entry_key=f"wallet-payment:{ORDER_ID}",
+            kind="plan_payment",
+            credited=False,
+            amount=PRICE,
+            balance=Money(amount_minor=20100, currency="RUB"),
+            order_id=ORDER_ID,
+            changed_at=PAID_AT,
         ),
         StarsPaymentReceived(
             kind="payment",

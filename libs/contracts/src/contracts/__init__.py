@@ -16,6 +16,7 @@ from contracts.billing import (
     PlanCatalogPublished,
     SubscriptionActivated,
     SubscriptionExtended,
+    WalletChanged,
 )
 from contracts.bot import (
     CustomerLanguageChanged,
@@ -81,6 +82,7 @@ __all__ = [
     "TelegramUpdateReceived",
     "TopicSpec",
     "UnknownEventType",
+    "WalletChanged",
     "decode",
     "decode_record",
     "encode",

@@ -31,6 +31,7 @@ from contracts.topics import (
     BILLING_CHECKOUTS,
     BILLING_PAYMENTS,
     BILLING_SUBSCRIPTIONS,
+    BILLING_WALLETS,
 )
 
 CATALOG_KEY: Final = "catalog"
@@ -457,3 +458,41 @@ class SubscriptionExtended(_SubscriptionPeriod):
         if self.period_start < self.previous_period_end:
             raise ValueError("an extension starts no earlier than the previous period end")
         return self
+
+
+WALLET_CHANGE_KINDS: Final[tuple[str, ...]] = ("topup", "plan_payment", "refund", "bonus")
+"""Why a wallet changed, as billing's ledger names it; the set may grow within v1."""
+
+
+class WalletChanged(Event):
+    """A customer's wallet balance changed: credited (a top-up, a refund, a bonus) or
+    debited (a plan paid from it).
+
+    Emitted by billing in the transaction that posted the ledger entry, once per entry.
+    Consumed by the bot (balance and history) and the gateway (read models).
+    """
+
+    event_type = "billing.wallet.changed.v1"
+    topic = BILLING_WALLETS
+
+    customer_id: UUID = Field(description="Whose wallet.")
+    entry_key: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The ledger entry's idempotency key: one event per entry.",
+    )
+    kind: Slug = Field(
+        description=(
+            "Why: "
+            + ", ".join(f"`{kind}`" for kind in WALLET_CHANGE_KINDS)
+            + ". New kinds may appear."
+        )
+    )
+    credited: bool = Field(description="True when money came in, False when it went out.")
+    amount: Money = Field(description="How much moved (always positive; see `credited`).")
+    balance: Money = Field(description="The balance after the change.")
+    order_id: UUID | None = Field(default=None, description="The order behind it, if any.")
+    changed_at: UtcDatetime = Field(description="When the entry was posted.")
+
+    def key(self) -> str:
+        return str(self.customer_id)

@@ -130,6 +130,14 @@ BILLING_SUBSCRIPTIONS: Final = TopicSpec(
     key="subscription id (UUID)",
     description="What each customer has paid for: subscription periods and traffic limits.",
 )
+BILLING_WALLETS: Final = TopicSpec(
+    name="billing.wallets.v1",
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=STREAM_RETENTION_MS,
+    key="customer id (UUID)",
+    description="Every change of a customer's wallet balance, in order per customer.",
+)
 PROVISIONING_ACCESS: Final = TopicSpec(
     name="provisioning.access.v1",
     partitions=6,
@@ -196,6 +204,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     BILLING_CHECKOUTS,
     BILLING_PAYMENTS,
     BILLING_SUBSCRIPTIONS,
+    BILLING_WALLETS,
     PROVISIONING_ACCESS,
     NOTIFIER_REQUESTS,
     GATEWAY_PAYMENT_NOTIFICATIONS,

@@ -116,7 +116,16 @@ class SimulatedCustomer:
         return self.screen
 
     async def start(self, payload: str | None = None) -> BotMessage:
-        return await self.say("/start" if payload is None else f"/start {payload}")
+        """Send /start and wait for the main menu (not some other message edited meanwhile)."""
+        await self.telegram.send_text(
+            self.user_id, "/start" if payload is None else f"/start {payload}"
+        )
+        self.screen = await self.telegram.wait_for_bot_message(
+            self.user_id,
+            lambda m: any(b.get("callback_data") == "m:buy" for b in buttons(m)),
+            timeout=self.timeout_s,
+        )
+        return self.screen
 
     async def open_catalog(self) -> BotMessage:
         """Menu → "buy"; waits (pressing again) while the bot has no catalog yet."""
@@ -130,12 +139,22 @@ class SimulatedCustomer:
             )
         raise UnexpectedScreen("the bot never showed the plan catalog")
 
+    async def top_up(self, topup_id: str, provider: str = "yookassa") -> PaymentLink:
+        """From the menu (or the wallet): a top-up, a way to pay it; waits for what to pay with."""
+        if not any(b.get("callback_data") == f"top:{topup_id}" for b in buttons(self._current())):
+            await self.press("m:wallet")
+        await self.press(f"top:{topup_id}")
+        return await self._pay_with(f"paytop:{topup_id}:{provider}:", provider)
+
     async def checkout(self, plan_id: str, provider: str = "yookassa") -> PaymentLink:
         """From the catalog: choose the plan, press pay with ``provider``, and wait for what
         to pay with (the link, the Stars invoice, or the wallet's "paid")."""
         await self.press(f"plan:{plan_id}")
+        return await self._pay_with(f"pay:{plan_id}:{provider}:", provider)
+
+    async def _pay_with(self, callback_prefix: str, provider: str) -> PaymentLink:
         screen = self._current()
-        data = callback_starting(screen, f"pay:{plan_id}:{provider}:")
+        data = callback_starting(screen, callback_prefix)
         await self.telegram.press_button(self.user_id, screen.message_id, callback_data=data)
         if provider == "telegram_stars":
             invoice = await self.telegram.wait_for_bot_message(

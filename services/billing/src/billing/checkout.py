@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing import ledger, orders, payments
+from billing import ledger, orders, payments, wallets
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind, OrderStatus
@@ -235,7 +235,8 @@ async def _pay_from_wallet(session: AsyncSession, order: Order) -> list[Event]:
         amount=price,
         balance=balance,
     )
-    return [paid, *settlement.events, *delivered]
+    move = ledger.WalletMove(wallet, -price.amount_minor, balance.amount_minor)
+    return [paid, *settlement.events, *delivered, wallets.changed(entry, move, paid_at)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ _POST = text(
 # summed from their postings when read, so purchases never queue on a shared row.
 _MOVE_WALLET = text(
     "UPDATE ledger_accounts SET balance_minor = balance_minor + :amount "
-    "WHERE account_id = :account_id"
+    "WHERE account_id = :account_id RETURNING balance_minor"
 )
 
 
@@ -63,8 +63,22 @@ class InsufficientFunds(Exception):
         self.needed = needed
 
 
+@dataclass(frozen=True, slots=True)
+class WalletMove:
+    """What posting an entry did to a wallet: the posting and the balance after it."""
+
+    account: Account
+    amount_minor: int
+    balance_minor: int
+
+
 async def post(session: AsyncSession, entry: Entry) -> bool:
     """Write ``entry``; False when an entry with its key was posted before (nothing changes)."""
+    return await post_moving(session, entry) is not None
+
+
+async def post_moving(session: AsyncSession, entry: Entry) -> list[WalletMove] | None:
+    """Write ``entry`` and say how it moved wallets; None when it was posted before."""
     lines: list[dict[str, Any]] = [
         {
             "account_id": posting.account.account_id,
@@ -89,14 +103,16 @@ async def post(session: AsyncSession, entry: Entry) -> bool:
         },
     )
     if not result.scalar_one():
-        return False
+        return None
+    moves = []
     for posting in entry.postings:
         if posting.account.kind is AccountKind.WALLET:
-            await session.execute(
+            balance = await session.scalar(
                 _MOVE_WALLET,
                 {"account_id": posting.account.account_id, "amount": posting.amount_minor},
             )
-    return True
+            moves.append(WalletMove(posting.account, posting.amount_minor, int(balance)))
+    return moves
 
 
 async def debit_wallet(session: AsyncSession, wallet: Account, entry: Entry) -> Money:

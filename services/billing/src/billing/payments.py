@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import ledger, orders
+from billing import ledger, orders, wallets
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind
@@ -79,9 +79,13 @@ async def _paid(session: AsyncSession, order: Order, state: PaymentState) -> Out
         return Outcome(settlement.outcome, settlement.detail)
     if settlement.detail:
         log.warning(settlement.detail, extra={"order_id": str(order.order_id)})
-    await ledger.post(session, _entry_for(order, state.provider_payment_id))
+    entry = _entry_for(order, state.provider_payment_id)
+    moves = await ledger.post_moving(session, entry) or []
     delivered = await deliver(session, order, paid_at)
-    return Outcome(settlement.outcome, settlement.detail, (*settlement.events, *delivered))
+    credited = tuple(wallets.changed(entry, move, paid_at) for move in moves)
+    return Outcome(
+        settlement.outcome, settlement.detail, (*settlement.events, *delivered, *credited)
+    )
 
 
 def _entry_for(order: Order, provider_payment_id: str) -> entries.Entry:

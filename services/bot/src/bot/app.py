@@ -27,6 +27,7 @@ from bot.updates import (
     register_commands,
     register_webhook,
 )
+from bot.wallets import record_change as record_wallet_change
 from chassis.service import Service
 from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import (
@@ -37,6 +38,7 @@ from contracts.billing import (
     PaymentSucceeded,
     SubscriptionActivated,
     SubscriptionExtended,
+    WalletChanged,
 )
 from contracts.gateway import TelegramUpdateReceived
 from contracts.provisioning import AccessGranted
@@ -91,6 +93,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(SubscriptionActivated)(record_subscription)
     consumer.handles(SubscriptionExtended)(record_subscription)
     consumer.handles(AccessGranted)(record_access)
+    consumer.handles(WalletChanged)(record_wallet_change)
     # The catalog is read by a group of its own: its one compacted partition is replayed
     # from the start by a new replica set without holding up the busy topics. The v2
     # catalog has a new group, so that it too is read from the start.

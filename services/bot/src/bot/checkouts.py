@@ -41,7 +41,7 @@ from contracts.billing import (
     PaymentSucceeded,
     TelegramInvoice,
 )
-from contracts.bot import RequestCheckout
+from contracts.bot import RequestCheckout, RequestTopUp
 from contracts.money import Money
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ async def open_checkout(
     provider: str,
     currency: str | None,
     slow_after: timedelta,
+    kind: str = "plan",
 ) -> UUID:
     """Record the checkout the customer asked for on ``message_id`` and ask billing for it."""
     now = datetime.now(UTC)
@@ -66,6 +67,7 @@ async def open_checkout(
             customer_id=customer.customer_id,
             chat_id=customer.chat_id,
             message_id=message_id,
+            kind=kind,
             plan_id=plan_id,
             provider=provider,
             status="requested",
@@ -76,8 +78,17 @@ async def open_checkout(
             screen_attempts=0,
         )
     )
-    await ctx.publish(
-        RequestCheckout(
+    command: RequestCheckout | RequestTopUp = (
+        RequestTopUp(
+            checkout_id=checkout_id,
+            customer_id=customer.customer_id,
+            topup_id=plan_id,
+            provider=provider,
+            currency=currency,
+            requested_at=now,
+        )
+        if kind == "topup"
+        else RequestCheckout(
             checkout_id=checkout_id,
             customer_id=customer.customer_id,
             plan_id=plan_id,
@@ -86,6 +97,7 @@ async def open_checkout(
             requested_at=now,
         )
     )
+    await ctx.publish(command)
     return checkout_id
 
 
@@ -169,6 +181,7 @@ class DueScreen:
     checkout_id: UUID
     chat_id: int
     message_id: int
+    kind: str
     plan_id: str
     provider: str
     status: str
@@ -203,7 +216,7 @@ _CLAIM = text(
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING c.checkout_id, c.chat_id, c.message_id, c.plan_id, c.provider, c.status,
+    RETURNING c.checkout_id, c.chat_id, c.message_id, c.kind, c.plan_id, c.provider, c.status,
         c.failure_code, c.screen_shown, c.confirmation_url, c.invoice, c.amount_minor,
         c.currency, c.balance_minor, c.screen_attempts, customers.language
     """
@@ -228,6 +241,15 @@ _RETRY = text(
     WHERE checkout_id = :checkout_id
     """
 )
+
+
+def _title(screen: DueScreen, catalog: Catalog, language: str) -> str:
+    """What the checkout sells, in the customer's language."""
+    if screen.kind == "topup":
+        topup = catalog.topup(screen.plan_id)
+        return say("topup-title", language, credit=topup.credit) if topup else screen.plan_id
+    plan = catalog.plan(screen.plan_id)
+    return plan_title(plan, language) if plan else screen.plan_id
 
 
 class CheckoutScreens:
@@ -293,8 +315,7 @@ class CheckoutScreens:
             return "slow", say("checkout-slow", language), None
         async with transaction(self._sessions) as session:
             catalog = await current_catalog(session)
-        plan = catalog.plan(screen.plan_id)
-        title = plan_title(plan, language) if plan else screen.plan_id
+        title = _title(screen, catalog, language)
         if screen.status == "failed":
             return "failed", *self._failure(screen, catalog, language)
         price = screen.price
@@ -307,6 +328,8 @@ class CheckoutScreens:
                 body = say(
                     "checkout-paid-wallet", language, title=title, price=price, balance=balance
                 )
+            elif screen.kind == "topup":
+                body = say("checkout-paid-topup", language, title=title, price=price)
             else:
                 body = say("checkout-paid", language, title=title, price=price)
             return "paid", body, None
@@ -325,21 +348,26 @@ class CheckoutScreens:
     def _failure(
         screen: DueScreen, catalog: Catalog, language: str
     ) -> tuple[str, InlineKeyboardMarkup]:
-        """Why it failed, and where to go: another way to pay the same plan when there is one."""
-        plan = catalog.plan(screen.plan_id)
+        """Why it failed, and where to go: another way to pay the same thing when there is one."""
+        plan = catalog.plan(screen.plan_id) if screen.kind == "plan" else None
+        topup = catalog.topup(screen.plan_id) if screen.kind == "topup" else None
+        prices = plan.prices if plan else topup.prices if topup else ()
         others = [
             (method, price)
-            for method, price in (catalog.offers(plan.prices) if plan else [])
-            if method.provider != screen.provider
+            for method, price in catalog.offers(prices)
+            if method.provider not in (screen.provider, "wallet" if topup else "")
         ]
-        if plan is not None and others:
+        if others:
+            if plan is not None:
+                markup = keyboards.pay(plan, others, language)
+            else:
+                assert topup is not None
+                markup = keyboards.pay_topup(topup, others, language)
             if screen.failure_code in ("provider_unavailable", "provider_rejected"):
                 method = method_name(screen.provider, language)
-                body = say("checkout-try-another", language, method=method)
-                return body, keyboards.pay(plan, others, language)
+                return say("checkout-try-another", language, method=method), markup
             if screen.failure_code == "insufficient_funds":
-                body = say("checkout-insufficient-funds", language)
-                return body, keyboards.pay(plan, others, language)
+                return say("checkout-insufficient-funds", language), markup
         return say("checkout-failed", language), keyboards.main_menu(language)
 
     async def _send_invoice(self, screen: DueScreen) -> None:

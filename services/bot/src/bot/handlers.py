@@ -20,6 +20,7 @@ from bot.catalog import current_catalog, current_plans, plan_title
 from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerSubscription
 from bot.texts import LANGUAGES, Html, gib, say
+from bot.wallets import wallet_view
 from chassis.messaging.consumer import MessageContext
 from contracts.bot import CustomerLanguageChanged
 
@@ -100,6 +101,8 @@ def build_router(*, slow_after: timedelta) -> Router:
             text, markup = await _catalog_screen(ctx, language)
         elif callback_data.action == "subscription":
             text, markup = await _subscription_screen(ctx, customer)
+        elif callback_data.action == "wallet":
+            text, markup = await _wallet_screen(ctx, customer)
         elif callback_data.action == "language":
             text, markup = say("language-choose", language), keyboards.languages(language)
         else:
@@ -168,6 +171,63 @@ def build_router(*, slow_after: timedelta) -> Router:
         )
         await _show(query, say("checkout-preparing", language), None)
 
+    @router.message(Command("wallet"))
+    async def wallet_command(message: Message, customer: Customer, ctx: MessageContext) -> None:
+        text, markup = await _wallet_screen(ctx, customer)
+        await message.answer(text, reply_markup=markup)
+
+    @router.callback_query(keyboards.TopUp.filter())
+    async def choose_topup(
+        query: CallbackQuery,
+        callback_data: keyboards.TopUp,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        language = customer.language
+        catalog = await current_catalog(ctx.session)
+        topup = catalog.topup(callback_data.topup_id)
+        offers = (
+            [o for o in catalog.offers(topup.prices) if o[0].provider != "wallet"] if topup else []
+        )
+        if topup is None or not offers:
+            await _show(query, *await _wallet_screen(ctx, customer))
+            return
+        text = say("topup-how-to-pay", language, credit=topup.credit)
+        await _show(query, text, keyboards.pay_topup(topup, offers, language))
+
+    @router.callback_query(keyboards.PayTopUp.filter())
+    async def pay_topup(
+        query: CallbackQuery,
+        callback_data: keyboards.PayTopUp,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        catalog = await current_catalog(ctx.session)
+        topup = catalog.topup(callback_data.topup_id)
+        offered = {
+            (method.provider, price.currency)
+            for method, price in (catalog.offers(topup.prices) if topup else [])
+            if method.provider != "wallet"
+        }
+        if (
+            topup is None
+            or query.message is None
+            or ((callback_data.provider, callback_data.currency) not in offered)
+        ):
+            await _show(query, *await _wallet_screen(ctx, customer))
+            return
+        await open_checkout(
+            ctx,
+            customer,
+            message_id=query.message.message_id,
+            plan_id=topup.topup_id,
+            provider=callback_data.provider,
+            currency=callback_data.currency,
+            slow_after=slow_after,
+            kind="topup",
+        )
+        await _show(query, say("checkout-preparing", customer.language), None)
+
     @router.callback_query(keyboards.ChooseLanguage.filter())
     async def choose_language(
         query: CallbackQuery,
@@ -226,6 +286,17 @@ async def _subscription_screen(
     )
     text = subscription_view(subscription, customer.language, datetime.now(UTC))
     return text, keyboards.main_menu(customer.language)
+
+
+async def _wallet_screen(
+    ctx: MessageContext, customer: Customer
+) -> tuple[str, InlineKeyboardMarkup]:
+    language = customer.language
+    catalog = await current_catalog(ctx.session)
+    if catalog.wallet_currency is None:
+        return say("wallet-off", language), keyboards.main_menu(language)
+    text = await wallet_view(ctx.session, customer.customer_id, catalog.wallet_currency, language)
+    return text, keyboards.wallet(catalog.topups, language)
 
 
 async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:

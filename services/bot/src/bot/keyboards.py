@@ -7,12 +7,12 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import plan_title
 from bot.texts import LANGUAGES, method_name, say
-from contracts.billing import PaymentMethodOffer, PlanOffer
+from contracts.billing import PaymentMethodOffer, PlanOffer, TopUpOffer
 from contracts.money import Money
 
 
 class Menu(CallbackData, prefix="m"):
-    action: str  # home | buy | subscription | language
+    action: str  # home | buy | subscription | wallet | language
 
 
 class ChoosePlan(CallbackData, prefix="plan"):
@@ -23,6 +23,16 @@ class Pay(CallbackData, prefix="pay"):
     plan_id: str
     provider: str
     currency: str = ""  # the price the button showed; empty on buttons from older versions
+
+
+class TopUp(CallbackData, prefix="top"):
+    topup_id: str
+
+
+class PayTopUp(CallbackData, prefix="paytop"):
+    topup_id: str
+    provider: str
+    currency: str
 
 
 class ChooseLanguage(CallbackData, prefix="lang"):
@@ -38,6 +48,7 @@ def main_menu(language: str) -> InlineKeyboardMarkup:
         inline_keyboard=[
             [_button(say("menu-buy", language), Menu(action="buy"))],
             [_button(say("menu-subscription", language), Menu(action="subscription"))],
+            [_button(say("menu-wallet", language), Menu(action="wallet"))],
             [_button(say("menu-language", language), Menu(action="language"))],
         ]
     )
@@ -86,6 +97,40 @@ def pay(
     ]
     return InlineKeyboardMarkup(
         inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="buy"))]]
+    )
+
+
+def wallet(topups: list[TopUpOffer], language: str) -> InlineKeyboardMarkup:
+    row = [
+        _button(say("topup-button", language, credit=topup.credit), TopUp(topup_id=topup.topup_id))
+        for topup in topups
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[row, back(language)] if row else [back(language)])
+
+
+def pay_topup(
+    topup: TopUpOffer, offers: list[tuple[PaymentMethodOffer, Money]], language: str
+) -> InlineKeyboardMarkup:
+    """One button per way to pay the top-up; never the wallet itself."""
+    rows = [
+        [
+            _button(
+                say(
+                    "pay-button",
+                    language,
+                    method=method_name(method.provider, language),
+                    price=price,
+                ),
+                PayTopUp(
+                    topup_id=topup.topup_id, provider=method.provider, currency=price.currency
+                ),
+            )
+        ]
+        for method, price in offers
+        if method.provider != "wallet"
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="wallet"))]]
     )
 
 

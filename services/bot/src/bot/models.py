@@ -60,6 +60,7 @@ class Checkout(Base):
     customer_id: Mapped[UUID] = mapped_column(index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), default="plan")  # plan | topup
     plan_id: Mapped[str] = mapped_column(String(32))  # or the top-up's id
     provider: Mapped[str] = mapped_column(String(32))
     # requested -> ready | failed | paid (from the wallet); ready -> paid (billing says so)
@@ -105,3 +106,30 @@ class CustomerSubscription(Base):
     subscription_url: Mapped[str | None] = mapped_column(Text)
     access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Wallet(Base):
+    """A customer's balance as billing reported it (``billing.wallet.changed.v1``)."""
+
+    __tablename__ = "wallets"
+
+    customer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    balance_minor: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WalletMovement(Base):
+    """One change of a wallet, for the customer's history; one per ledger entry."""
+
+    __tablename__ = "wallet_movements"
+
+    entry_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    customer_id: Mapped[UUID] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    credited: Mapped[bool]
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    balance_minor: Mapped[int] = mapped_column(BigInteger)
+    order_id: Mapped[UUID | None]
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -61,6 +61,13 @@ def test_every_text_renders_in_every_locale() -> None:
         "provider": "somepay",
         "method": "💳",
         "balance": Money(amount_minor=100, currency="RUB"),
+        "credit": Money(amount_minor=50000, currency="RUB"),
+        "history": "-",
+        "lines": "-",
+        "sign": "+",
+        "amount": Money(amount_minor=50000, currency="RUB"),
+        "kind": "topup",
+        "at": NOW,
     }
     for locale, key in shipped_texts(CATALOGS):
         if "." in key:

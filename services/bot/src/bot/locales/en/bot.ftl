@@ -49,6 +49,7 @@ checkout-paid =
     ✅ <b>Paid</b>: { $title }, { $price }.
 
     Your access arrives here in a few seconds.
+checkout-paid-topup = ✅ <b>Balance topped up</b>: { $title }, paid { $price }.
 checkout-paid-wallet =
     ✅ <b>Paid from your balance</b>: { $title }, { $price }.
     Balance left: { $balance }.
@@ -113,3 +114,27 @@ command-buy = Buy VPN
 command-subscription = My subscription
 command-language = Change language
 command-help = Help
+
+menu-wallet = 👛 Balance
+wallet-title =
+    👛 <b>Balance: { $balance }</b>
+
+    { $history }
+
+    Top up by:
+wallet-history =
+    Recent operations:
+    { $lines }
+wallet-no-history = No operations yet.
+wallet-line = { $sign }{ $amount } — { $kind ->
+        [topup] top-up
+        [plan_payment] plan payment
+        [refund] refund
+        [bonus] bonus
+       *[other] operation
+    }, { DATETIME($at, dateStyle: "short") }
+wallet-off = This shop does not use a balance.
+topup-button = +{ $credit }
+topup-title = Balance top-up +{ $credit }
+topup-how-to-pay = Top up your balance by <b>{ $credit }</b>. How would you like to pay?
+command-wallet = Balance and top-up

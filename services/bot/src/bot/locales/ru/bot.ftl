@@ -53,6 +53,7 @@ checkout-paid =
     ✅ <b>Оплачено</b>: { $title }, { $price }.
 
     Доступ придёт сюда через несколько секунд.
+checkout-paid-topup = ✅ <b>Баланс пополнен</b>: { $title }, оплачено { $price }.
 checkout-paid-wallet =
     ✅ <b>Оплачено с баланса</b>: { $title }, { $price }.
     Остаток на балансе: { $balance }.
@@ -117,3 +118,27 @@ command-buy = Купить VPN
 command-subscription = Моя подписка
 command-language = Сменить язык
 command-help = Помощь
+
+menu-wallet = 👛 Баланс
+wallet-title =
+    👛 <b>Баланс: { $balance }</b>
+
+    { $history }
+
+    Пополнить на:
+wallet-history =
+    Последние операции:
+    { $lines }
+wallet-no-history = Операций пока не было.
+wallet-line = { $sign }{ $amount } — { $kind ->
+        [topup] пополнение
+        [plan_payment] оплата тарифа
+        [refund] возврат
+        [bonus] бонус
+       *[other] операция
+    }, { DATETIME($at, dateStyle: "short") }
+wallet-off = Баланс в этом магазине не используется.
+topup-button = +{ $credit }
+topup-title = Пополнение баланса +{ $credit }
+topup-how-to-pay = Пополнение баланса на <b>{ $credit }</b>. Как оплатить?
+command-wallet = Баланс и пополнение
