@@ -1,8 +1,10 @@
 """Chat with the bot of a running ``make up`` from the terminal, as a sandbox Telegram user.
 
 Type text to send it; ``/press N`` presses the N-th button of the bot's last message
-(``/buttons`` lists them); ``/pay`` pays the last payment link in the YooKassa sandbox,
-``/cancel`` lets it fail; ``/quit`` leaves. Everything the bot sends or edits is printed.
+(``/buttons`` lists them); ``/pay`` pays what the bot last asked for, by whichever method
+was chosen (a YooKassa, WATA or Crypto Pay link in its sandbox, or a Telegram Stars
+invoice), ``/cancel`` lets it fail; ``/quit`` leaves. Everything the bot sends or edits is
+printed.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import argparse
 import asyncio
 import json
 import sys
-from urllib.parse import parse_qs, urlsplit
 
-from devstack.customer import buttons
+from devstack.customer import SimulatedCustomer, UnexpectedScreen, buttons
 from devstack.paths import default_data_dir
 from devstack.runtime import SANDBOXES_FILE
 from devstack.sandboxes import BOT
+from sandbox.cryptopay import CryptoPaySandboxControl
 from sandbox.telegram import BotMessage, TelegramSandboxControl
+from sandbox.wata import WataSandboxControl
 from sandbox.yookassa import YooKassaSandboxControl
 
 HELP = "text: send · /buttons · /press N · /pay · /cancel · /quit"
@@ -51,29 +54,33 @@ async def chat(language: str, name: str) -> int:
     async with (
         TelegramSandboxControl(urls["telegram"], BOT.token) as telegram,
         YooKassaSandboxControl(urls["yookassa"]) as yookassa,
+        WataSandboxControl(urls["wata"]) as wata,
+        CryptoPaySandboxControl(urls["cryptopay"]) as cryptopay,
     ):
-        user = await telegram.create_user(name, language_code=language)
-        sys.stdout.write(f"you are Telegram user {user.id}; {HELP}\n")
+        customer = await SimulatedCustomer.join(
+            telegram,
+            yookassa,
+            wata=wata,
+            cryptopay=cryptopay,
+            first_name=name,
+            language_code=language,
+        )
+        sys.stdout.write(f"you are Telegram user {customer.user_id}; {HELP}\n")
         last: list[BotMessage] = []
-        follower = asyncio.create_task(_follow(telegram, user.id, last))
-        await telegram.send_text(user.id, "/start")
+        follower = asyncio.create_task(_follow(telegram, customer.user_id, last))
+        await telegram.send_text(customer.user_id, "/start")
         try:
             while True:
                 line = (await asyncio.to_thread(sys.stdin.readline)).strip()
                 if not line or line == "/quit":
                     return 0
-                await _act(line, user.id, telegram, yookassa, last)
+                await _act(line, customer, last)
         finally:
             follower.cancel()
 
 
-async def _act(
-    line: str,
-    user_id: int,
-    telegram: TelegramSandboxControl,
-    yookassa: YooKassaSandboxControl,
-    last: list[BotMessage],
-) -> None:
+async def _act(line: str, customer: SimulatedCustomer, last: list[BotMessage]) -> None:
+    telegram, user_id = customer.telegram, customer.user_id
     shown = buttons(last[0]) if last else []
     if line == "/buttons":
         for number, button in enumerate(shown, start=1):
@@ -87,16 +94,19 @@ async def _act(
             user_id, last[0].message_id, callback_data=shown[number - 1]["callback_data"]
         )
     elif line in ("/pay", "/cancel"):
-        links = [b["url"] for b in shown if "url" in b]
-        payment = parse_qs(urlsplit(links[0]).query).get("orderId", [""])[0] if links else ""
-        if not payment:
-            sys.stdout.write("the last message has no payment link\n")
-        elif line == "/pay":
-            await yookassa.succeed(payment)
-            sys.stdout.write(f"paid {payment} in the YooKassa sandbox\n")
-        else:
-            await yookassa.cancel(payment, reason="insufficient_funds")
-            sys.stdout.write(f"payment {payment} canceled (insufficient funds)\n")
+        try:
+            link = await customer.payment_link(last[0]) if last else None
+            if link is None:
+                raise UnexpectedScreen("nothing to pay yet")
+            if line == "/pay":
+                outcome = await customer.pay(link)
+                told = f" ({outcome.status})" if outcome is not None else ""
+                sys.stdout.write(f"paid {link.payment_id} with {link.provider}{told}\n")
+            else:
+                await customer.cancel(link)
+                sys.stdout.write(f"payment {link.payment_id} with {link.provider} failed\n")
+        except UnexpectedScreen as exc:
+            sys.stdout.write(f"{exc}\n")
     else:
         await telegram.send_text(user_id, line)
 

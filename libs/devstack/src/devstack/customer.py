@@ -21,6 +21,12 @@ from sandbox.yookassa import YooKassaSandboxControl
 
 SUBSCRIPTION_LINK: Final = re.compile(r"https?://\S+/sub/[A-Za-z0-9_=-]+")
 ControlT = TypeVar("ControlT")
+# Where each provider's payment page is (as its sandbox, too, writes the links).
+_PAYMENT_HOSTS: Final = {
+    "yookassa": ("yoomoney.ru",),
+    "wata": ("payment.wata.pro",),
+    "cryptopay": ("t.me",),
+}
 
 
 class UnexpectedScreen(AssertionError):
@@ -176,6 +182,32 @@ class SimulatedCustomer:
         if not url:
             raise UnexpectedScreen(f"no payment link: {self.screen.text!r}")
         return PaymentLink(url, await self._payment_id(provider, url), self.screen, provider)
+
+    async def payment_link(self, message: BotMessage) -> PaymentLink:
+        """What ``message`` asks the customer to pay: a Stars invoice, or a provider's link
+        (told apart by where it points)."""
+        if message.invoice is not None:
+            return PaymentLink("", str(message.message_id), message, "telegram_stars")
+        url = next((b["url"] for b in buttons(message) if "url" in b), "")
+        host = urlsplit(url).netloc
+        provider = next(
+            (name for name, hosts in _PAYMENT_HOSTS.items() if host in hosts),
+            None,
+        )
+        if provider is None:
+            raise UnexpectedScreen(f"no payment link in {message.text!r}")
+        return PaymentLink(url, await self._payment_id(provider, url), message, provider)
+
+    async def cancel(self, link: PaymentLink) -> None:
+        """The payment does not go through: declined, canceled or left to expire."""
+        if link.provider == "yookassa":
+            await self.yookassa.cancel(link.payment_id, reason="insufficient_funds")
+        elif link.provider == "wata":
+            await self._control(self.wata).decline(link.payment_id)
+        elif link.provider == "cryptopay":
+            await self._control(self.cryptopay).expire(int(link.payment_id))
+        else:
+            raise UnexpectedScreen(f"a {link.provider} payment cannot be canceled from outside")
 
     async def _payment_id(self, provider: str, url: str) -> str:
         parts = urlsplit(url)

@@ -68,8 +68,6 @@ REAL_THIRD_PARTIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
         "BILLING_CRYPTOPAY_TOKEN",
         ("BILLING_CRYPTOPAY_API_URL", "BILLING_CRYPTOPAY_TOKEN"),
     ),
-    # Every way to pay, each through its sandbox unless configured for real above.
-    "payment methods": ("BILLING_PAYMENT_METHODS", ("BILLING_PAYMENT_METHODS", "BILLING_BOT_URL")),
     "marzban": (
         "PROVISIONING_MARZBAN_URL",
         (
@@ -81,6 +79,11 @@ REAL_THIRD_PARTIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
 }
 
 
+# Settings the sandboxes suggest that are not any one third party's: every way to pay,
+# each through its sandbox unless configured for real above. Set in the shell, they win.
+SANDBOX_DEFAULTS: Final = ("BILLING_PAYMENT_METHODS", "BILLING_BOT_URL")
+
+
 def sandboxed_env(sandbox_env: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
     """The sandbox settings for every third party that has no real configuration."""
     chosen: dict[str, str] = {}
@@ -88,6 +91,9 @@ def sandboxed_env(sandbox_env: Mapping[str, str], environ: Mapping[str, str]) ->
         if environ.get(marker):
             continue
         chosen.update({name: sandbox_env[name] for name in names if name in sandbox_env})
+    for name in SANDBOX_DEFAULTS:
+        if name in sandbox_env and not environ.get(name):
+            chosen[name] = sandbox_env[name]
     return chosen
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,16 +72,31 @@ async def mirror_catalog(event: CatalogPublished, ctx: MessageContext) -> None:
     log.info("catalog mirrored", extra={"catalog_version": event.catalog_version})
 
 
+_parsed: dict[int, Catalog] = {}
+
+
 async def current_catalog(session: AsyncSession) -> Catalog:
+    """The mirrored catalog, parsed once per version: every screen reads it."""
+    version = await session.scalar(
+        select(CatalogMirror.catalog_version).where(CatalogMirror.id == _ROW)
+    )
+    if version is None:
+        return EMPTY
+    cached = _parsed.get(version)
+    if cached is not None:
+        return cached
     mirror = await session.get(CatalogMirror, _ROW)
     if mirror is None:
         return EMPTY
-    return Catalog(
+    catalog = Catalog(
         plans=_PLANS.validate_python(mirror.plans),
         topups=_TOPUPS.validate_python(mirror.topups),
         methods=_METHODS.validate_python(mirror.payment_methods),
         wallet_currency=mirror.wallet_currency,
     )
+    _parsed.clear()  # only the latest version is ever asked for again
+    _parsed[mirror.catalog_version] = catalog
+    return catalog
 
 
 async def current_plans(session: AsyncSession) -> list[PlanOffer]:
