@@ -14,17 +14,20 @@ from contracts.billing import (
     LocalizedText,
     PaymentCanceled,
     PaymentMethodOffer,
+    PaymentRefunded,
     PaymentSucceeded,
     Plan,
     PlanCatalogPublished,
     PlanOffer,
     SubscriptionActivated,
     SubscriptionExtended,
+    SubscriptionShortened,
     TelegramInvoice,
     TopUpOffer,
     WalletChanged,
 )
 from contracts.bot import (
+    CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRegistered,
     RequestCheckout,
@@ -48,6 +51,8 @@ SUBSCRIPTION_ID = UUID("c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5")
 YOOKASSA_PAYMENT_ID = "2d9fa2e9-000f-5000-9000-1a3b4c5d6e7f"
 PAID_AT = datetime(2025, 1, 15, 10, 1, 5, tzinfo=UTC)
 PRICE = Money(amount_minor=29900, currency="RUB")
+REFUND_ID = UUID("e4a1c2b3-9d8f-4e7a-b6c5-d4e3f2a1b0c9")
+REFUNDED_AT = datetime(2025, 1, 20, 12, 30, tzinfo=UTC)
 GIB = 1024**3
 
 
@@ -129,6 +134,11 @@ def sample_events() -> dict[str, Event]:
             ),
             wallet_currency="RUB",
             published_at=datetime(2025, 1, 2, 0, 0, tzinfo=UTC),
+        ),
+        CustomerEmailProvided(
+            customer_id=CUSTOMER_ID,
+            email="ivan.petrov@example.ru",
+            provided_at=datetime(2025, 1, 15, 9, 59, 30, tzinfo=UTC),
         ),
         RequestTopUp(
             checkout_id=CHECKOUT_ID,
@@ -239,6 +249,37 @@ def sample_events() -> dict[str, Event]:
             period_end=period_end + timedelta(days=30),
             traffic_limit_bytes=100 * GIB,
             previous_period_end=period_end,
+            revision=2,
+        ),
+        PaymentRefunded(
+            order_id=ORDER_ID,
+            checkout_id=CHECKOUT_ID,
+            customer_id=CUSTOMER_ID,
+            refund_id=REFUND_ID,
+            plan_id="m1",
+            kind="plan",
+            provider="yookassa",
+            provider_refund_id="2f8a6b5c-0015-5000-8000-1c2d3e4f5a6b",
+            source="operator",
+            refunded_to="provider",
+            amount=Money(amount_minor=9900, currency="RUB"),
+            refunded_total=Money(amount_minor=9900, currency="RUB"),
+            full=False,
+            refunded_at=REFUNDED_AT,
+            period_end=period_end + timedelta(days=20, hours=1, minutes=36),
+        ),
+        SubscriptionShortened(
+            subscription_id=SUBSCRIPTION_ID,
+            customer_id=CUSTOMER_ID,
+            plan_id="m1",
+            order_id=ORDER_ID,
+            refund_id=REFUND_ID,
+            period_end=period_end + timedelta(days=20, hours=1, minutes=36),
+            previous_period_end=period_end + timedelta(days=30),
+            traffic_limit_bytes=100 * GIB,
+            revision=3,
+            ended=False,
+            shortened_at=REFUNDED_AT,
         ),
         AccessGranted(
             subscription_id=SUBSCRIPTION_ID,

@@ -419,6 +419,16 @@ class _SubscriptionPeriod(Event):
     traffic_limit_bytes: ByteCount = Field(
         description="Traffic limit per period in bytes; 0 means unlimited."
     )
+    revision: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        description=(
+            "The subscription's revision after this change, one higher with every change "
+            "(activation, extension, shortening): of two events about one subscription the "
+            "higher revision is the newer state. Absent from events written before refunds."
+        ),
+    )
 
     @model_validator(mode="after")
     def _period_not_empty(self) -> Self:
@@ -458,6 +468,127 @@ class SubscriptionExtended(_SubscriptionPeriod):
         if self.period_start < self.previous_period_end:
             raise ValueError("an extension starts no earlier than the previous period end")
         return self
+
+
+class SubscriptionShortened(Event):
+    """A refund took back part of a subscription's paid time: its end moved earlier.
+
+    The refunded share of an order's price removes the same share of the order's period
+    from the subscription's end, but never before the moment of the refund: a refund that
+    would end access in the past ends it now, and then ``ended`` is true (there is no
+    separate "ended" event). Emitted by billing with ``PaymentRefunded``. Consumed by
+    provisioning (moves the panel user's expiry earlier, or disables the user when access
+    ended) and the gateway (read models). Of two events about one subscription, the one
+    with the higher ``revision`` is the newer state.
+    """
+
+    event_type = "billing.subscription.shortened.v1"
+    topic = BILLING_SUBSCRIPTIONS
+
+    subscription_id: UUID = Field(description="The subscription.")
+    customer_id: UUID = Field(description="The subscriber.")
+    plan_id: PlanId = Field(description="The subscription's plan.")
+    order_id: UUID = Field(description="The refunded order whose period was taken back.")
+    refund_id: UUID = Field(description="The refund that shortened it.")
+    period_end: UtcDatetime = Field(
+        description="The new end of the paid access; the panel user's `expire` is set to it."
+    )
+    previous_period_end: UtcDatetime = Field(description="The end before this refund.")
+    traffic_limit_bytes: ByteCount = Field(
+        description="Traffic limit per period in bytes; 0 means unlimited."
+    )
+    revision: int = Field(
+        strict=True, ge=1, description="The subscription's revision after this change."
+    )
+    ended: bool = Field(
+        description="True when access ends at once: `period_end` is `shortened_at`."
+    )
+    shortened_at: UtcDatetime = Field(description="When billing applied the refund.")
+
+    @model_validator(mode="after")
+    def _shortens(self) -> Self:
+        if self.period_end >= self.previous_period_end:
+            raise ValueError("a shortening moves period_end earlier than previous_period_end")
+        if self.ended != (self.period_end <= self.shortened_at):
+            raise ValueError("ended is true exactly when period_end is not after shortened_at")
+        return self
+
+    def key(self) -> str:
+        return str(self.subscription_id)
+
+
+REFUND_SOURCES: Final[tuple[str, ...]] = ("operator", "provider")
+"""Who started a refund: an operator through billing, or the provider itself (a refund
+made in the provider's cabinet, reported by its notification)."""
+
+
+class PaymentRefunded(Event):
+    """Money of a paid order was given back, in full or in part.
+
+    Emitted by billing once per refund, when the provider vouched that the refund went
+    through (for an order paid from the wallet, at once: the money goes back onto the
+    wallet). For a plan order ``SubscriptionShortened`` follows in the same transaction; a
+    refund onto the wallet (or from it, for a top-up) also has its ``WalletChanged``.
+    Consumed by the notifier (tells the customer) and the gateway (read models).
+    """
+
+    event_type = "billing.payment.refunded.v1"
+    topic = BILLING_PAYMENTS
+
+    order_id: UUID = Field(description="The refunded order.")
+    checkout_id: UUID = Field(description="The checkout the order was created for.")
+    customer_id: UUID = Field(description="The customer who paid.")
+    refund_id: UUID = Field(description="Billing's id of this refund; one event per refund.")
+    plan_id: PlanId = Field(
+        description="The plan bought; for an order of kind `topup`, the top-up's id."
+    )
+    kind: Literal["plan", "topup"] = Field(
+        description="What the order bought: a plan period or wallet credit."
+    )
+    provider: ProviderName = Field(description="How the order was paid: the provider, or `wallet`.")
+    provider_refund_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=300,
+        description="The provider's id of the refund; absent for a refund onto the wallet.",
+    )
+    source: Slug = Field(
+        description=(
+            "Who started it: "
+            + ", ".join(f"`{source}`" for source in REFUND_SOURCES)
+            + ". New sources may appear."
+        )
+    )
+    refunded_to: Literal["provider", "wallet"] = Field(
+        description=(
+            "Where the money went: back through the provider it was paid with, or onto the "
+            "customer's wallet (an order paid from the wallet)."
+        )
+    )
+    amount: Money = Field(description="What this refund gave back, in the order's currency.")
+    refunded_total: Money = Field(
+        description="Everything refunded of the order so far, this refund included."
+    )
+    full: bool = Field(description="True when the order is now refunded in full.")
+    refunded_at: UtcDatetime = Field(description="When billing applied the refund.")
+    period_end: UtcDatetime | None = Field(
+        default=None,
+        description=(
+            "For a plan order: the end of the customer's access after this refund (not "
+            "after `refunded_at` when access ended)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _within_total(self) -> Self:
+        if self.amount.currency != self.refunded_total.currency:
+            raise ValueError("amount and refunded_total are in the order's currency")
+        if not 0 < self.amount.amount_minor <= self.refunded_total.amount_minor:
+            raise ValueError("a refund is positive and part of refunded_total")
+        return self
+
+    def key(self) -> str:
+        return str(self.order_id)
 
 
 WALLET_CHANGE_KINDS: Final[tuple[str, ...]] = ("topup", "plan_payment", "refund", "bonus")

@@ -66,6 +66,29 @@ class CustomerLanguageChanged(Event):
         return str(self.customer_id)
 
 
+class CustomerEmailProvided(Event):
+    """A customer gave the e-mail their 54-FZ receipts are sent to.
+
+    Emitted by the bot when the customer types a valid address (asked once, before the
+    first payment that needs a receipt). Consumed by billing, which puts it on receipts.
+    """
+
+    event_type = "bot.customer.email_provided.v1"
+    topic = BOT_CUSTOMERS
+
+    customer_id: UUID = Field(description="The customer.")
+    email: str = Field(
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="The address as the customer typed it, the domain lowercased.",
+    )
+    provided_at: UtcDatetime = Field(description="When the customer gave it.")
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
 class RequestCheckout(Event):
     """The customer chose a plan and a payment provider: billing, make a payment link.
 

@@ -120,7 +120,7 @@ BILLING_PAYMENTS: Final = TopicSpec(
     cleanup_policy="delete",
     retention_ms=STREAM_RETENTION_MS,
     key="order id (UUID)",
-    description="Verified outcomes of payments: succeeded or canceled.",
+    description="Verified outcomes of payments: succeeded, canceled, refunded.",
 )
 BILLING_SUBSCRIPTIONS: Final = TopicSpec(
     name="billing.subscriptions.v1",

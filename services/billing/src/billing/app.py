@@ -16,6 +16,7 @@ from billing.providers.cryptopay import CryptoPay, CryptoPaySettings
 from billing.providers.telegram_stars import TelegramStars, TelegramStarsSettings
 from billing.providers.wata import Wata, WataSettings
 from billing.providers.yookassa import YooKassa, YooKassaClient
+from billing.refund_worker import RefundPayouts
 from billing.settings import BillingSettings
 from chassis.db import transaction
 from chassis.service import Service
@@ -114,6 +115,13 @@ def build(settings: BillingSettings) -> Service:
             settings.checkout_retry_first_delay_s, settings.checkout_retry_max_delay_s
         ),
     )
+    refund_payouts = RefundPayouts(
+        providers,
+        service.sessions,
+        service.outbox,
+        attempts=settings.refund_attempts,
+        retry=RetryPolicy(settings.refund_retry_first_delay_s, settings.refund_retry_max_delay_s),
+    )
     handoff: Handoff[Received] = Handoff(Wakeup())
     inbox = NotificationInbox(handoff)
     verifier = NotificationVerifier(
@@ -143,6 +151,8 @@ def build(settings: BillingSettings) -> Service:
     for name, worker, wakeup in (
         ("checkout-payments", payments, checkout_wakeup),
         ("notification-verifier", verifier, handoff.wakeup),
+        # Refunds are recorded by another process (the command): found by polling.
+        ("refund-payouts", refund_payouts, Wakeup()),
     ):
         service.background(
             name,

@@ -149,6 +149,8 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What refunds gave back so far (billing.refunds); all of it makes the order refunded.
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     # The payment is created by the checkout worker (billing/checkout.py): due while this is
     # set, leased while a worker calls the provider.
     return_url: Mapped[str | None] = mapped_column(Text)
@@ -180,8 +182,53 @@ class Subscription(Base):
     period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    # One higher with every change (an order extends it, a refund shortens it); carried by
+    # the subscription events, so that their readers can tell the newer state.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Refund(Base):
+    """Money of a paid order given back, or asked back: one row per refund.
+
+    An operator's refund is recorded ``requested`` and due for the refund worker, which
+    asks the provider (``billing.refund_worker``); a refund a provider reports without
+    billing having asked for it is recorded when its notification is applied. Applying a
+    refund (``billing.refunds.apply``) happens once: the row's status says whether it has.
+    """
+
+    __tablename__ = "refunds"
+
+    refund_id: Mapped[UUID] = mapped_column(primary_key=True)
+    order_id: Mapped[UUID] = mapped_column(ForeignKey("orders.order_id"), index=True)
+    customer_id: Mapped[UUID]
+    provider: Mapped[str] = mapped_column(String(32))  # the order's; wallet for the wallet
+    provider_refund_id: Mapped[str | None] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(16))  # operator | provider
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(Text)
+    # billing.domain.refunds.RefundStatus: requested | pending | succeeded | failed
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The provider is asked by the refund worker: due while this is set, leased while a
+    # worker calls the provider.
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="positive"),
+        Index("ix_refunds_due_at", "due_at", postgresql_where=text("due_at IS NOT NULL")),
+        # A provider's refund is applied once; ids are unique only within a provider.
+        Index("uq_refunds_provider_refund", "provider", "provider_refund_id", unique=True),
+    )
 
 
 class ProviderNotification(Base):

@@ -23,7 +23,7 @@ from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing import payments
+from billing import payments, refunds
 from billing.models import ProviderNotification
 from billing.providers import Providers
 from billing.providers.base import (
@@ -47,10 +47,22 @@ log = logging.getLogger(__name__)
 NOTIFICATIONS = Counter(
     "payment_notifications_total",
     "Payment notifications billing verified, by provider and verdict (paid, canceled, "
-    "duplicate, not_final, ignored, rejected_*): alert on a wave of rejections",
+    "refunded, refund_canceled, duplicate, not_final, ignored, rejected_*): alert on a "
+    "wave of rejections",
     ["provider", "outcome"],
 )
-ACCEPTED = frozenset({"paid", "canceled", "duplicate", "not_final", "declined_attempt", "ignored"})
+ACCEPTED = frozenset(
+    {
+        "paid",
+        "canceled",
+        "refunded",
+        "refund_canceled",
+        "duplicate",
+        "not_final",
+        "declined_attempt",
+        "ignored",
+    }
+)
 _LEASE = timedelta(seconds=60)
 _LEFT_OUT_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 
@@ -235,6 +247,12 @@ class NotificationVerifier:
             await self._settle(item, verdict)
 
     async def _settle(self, item: Received, verdict: Verdict) -> None:
+        try:
+            await self._record(item, verdict)
+        except refunds.RefundInFlight as exc:
+            await self._again(item, exc)
+
+    async def _record(self, item: Received, verdict: Verdict) -> None:
         async with transaction(self._sessions) as session:
             status = await session.scalar(_LOCK, {"id": item.notification_id})
             if status != "received":
@@ -268,7 +286,7 @@ class NotificationVerifier:
         fact = verdict.fact
         if isinstance(fact, PaymentState):
             return await payments.settle(session, provider, fact), fact
-        return payments.Outcome("ignored", "refunds reported by providers land with refunds"), fact
+        return await refunds.apply(session, provider, fact), fact
 
     async def _again(self, item: Received, error: Exception) -> None:
         delay = self._retry.delay(item.attempts)
@@ -276,7 +294,7 @@ class NotificationVerifier:
         if retry_after:
             delay = max(delay, timedelta(seconds=retry_after))
         log.warning(
-            "provider unavailable while verifying a notification; trying again",
+            "cannot settle a notification yet; trying again",
             extra={
                 "provider": item.provider,
                 "notification_id": item.notification_id,

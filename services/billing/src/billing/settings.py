@@ -105,6 +105,13 @@ class BillingSettings(ServiceSettings):
     )
     checkout_retry_first_delay_s: float = Field(default=0.5, gt=0)
     checkout_retry_max_delay_s: float = Field(default=5.0, gt=0)
+    refund_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Tries to ask a provider for a refund before it fails for an operator",
+    )
+    refund_retry_first_delay_s: float = Field(default=1.0, gt=0)
+    refund_retry_max_delay_s: float = Field(default=60.0, gt=0)
 
     @property
     def methods(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from aiogram.enums import ParseMode
 from bot.catalog import mirror_catalog
 from bot.checkouts import CheckoutAnswers, CheckoutScreens
 from bot.customers import CustomerMiddleware
-from bot.events import record_access, record_subscription
+from bot.events import record_access, record_shortening, record_subscription
 from bot.handlers import build_router
 from bot.models import metadata
 from bot.payments import build_router as stars_router
@@ -38,6 +38,7 @@ from contracts.billing import (
     PaymentSucceeded,
     SubscriptionActivated,
     SubscriptionExtended,
+    SubscriptionShortened,
     WalletChanged,
 )
 from contracts.gateway import TelegramUpdateReceived
@@ -92,6 +93,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(PaymentSucceeded)(answers.payment_succeeded)
     consumer.handles(SubscriptionActivated)(record_subscription)
     consumer.handles(SubscriptionExtended)(record_subscription)
+    consumer.handles(SubscriptionShortened)(record_shortening)
     consumer.handles(AccessGranted)(record_access)
     consumer.handles(WalletChanged)(record_wallet_change)
     # The catalog is read by a group of its own: its one compacted partition is replayed

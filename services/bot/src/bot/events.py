@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
 from bot.models import CustomerSubscription
 from chassis.messaging.consumer import MessageContext
-from contracts.billing import SubscriptionActivated, SubscriptionExtended
+from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
 from contracts.provisioning import AccessGranted
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,19 @@ async def record_subscription(
         },
         # A replayed older period must not shorten what the customer sees.
         newer_only=True,
+    )
+
+
+async def record_shortening(event: SubscriptionShortened, ctx: MessageContext) -> None:
+    """A refund took back part of the period: "My subscription" shows the new end."""
+    await ctx.session.execute(
+        update(CustomerSubscription)
+        .where(
+            CustomerSubscription.subscription_id == event.subscription_id,
+            # Only a shortening of the end the bot shows; a redelivered one changes nothing.
+            CustomerSubscription.period_end > event.period_end,
+        )
+        .values(period_end=event.period_end, updated_at=datetime.now(UTC))
     )
 
 

@@ -19,10 +19,11 @@ from bot import keyboards
 from bot.catalog import current_catalog, current_plans, plan_title
 from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerSubscription
+from bot.receipts import PendingCheckout, valid_email
 from bot.texts import LANGUAGES, Html, gib, say
 from bot.wallets import wallet_view
 from chassis.messaging.consumer import MessageContext
-from contracts.bot import CustomerLanguageChanged
+from contracts.bot import CustomerEmailProvided, CustomerLanguageChanged
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def build_router(*, slow_after: timedelta) -> Router:
 
     @router.message(CommandStart())
     async def start(message: Message, customer: Customer) -> None:
+        customer.awaiting = None  # starting over drops a question left unanswered
         name = message.from_user.first_name if message.from_user else ""
         await message.answer(
             say("welcome", customer.language, name=name),
@@ -97,6 +99,7 @@ def build_router(*, slow_after: timedelta) -> Router:
         ctx: MessageContext,
     ) -> None:
         language = customer.language
+        customer.awaiting = None  # a menu button drops a question left unanswered
         if callback_data.action == "buy":
             text, markup = await _catalog_screen(ctx, language)
         elif callback_data.action == "subscription":
@@ -159,6 +162,17 @@ def build_router(*, slow_after: timedelta) -> Router:
             await _show(
                 query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
             )
+            return
+        method = next(m for m in catalog.methods if m.provider == callback_data.provider)
+        if method.receipt_email_required and customer.email is None:
+            price = catalog.offers(plan.prices)
+            chosen_currency = currency or next(
+                p.currency for m, p in price if m.provider == method.provider
+            )
+            customer.awaiting = PendingCheckout(
+                plan.plan_id, method.provider, chosen_currency
+            ).encode()
+            await _show(query, say("receipt-email-ask", language), None)
             return
         await open_checkout(
             ctx,
@@ -262,6 +276,17 @@ def build_router(*, slow_after: timedelta) -> Router:
             query, say("unknown", customer.language), keyboards.main_menu(customer.language)
         )
 
+    @router.message(F.text, F.chat.type == "private")
+    async def answer_awaited(message: Message, customer: Customer, ctx: MessageContext) -> None:
+        pending = PendingCheckout.decode(customer.awaiting)
+        if pending is None:
+            await message.answer(
+                say("unknown", customer.language),
+                reply_markup=keyboards.main_menu(customer.language),
+            )
+            return
+        await _receipt_email(message, customer, ctx, pending, slow_after)
+
     @router.message(F.chat.type == "private")
     async def anything_else(message: Message, customer: Customer) -> None:
         await message.answer(
@@ -286,6 +311,40 @@ async def _subscription_screen(
     )
     text = subscription_view(subscription, customer.language, datetime.now(UTC))
     return text, keyboards.main_menu(customer.language)
+
+
+async def _receipt_email(
+    message: Message,
+    customer: Customer,
+    ctx: MessageContext,
+    pending: PendingCheckout,
+    slow_after: timedelta,
+) -> None:
+    """The customer answered the e-mail question: keep it and go on with the checkout."""
+    language = customer.language
+    email = valid_email(message.text or "")
+    if email is None:
+        text = (message.text or "")[:64]
+        await message.answer(say("receipt-email-invalid", language, text=text))
+        return
+    customer.email = email
+    customer.awaiting = None
+    await ctx.publish(
+        CustomerEmailProvided(
+            customer_id=customer.customer_id, email=email, provided_at=datetime.now(UTC)
+        )
+    )
+    await message.answer(say("receipt-email-saved", language, email=email))
+    preparing = await message.answer(say("checkout-preparing", language))
+    await open_checkout(
+        ctx,
+        customer,
+        message_id=preparing.message_id,
+        plan_id=pending.plan_id,
+        provider=pending.provider,
+        currency=pending.currency,
+        slow_after=slow_after,
+    )
 
 
 async def _wallet_screen(

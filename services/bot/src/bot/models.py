@@ -35,6 +35,10 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(35))  # a BCP 47 tag
     referral_code: Mapped[str | None] = mapped_column(String(64))
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    email: Mapped[str | None] = mapped_column(String(254))  # for 54-FZ receipts
+    # What the customer's next text message answers (a conversation that outlives any
+    # replica): "email:<plan>:<provider>:<currency>" while the bot waits for an e-mail.
+    awaiting: Mapped[str | None] = mapped_column(String(128))
 
 
 class CatalogMirror(Base):

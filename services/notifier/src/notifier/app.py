@@ -6,7 +6,7 @@ import functools
 
 from chassis.service import Service
 from chassis.worker import RetryPolicy, Wakeup, run_worker
-from contracts.billing import PaymentCanceled
+from contracts.billing import PaymentCanceled, PaymentRefunded
 from contracts.bot import CustomerLanguageChanged, CustomerRegistered
 from contracts.notifier import SendNotification
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
@@ -26,6 +26,7 @@ def build(settings: NotifierSettings) -> Service:
     consumer.handles(AccessGranted)(recorder.access_granted)
     consumer.handles(AccessProvisioningFailed)(recorder.access_failed)
     consumer.handles(PaymentCanceled)(recorder.payment_canceled)
+    consumer.handles(PaymentRefunded)(recorder.payment_refunded)
     consumer.handles(SendNotification)(recorder.send_notification)
 
     telegram = TelegramClient(

@@ -24,7 +24,7 @@ from chassis import metrics
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
-from contracts.billing import PaymentCanceled
+from contracts.billing import PaymentCanceled, PaymentRefunded
 from contracts.bot import CustomerLanguageChanged, CustomerRegistered
 from contracts.notifier import SendNotification
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
@@ -85,6 +85,23 @@ class Recorder:
             "reason": event.cancellation_reason,
         }
         await self._record(ctx, event.customer_id, "payment.canceled", params)
+
+    async def payment_refunded(self, event: PaymentRefunded, ctx: MessageContext) -> None:
+        # ``access``: what the refund did to a plan's access (still ``until`` its new end,
+        # or ``ended``); ``unchanged`` for a top-up, whose credit left the wallet instead.
+        if event.period_end is None:
+            access, until = "unchanged", event.refunded_at
+        else:
+            ended = event.period_end <= event.refunded_at
+            access, until = ("ended" if ended else "until"), event.period_end
+        params: dict[str, str | int] = {
+            "amount_minor": event.amount.amount_minor,
+            "currency": event.amount.currency,
+            "refunded_to": event.refunded_to,
+            "access": access,
+            "expires_at": until.isoformat(),
+        }
+        await self._record(ctx, event.customer_id, "payment.refunded", params)
 
     async def send_notification(self, command: SendNotification, ctx: MessageContext) -> None:
         await self._record(

@@ -71,3 +71,33 @@ async def test_no_rate_limit_means_no_waiting() -> None:
     started = time.monotonic()
     await asyncio.gather(*(limit.wait() for _ in range(1000)))
     assert time.monotonic() - started < 1
+
+
+REFUND = {"amount_minor": 9900, "currency": "RUB", "refunded_to": "provider"}
+
+
+def test_a_refund_tells_the_amount_and_the_new_end_of_access() -> None:
+    params = {
+        **REFUND,
+        "access": "until",
+        "expires_at": datetime(2026, 12, 27, tzinfo=UTC).isoformat(),
+    }
+    ru = render("payment.refunded", "ru", params)
+    en = render("payment.refunded", "en", params)
+    assert "99\u00a0₽" in ru
+    assert "99\u00a0₽" in en
+    assert "27 декабря 2026" in ru
+    assert "December 27, 2026" in en
+    assert "тем же способом" in ru
+
+
+def test_a_refund_that_ended_access_says_so() -> None:
+    params = {
+        **REFUND,
+        "access": "ended",
+        "expires_at": datetime(2026, 12, 2, tzinfo=UTC).isoformat(),
+    }
+    assert "Доступ к VPN закрыт" in render("payment.refunded", "ru", params)
+    assert "access has ended" in render("payment.refunded", "en", params)
+    wallet = render("payment.refunded", "en", {**params, "refunded_to": "wallet"})
+    assert "back on your balance" in wallet

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from chassis.service import Service
 from chassis.worker import RetryPolicy, Wakeup, run_worker
-from contracts.billing import SubscriptionActivated, SubscriptionExtended
+from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
 from provisioning.marzban import MarzbanClient
 from provisioning.models import metadata
 from provisioning.placements import PanelConfig, PlacementWorker, record_desired_state
@@ -33,6 +33,7 @@ def build(settings: ProvisioningSettings) -> Service:
     consumer = service.consumer()
     consumer.handles(SubscriptionActivated)(record)
     consumer.handles(SubscriptionExtended)(record)
+    consumer.handles(SubscriptionShortened)(record)
 
     worker = PlacementWorker(
         sessions=service.sessions,

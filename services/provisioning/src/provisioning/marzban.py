@@ -60,16 +60,26 @@ class PanelUser:
 
 @dataclass(frozen=True, slots=True)
 class DesiredUser:
-    """What a panel user should look like; ``0`` means unlimited, as on the panel."""
+    """What a panel user should look like; ``0`` means unlimited, as on the panel.
+
+    ``status`` is ``active``, or ``disabled`` for a user whose paid access is over before
+    its expiry came (a refund): the panel would only mark it ``expired`` at its next
+    review, and refuses to create a user that is not active.
+    """
 
     username: str
     expire: int
     data_limit: int
     note: str
+    status: str = "active"
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
 
     def matches(self, user: PanelUser) -> bool:
         return (
-            user.status == "active"
+            user.status == self.status
             and (user.expire or 0) == self.expire
             and (user.data_limit or 0) == self.data_limit
         )
@@ -120,7 +130,11 @@ class MarzbanClient:
 
     async def modify_user(self, desired: DesiredUser) -> PanelUser | None:
         """Set expiry, limit and status, keeping credentials; ``None`` if there is no such user."""
-        body = {"expire": desired.expire, "data_limit": desired.data_limit, "status": "active"}
+        body = {
+            "expire": desired.expire,
+            "data_limit": desired.data_limit,
+            "status": desired.status,
+        }
         response = await self._call("PUT", f"/api/user/{desired.username}", json=body)
         if response.status_code == 404:
             return None

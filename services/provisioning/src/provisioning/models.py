@@ -26,9 +26,9 @@ messaging = messaging_tables(metadata)
 class Placement(Base):
     """A subscription's user on a panel: what billing says it should be, and what it is.
 
-    Each subscription event raises ``desired_version``; the worker brings the panel to the
-    desired state and records the version it applied. Pending work is simply
-    ``applied_version < desired_version``.
+    Each subscription event that changes the desired state raises ``desired_version``; the
+    worker brings the panel to the desired state and records the version it applied.
+    Pending work is simply ``applied_version < desired_version``.
     """
 
     __tablename__ = "placements"
@@ -40,6 +40,10 @@ class Placement(Base):
     panel_username: Mapped[str] = mapped_column(String(32), unique=True)
     desired_expire: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     desired_traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    # Billing's revision of the subscription the desired state is from (None: from an
+    # event written before revisions), and whether that change moved the end earlier.
+    desired_revision: Mapped[int | None] = mapped_column(Integer)
+    shortened: Mapped[bool] = mapped_column(default=False)
     desired_version: Mapped[int] = mapped_column(Integer)
     applied_version: Mapped[int] = mapped_column(Integer, default=0)
     on_panel: Mapped[bool] = mapped_column(default=False)

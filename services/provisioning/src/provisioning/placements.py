@@ -2,7 +2,9 @@
 
 The consumer only records the desired state (one transaction with the inbox, no panel
 call); the worker claims pending placements, calls the panel outside any transaction, and
-records the result together with the ``AccessGranted`` event.
+records the result together with the ``AccessGranted`` event. A refund's shortening is a
+desired state like an extension's, with an earlier end: the panel user's expiry moves
+back, and a user whose access is over is disabled.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 from uuid import UUID
 
-from sqlalchemy import func, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,7 +25,7 @@ from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
 from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
-from contracts.billing import SubscriptionActivated, SubscriptionExtended
+from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
 from provisioning.marzban import (
     DesiredUser,
@@ -58,50 +60,134 @@ class PanelConfig:
     subscription_base_url: str
 
 
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """What billing says a subscription's panel user should be."""
+
+    expire: datetime
+    traffic_limit_bytes: int
+    revision: int | None
+    """Billing's revision of the subscription; None from events written before revisions."""
+    shortened: bool = False
+    """This change moved the end earlier (a refund)."""
+
+
+SubscriptionChange = SubscriptionActivated | SubscriptionExtended | SubscriptionShortened
+
+
+def desired_of(event: SubscriptionChange) -> Desired:
+    return Desired(
+        expire=event.period_end,
+        traffic_limit_bytes=event.traffic_limit_bytes,
+        revision=event.revision,
+        shortened=isinstance(event, SubscriptionShortened),
+    )
+
+
+def next_desired(current: Desired | None, incoming: Desired) -> Desired | None:
+    """The state to bring the panel to after ``incoming``; None when nothing changes.
+
+    Events can arrive again (a replay, a redelivery under a new id), so a change is taken
+    only when it is newer than the recorded one: billing's revision says which is. Only
+    then may an end move earlier. Events without a revision were written before refunds
+    existed and before any event with one: they only ever extended, so the later end wins,
+    and once a revision is recorded they are older than it.
+    """
+    if current is None:
+        return incoming
+    if incoming.revision is None:
+        if current.revision is not None or incoming.shortened:
+            return None
+        merged = Desired(
+            expire=max(current.expire, incoming.expire),
+            traffic_limit_bytes=incoming.traffic_limit_bytes,
+            revision=None,
+        )
+        return None if merged == current else merged
+    if current.revision is not None and incoming.revision <= current.revision:
+        return None
+    return incoming
+
+
 async def record_desired_state(
-    event: SubscriptionActivated | SubscriptionExtended,
+    event: SubscriptionChange,
     ctx: MessageContext,
     *,
     panel: PanelConfig,
     wakeup: Wakeup,
 ) -> None:
-    now = datetime.now(UTC)
-    statement = insert(Placement).values(
-        subscription_id=event.subscription_id,
-        customer_id=event.customer_id,
-        region=panel.region,
-        panel_id=panel.panel_id,
-        panel_username=panel_username(event.subscription_id),
-        desired_expire=event.period_end,
-        desired_traffic_limit_bytes=event.traffic_limit_bytes,
-        desired_version=1,
-        applied_version=0,
-        on_panel=False,
-        attempts=0,
-        next_attempt_at=now,
-        failure_reported=False,
-        gave_up=False,
-        trace_context=trace_carrier(),
-    )
-    excluded = statement.excluded
-    await ctx.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Placement.subscription_id],
-            set_={
-                # Periods only grow; a replayed older event must not shorten access.
-                "desired_expire": func.greatest(Placement.desired_expire, excluded.desired_expire),
-                "desired_traffic_limit_bytes": excluded.desired_traffic_limit_bytes,
-                "desired_version": Placement.desired_version + 1,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "failure_reported": False,
-                "gave_up": False,
-                "trace_context": excluded.trace_context,
-                "updated_at": now,
-            },
+    session = ctx.session
+    incoming = desired_of(event)
+    placement = await _locked(session, event.subscription_id)
+    if placement is None:
+        now = datetime.now(UTC)
+        created = await session.scalar(
+            insert(Placement)
+            .values(
+                subscription_id=event.subscription_id,
+                customer_id=event.customer_id,
+                region=panel.region,
+                panel_id=panel.panel_id,
+                panel_username=panel_username(event.subscription_id),
+                desired_expire=incoming.expire,
+                desired_traffic_limit_bytes=incoming.traffic_limit_bytes,
+                desired_revision=incoming.revision,
+                shortened=incoming.shortened,
+                desired_version=1,
+                applied_version=0,
+                on_panel=False,
+                attempts=0,
+                next_attempt_at=now,
+                failure_reported=False,
+                gave_up=False,
+                trace_context=trace_carrier(),
+            )
+            .on_conflict_do_nothing(index_elements=[Placement.subscription_id])
+            .returning(Placement.subscription_id)
         )
+        if created is not None:
+            ctx.after_commit(wakeup.set)
+            return
+        placement = await _locked(session, event.subscription_id)
+        assert placement is not None
+    change = next_desired(
+        Desired(
+            expire=placement.desired_expire,
+            traffic_limit_bytes=placement.desired_traffic_limit_bytes,
+            revision=placement.desired_revision,
+            shortened=placement.shortened,
+        ),
+        incoming,
     )
+    if change is None:
+        log.info(
+            "subscription event older than the recorded state: nothing to change",
+            extra={"subscription_id": str(event.subscription_id), "revision": event.revision},
+        )
+        return
+    now = datetime.now(UTC)
+    placement.desired_expire = change.expire
+    placement.desired_traffic_limit_bytes = change.traffic_limit_bytes
+    placement.desired_revision = change.revision
+    placement.shortened = change.shortened
+    placement.desired_version += 1
+    placement.attempts = 0
+    placement.next_attempt_at = now
+    placement.failure_reported = False
+    placement.gave_up = False
+    placement.trace_context = trace_carrier()
+    placement.updated_at = now
     ctx.after_commit(wakeup.set)
+
+
+async def _locked(session: AsyncSession, subscription_id: UUID) -> Placement | None:
+    placement: Placement | None = await session.scalar(
+        select(Placement)
+        .where(Placement.subscription_id == subscription_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return placement
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,17 +200,20 @@ class Claimed:
     desired_expire: datetime
     desired_traffic_limit_bytes: int
     desired_version: int
+    shortened: bool
     on_panel: bool
     attempts: int
     failure_reported: bool
     trace_context: dict[str, str] | None
 
-    def desired_user(self) -> DesiredUser:
+    def desired_user(self, now: datetime) -> DesiredUser:
+        """The panel user; disabled when its paid access is over (a refund ended it)."""
         return DesiredUser(
             username=self.panel_username,
             expire=int(self.desired_expire.timestamp()),
             data_limit=self.desired_traffic_limit_bytes,
             note=f"customer {self.customer_id} subscription {self.subscription_id}",
+            status="active" if self.desired_expire > now else "disabled",
         )
 
 
@@ -140,8 +229,8 @@ _CLAIM = text(
         FOR UPDATE SKIP LOCKED
     )
     RETURNING subscription_id, customer_id, region, panel_id, panel_username, desired_expire,
-              desired_traffic_limit_bytes, desired_version, on_panel, attempts, failure_reported,
-              trace_context
+              desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
+              failure_reported, trace_context
     """
 )
 
@@ -189,9 +278,14 @@ class PlacementWorker:
                 return
             await self._succeeded(placement, user)
 
-    async def _ensure_user(self, placement: Claimed) -> PanelUser:
-        desired = placement.desired_user()
-        if placement.on_panel:
+    async def _ensure_user(self, placement: Claimed) -> PanelUser | None:
+        """The panel user as desired; None when access is over and there is no user to
+        disable (the panel cannot create a disabled one, and none is needed)."""
+        desired = placement.desired_user(datetime.now(UTC))
+        if not desired.active:
+            # Whether or not this worker made it: an earlier create may have lost its answer.
+            user = await self._marzban.modify_user(desired)
+        elif placement.on_panel:
             user = await self._marzban.modify_user(desired)
             if user is None:  # deleted on the panel by someone: create it again
                 user = await self._marzban.create_user(desired)
@@ -204,43 +298,60 @@ class PlacementWorker:
                 if modified is None:
                     raise MarzbanUnavailable("user exists but cannot be found") from None
                 user = modified
-        if not desired.matches(user):
+        if user is not None and not desired.matches(user):
             raise MarzbanRejected(200, f"panel kept a different state: {user}")
         return user
 
-    async def _succeeded(self, placement: Claimed, user: PanelUser) -> None:
-        url = absolute_subscription_url(user.subscription_url, self._panel.subscription_base_url)
+    async def _succeeded(self, placement: Claimed, user: PanelUser | None) -> None:
+        values: dict[str, object] = {
+            "applied_version": placement.desired_version,
+            "on_panel": user is not None,
+            "attempts": 0,
+            "lease_until": None,
+            "last_error": None,
+            "updated_at": func.now(),
+        }
+        # Access that was granted and is now shortened (a refund) is not granted again:
+        # the customer hears of the refund from billing, not of "access ready".
+        granted = (
+            user is not None
+            and user.status == "active"
+            and not (placement.shortened and placement.on_panel)
+        )
         async with transaction(self._sessions) as session:
+            if user is not None:
+                values["subscription_url"] = absolute_subscription_url(
+                    user.subscription_url, self._panel.subscription_base_url
+                )
             await session.execute(
                 update(Placement)
                 .where(Placement.subscription_id == placement.subscription_id)
-                .values(
-                    applied_version=placement.desired_version,
-                    on_panel=True,
-                    subscription_url=url,
-                    attempts=0,
-                    lease_until=None,
-                    last_error=None,
-                    updated_at=func.now(),
+                .values(**values)
+            )
+            if granted:
+                assert user is not None
+                await self._outbox.add(
+                    session,
+                    AccessGranted(
+                        subscription_id=placement.subscription_id,
+                        customer_id=placement.customer_id,
+                        region=placement.region,
+                        panel_id=placement.panel_id,
+                        panel_username=placement.panel_username,
+                        subscription_url=str(values["subscription_url"]),
+                        expires_at=placement.desired_expire,
+                        traffic_limit_bytes=placement.desired_traffic_limit_bytes,
+                    ),
                 )
-            )
-            await self._outbox.add(
-                session,
-                AccessGranted(
-                    subscription_id=placement.subscription_id,
-                    customer_id=placement.customer_id,
-                    region=placement.region,
-                    panel_id=placement.panel_id,
-                    panel_username=placement.panel_username,
-                    subscription_url=url,
-                    expires_at=placement.desired_expire,
-                    traffic_limit_bytes=placement.desired_traffic_limit_bytes,
-                ),
-            )
         metrics.WORK_OUTCOMES.labels("provisioning", "placement", "done").inc()
         log.info(
-            "access granted",
-            extra={"subscription_id": str(placement.subscription_id), "panel": placement.panel_id},
+            "access granted" if granted else "access changed",
+            extra={
+                "subscription_id": str(placement.subscription_id),
+                "panel": placement.panel_id,
+                "status": user.status if user is not None else "none",
+                "expire": placement.desired_expire.isoformat(),
+            },
         )
 
     async def _failed(self, placement: Claimed, error: MarzbanError) -> None:

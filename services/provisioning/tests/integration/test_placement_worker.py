@@ -14,14 +14,23 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from chassis.db import session_factory, transaction
+from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
 from chassis.messaging.tables import messaging_tables
 from chassis.migrations import upgrade_to_head_async
-from chassis.worker import RetryPolicy
+from chassis.worker import RetryPolicy, Wakeup
+from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
+from contracts.envelope import Envelope
 from devstack.pytest_plugin import DatabaseFactory
 from provisioning.marzban import MarzbanClient
 from provisioning.models import Placement, metadata
-from provisioning.placements import PanelConfig, PlacementWorker, panel_username
+from provisioning.placements import (
+    PanelConfig,
+    PlacementWorker,
+    SubscriptionChange,
+    panel_username,
+    record_desired_state,
+)
 from sandbox.marzban import AdminAccount, MarzbanEmulator, MarzbanSandboxControl, create_app
 from sandbox.server import SandboxServer
 
@@ -37,6 +46,10 @@ class Setup:
     worker: PlacementWorker
     panel: MarzbanSandboxControl
     marzban: MarzbanClient
+    outbox: Outbox
+
+
+PANEL = PanelConfig(region="eu", panel_id="eu-1", subscription_base_url="http://panel")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -66,7 +79,13 @@ async def setup(database_factory: DatabaseFactory) -> AsyncIterator[Setup]:
             report_failure_after_attempts=2,
         )
         async with MarzbanSandboxControl(server.url) as panel:
-            yield Setup(session_factory(engine), worker, panel, marzban)
+            yield Setup(
+                session_factory(engine),
+                worker,
+                panel,
+                marzban,
+                Outbox(tables, source="/vpn/provisioning"),
+            )
         await marzban.aclose()
     await engine.dispose()
 
@@ -193,3 +212,117 @@ async def test_while_the_panel_fails_it_retries_reports_once_and_then_succeeds(
         "provisioning.access.failed.v1",
         "provisioning.access.granted.v1",
     ]
+
+
+async def _record(setup: Setup, event: SubscriptionChange) -> None:
+    envelope = Envelope.for_event(event, source="/vpn/billing")
+    async with transaction(setup.sessions) as session:
+        ctx = MessageContext(session, envelope, setup.outbox, event.topic.name, 0, 0)
+        await record_desired_state(event, ctx, panel=PANEL, wakeup=Wakeup())
+
+
+def _period(
+    subscription: uuid.UUID, customer: uuid.UUID, end: datetime, revision: int
+) -> SubscriptionExtended:
+    return SubscriptionExtended(
+        subscription_id=subscription,
+        customer_id=customer,
+        plan_id="m1",
+        order_id=uuid.uuid4(),
+        period_start=end - timedelta(days=30),
+        period_end=end,
+        previous_period_end=end - timedelta(days=30),
+        traffic_limit_bytes=100 * GIB,
+        revision=revision,
+    )
+
+
+def _shortened(
+    subscription: uuid.UUID, customer: uuid.UUID, end: datetime, previous: datetime, revision: int
+) -> SubscriptionShortened:
+    now = datetime.now(UTC)
+    end = min(max(end, now), previous - timedelta(seconds=1))
+    return SubscriptionShortened(
+        subscription_id=subscription,
+        customer_id=customer,
+        plan_id="m1",
+        order_id=uuid.uuid4(),
+        refund_id=uuid.uuid4(),
+        period_end=end,
+        previous_period_end=previous,
+        traffic_limit_bytes=100 * GIB,
+        revision=revision,
+        ended=end <= now,
+        shortened_at=now if end > now else end,
+    )
+
+
+async def test_a_refund_moves_the_expiry_back_then_ends_access_and_a_purchase_restores_it(
+    setup: Setup,
+) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    now = datetime.now(UTC).replace(microsecond=0)
+    long_end, short_end = now + timedelta(days=60), now + timedelta(days=30)
+    await _record(
+        setup,
+        SubscriptionActivated(
+            subscription_id=subscription,
+            customer_id=customer,
+            plan_id="m1",
+            order_id=uuid.uuid4(),
+            period_start=now,
+            period_end=long_end,
+            traffic_limit_bytes=100 * GIB,
+            revision=1,
+        ),
+    )
+    await _settle(setup, subscription)
+    before = await setup.panel.user(username)
+    assert before is not None
+
+    await _record(setup, _shortened(subscription, customer, short_end, long_end, 2))
+    placement = await _settle(setup, subscription)
+    assert placement.applied_version == 2
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["expire"]) == ("active", int(short_end.timestamp()))
+    assert user["proxies"] == before["proxies"]
+    # Access moved, it was not granted anew: no second "access ready" for the customer.
+    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"]
+
+    # The longer period comes again (a replay): older than the shortening, it changes nothing.
+    await _record(setup, _period(subscription, customer, long_end, 1))
+    async with setup.sessions() as session:
+        replayed = await session.get(Placement, subscription)
+    assert replayed is not None
+    assert (replayed.desired_version, replayed.desired_expire) == (2, short_end)
+
+    # The rest is refunded: access ends now and the user is disabled, not deleted.
+    await _record(setup, _shortened(subscription, customer, now, short_end, 3))
+    await _settle(setup, subscription)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert user["status"] == "disabled"
+    assert user["expire"] <= int(datetime.now(UTC).timestamp())
+    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"]
+
+    # A purchase after the refund brings the same user back.
+    again = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    await _record(setup, _period(subscription, customer, again, 4))
+    await _settle(setup, subscription)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["expire"]) == ("active", int(again.timestamp()))
+    assert user["proxies"] == before["proxies"]
+    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"] * 2
+
+
+async def test_access_ended_before_it_reached_the_panel_creates_no_user(setup: Setup) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    await _record(setup, _shortened(subscription, customer, now, now + timedelta(days=30), 2))
+    placement = await _settle(setup, subscription)
+    assert (placement.applied_version, placement.on_panel) == (1, False)
+    assert await setup.panel.user(panel_username(subscription)) is None
+    assert await _events(setup, subscription) == []

@@ -1,5 +1,5 @@
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from hypothesis import given
@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 
 from chassis.worker import RetryPolicy
 from provisioning.marzban import DesiredUser, PanelUser
-from provisioning.placements import absolute_subscription_url, panel_username
+from provisioning.placements import (
+    Claimed,
+    Desired,
+    absolute_subscription_url,
+    next_desired,
+    panel_username,
+)
 
 
 @given(st.uuids())
@@ -57,3 +63,65 @@ def test_zero_means_unlimited_which_the_panel_reports_as_null() -> None:
     assert not desired.matches(user(data_limit=5))
     assert not desired.matches(user(status="disabled"))
     assert not desired.matches(user(expire=99))
+
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def desired(days: int, revision: int | None, *, shortened: bool = False) -> Desired:
+    return Desired(
+        expire=NOW + timedelta(days=days),
+        traffic_limit_bytes=100,
+        revision=revision,
+        shortened=shortened,
+    )
+
+
+def test_a_newer_shortening_wins_over_a_longer_period() -> None:
+    assert next_desired(desired(60, 2), desired(30, 3, shortened=True)) == desired(
+        30, 3, shortened=True
+    )
+
+
+def test_a_redelivered_older_period_does_not_undo_a_shortening() -> None:
+    shortened_state = desired(30, 3, shortened=True)
+    assert next_desired(shortened_state, desired(60, 2)) is None
+    assert next_desired(shortened_state, desired(30, 3, shortened=True)) is None
+    # A purchase after the refund is newer again.
+    assert next_desired(shortened_state, desired(90, 4)) == desired(90, 4)
+
+
+def test_events_from_before_revisions_only_extend() -> None:
+    assert next_desired(desired(30, None), desired(60, None)) == desired(60, None)
+    assert next_desired(desired(60, None), desired(30, None)) is None
+    assert next_desired(desired(60, 2), desired(90, None)) is None  # older than any revision
+    assert next_desired(desired(60, None), desired(30, 1, shortened=True)) == desired(
+        30, 1, shortened=True
+    )
+
+
+def test_the_first_event_is_taken_as_it_is() -> None:
+    assert next_desired(None, desired(30, 1)) == desired(30, 1)
+
+
+def test_a_user_whose_access_is_over_is_disabled_not_left_expiring() -> None:
+    claimed = Claimed(
+        subscription_id=uuid4(),
+        customer_id=uuid4(),
+        region="eu",
+        panel_id="eu-1",
+        panel_username="vpn_x",
+        desired_expire=NOW,
+        desired_traffic_limit_bytes=0,
+        desired_version=2,
+        shortened=True,
+        on_panel=True,
+        attempts=1,
+        failure_reported=False,
+        trace_context=None,
+    )
+    assert claimed.desired_user(NOW).status == "disabled"
+    assert claimed.desired_user(NOW - timedelta(seconds=1)).status == "active"
+    disabled = DesiredUser(username="vpn_x", expire=100, data_limit=0, note="", status="disabled")
+    assert disabled.matches(user(status="disabled"))
+    assert not disabled.matches(user())

@@ -205,15 +205,50 @@ def plan_refunded(
 
 
 def topup_refunded(
-    *, provider: str, refund_key: str, order_id: UUID, customer_id: UUID, amount: Money
+    *,
+    provider: str,
+    refund_key: str,
+    order_id: UUID,
+    customer_id: UUID,
+    amount: Money,
+    credit: Money | None = None,
+    written_off: Money | None = None,
 ) -> Entry:
-    """Unspent wallet credit given back through the provider it was bought with."""
+    """Unspent wallet credit given back through the provider it was bought with.
+
+    ``amount`` is what the provider gives back, ``credit`` what leaves the wallet for it
+    (the same, unless the credit was bought in another currency: then the two meet in the
+    exchange accounts, as when it was bought). ``written_off`` is the part of ``credit``
+    the wallet no longer held when a provider reported a refund billing had not asked for
+    (the customer spent it meanwhile): that part is booked as credit given away.
+    """
+    credit = credit or amount
+    lost = written_off.amount_minor if written_off else 0
+    if written_off is not None and written_off.currency != credit.currency:
+        raise UnbalancedEntry(f"{written_off} cannot be written off {credit.currency} credit")
+    if not 0 <= lost <= credit.amount_minor:
+        raise UnbalancedEntry(f"{written_off} is not part of {credit}")
+    taken: list[Posting] = []
+    if lost < credit.amount_minor or not lost:
+        taken.append(Posting(wallet(customer_id, credit.currency), lost - credit.amount_minor))
+    if lost:
+        taken.append(Posting(bonuses(credit.currency), -lost))
+    back = clearing(provider, amount.currency)
+    postings: tuple[Posting, ...]
+    if amount.currency == credit.currency:
+        if amount != credit:
+            raise UnbalancedEntry(f"a refund of {amount} cannot take {credit} of credit")
+        postings = (*taken, Posting(back, amount.amount_minor))
+    else:
+        postings = (
+            *taken,
+            Posting(exchange(credit.currency), credit.amount_minor),
+            *_move(exchange(amount.currency), back, amount),
+        )
     return Entry(
         key=f"refund:{refund_key}",
         kind="refund",
-        postings=_move(
-            wallet(customer_id, amount.currency), clearing(provider, amount.currency), amount
-        ),
+        postings=postings,
         customer_id=customer_id,
         order_id=order_id,
     )

@@ -75,6 +75,7 @@ class OrderLike(Protocol):
     cancellation_reason: str | None
     paid_at: datetime | None
     canceled_at: datetime | None
+    refunded_minor: int
 
 
 def status_of(order: OrderLike) -> OrderStatus:
@@ -182,4 +183,21 @@ def fail(order: OrderLike, code: str, reason: str) -> bool:
     move(order, OrderStatus.FAILED)
     order.failure_code = code
     order.failure_reason = reason[:1024]
+    return True
+
+
+def refund(order: OrderLike, amount: Money) -> bool:
+    """Part (or the rest) of what was paid is back with the customer; True when that is
+    all of it, and the order is then refunded."""
+    if status_of(order) is not OrderStatus.PAID:
+        raise IllegalTransition(status_of(order), OrderStatus.REFUNDED)
+    if amount.currency != order.currency or amount.amount_minor <= 0:
+        raise ValueError(f"a refund of {amount} for an order in {order.currency}")
+    total = order.refunded_minor + amount.amount_minor
+    if total > order.amount_minor:
+        raise ValueError(f"refunds of {total} exceed the {order.amount_minor} paid")
+    order.refunded_minor = total
+    if total < order.amount_minor:
+        return False
+    move(order, OrderStatus.REFUNDED)
     return True

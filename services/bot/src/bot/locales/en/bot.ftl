@@ -138,3 +138,10 @@ topup-button = +{ $credit }
 topup-title = Balance top-up +{ $credit }
 topup-how-to-pay = Top up your balance by <b>{ $credit }</b>. How would you like to pay?
 command-wallet = Balance and top-up
+
+receipt-email-ask =
+    🧾 By law (54-FZ) we e-mail a receipt for each payment. Please type your e-mail address in one message — we ask only once.
+
+    For example: ivan@example.com
+receipt-email-invalid = That does not look like an e-mail address: “{ $text }”. Please type the whole address, e.g. ivan@example.com
+receipt-email-saved = ✅ Receipts will be sent to { $email }.

@@ -142,3 +142,10 @@ topup-button = +{ $credit }
 topup-title = Пополнение баланса +{ $credit }
 topup-how-to-pay = Пополнение баланса на <b>{ $credit }</b>. Как оплатить?
 command-wallet = Баланс и пополнение
+
+receipt-email-ask =
+    🧾 По закону (54-ФЗ) мы отправляем чек об оплате на e-mail. Напишите, пожалуйста, адрес одним сообщением — спросим один раз.
+
+    Например: ivan@example.ru
+receipt-email-invalid = Это не похоже на e-mail: «{ $text }». Напишите адрес целиком, например ivan@example.ru
+receipt-email-saved = ✅ Чеки будут приходить на { $email }.

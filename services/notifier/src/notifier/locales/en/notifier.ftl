@@ -27,6 +27,18 @@ access-failed = ⚠️ Payment received, but access could not be set up automati
 
 payment-canceled = ❌ The payment of { $amount } did not go through ({ $reason }). Nothing was charged for access. Try again with /buy.
 
+payment-refunded =
+    ↩️ <b>Refund of { $amount }</b>
+    { $refunded_to ->
+        [wallet] The money is back on your balance.
+       *[provider] The money goes back the way you paid.
+    }
+    { $access ->
+        [ended] Your VPN access has ended.
+        [until] Your VPN access is now valid until <b>{ DATETIME($expires, dateStyle: "long") }</b>.
+       *[unchanged] The amount was taken from your balance.
+    }
+
 reason-expired-on-confirmation = the payment window expired
 reason-insufficient-funds = insufficient funds
 reason-canceled-by-merchant = canceled by the shop

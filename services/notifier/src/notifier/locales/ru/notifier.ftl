@@ -28,6 +28,18 @@ access-failed = ⚠️ Оплата получена, но выдать дост
 
 payment-canceled = ❌ Платёж на { $amount } не прошёл ({ $reason }). Доступ не оплачен. Попробуйте ещё раз через /buy.
 
+payment-refunded =
+    ↩️ <b>Возврат { $amount }</b>
+    { $refunded_to ->
+        [wallet] Деньги зачислены на ваш баланс.
+       *[provider] Деньги вернутся тем же способом, которым вы платили.
+    }
+    { $access ->
+        [ended] Доступ к VPN закрыт.
+        [until] Доступ к VPN теперь действует до <b>{ DATETIME($expires, dateStyle: "long") }</b>
+       *[unchanged] Сумма списана с баланса.
+    }
+
 # Why a payment was canceled, by the provider's reason code (`reason-<code>`).
 reason-expired-on-confirmation = время на оплату истекло
 reason-insufficient-funds = недостаточно средств
