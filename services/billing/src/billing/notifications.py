@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,6 +65,7 @@ ACCEPTED = frozenset(
     }
 )
 _LEASE = timedelta(seconds=60)
+_CLAIM_INTERVAL_S = 1.0
 _LEFT_OUT_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 
 
@@ -218,10 +220,14 @@ class NotificationVerifier:
         self._handoff = handoff
         self._retry = retry
         self.batch_size = batch_size
+        self._claimed_at = -_CLAIM_INTERVAL_S
 
     async def step(self) -> int:
         batch = self._handoff.take(self.batch_size)
-        if not batch:
+        # Rows are claimed only for what the handoff cannot bring (a lease that ran out, a
+        # retry that came due), at most once a second: not a query after every handoff.
+        if not batch and time.monotonic() - self._claimed_at >= _CLAIM_INTERVAL_S:
+            self._claimed_at = time.monotonic()
             rows = await claim(self._sessions, _CLAIM, lease=_LEASE, limit=self.batch_size)
             batch = [Received(**row) for row in rows]
         await asyncio.gather(*(self._verify(item) for item in batch))
