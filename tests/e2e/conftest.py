@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -146,3 +147,22 @@ async def wait_until(
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+def counted(metrics: str, name: str, **labels: str) -> float:
+    """The sum of a Prometheus counter over the series that carry ``labels``."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        series, value = line.rsplit(" ", 1)
+        if all(f'{key}="{wanted}"' in series for key, wanted in labels.items()):
+            total += float(value)
+    return total
+
+
+async def metric(shop: Shop, service: str, name: str, **labels: str) -> float:
+    """``counted`` over what ``service`` exports right now."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{shop.platform.urls[service]}/metrics")).text
+    return counted(text, name, **labels)

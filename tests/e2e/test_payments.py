@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-import httpx
 import pytest
 
 from devstack.customer import SimulatedCustomer, buttons
 
-from .conftest import Shop, wait_until
+from .conftest import Shop, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -30,18 +29,6 @@ async def access_messages(shop: Shop, customer: SimulatedCustomer) -> list[str]:
 
 async def _logged(shop: Shop, text: str) -> bool:
     return any(text in line for _, line in shop.logs.lines)
-
-
-async def _metric(shop: Shop, service: str, name: str, **labels: str) -> float:
-    async with httpx.AsyncClient() as client:
-        text = (await client.get(f"{shop.platform.urls[service]}/metrics")).text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{"):
-            series, value = line.rsplit(" ", 1)
-            if all(f'{key}="{wanted}"' in series for key, wanted in labels.items()):
-                total += float(value)
-    return total
 
 
 @pytest.mark.parametrize(
@@ -92,7 +79,7 @@ async def _paid_screen(shop: Shop, customer: SimulatedCustomer, message_id: int)
 
 
 async def _duplicates(shop: Shop, provider: str, *, at_least: int) -> bool:
-    counted = await _metric(
+    counted = await metric(
         shop, "billing", "payment_notifications_total", provider=provider, outcome="duplicate"
     )
     return counted >= at_least
@@ -126,7 +113,7 @@ async def test_forged_wata_and_cryptopay_webhooks_are_refused_and_recorded(shop:
 
 
 async def _rejected(shop: Shop, provider: str, *, at_least: int) -> bool:
-    counted = await _metric(
+    counted = await metric(
         shop,
         "billing",
         "payment_notifications_total",

@@ -20,7 +20,7 @@ from babel.dates import format_date
 from devstack.customer import SimulatedCustomer, buttons, callback_starting, subscription_link
 from devstack.sandboxes import SHOP_ID, WEBHOOK_SECRET
 
-from .conftest import Shop, wait_until
+from .conftest import Shop, counted, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -201,9 +201,9 @@ async def test_forged_notifications_are_rejected_logged_and_change_nothing(shop:
         metrics = (await client.get(f"{shop.platform.urls['billing']}/metrics")).text
         edge = (await client.get(f"{shop.platform.urls['gateway']}/metrics")).text
     for outcome in ("rejected_unknown_payment", "not_final"):
-        assert _counted(metrics, "payment_notifications_total", outcome=outcome) >= 1
-    assert _counted(edge, "webhook_refusals_total", route="yookassa", status="403") >= 1
-    assert _counted(edge, "webhook_refusals_total", route="yookassa", status="400") >= 1
+        assert counted(metrics, "payment_notifications_total", outcome=outcome) >= 1
+    assert counted(edge, "webhook_refusals_total", route="yookassa", status="403") >= 1
+    assert counted(edge, "webhook_refusals_total", route="yookassa", status="400") >= 1
 
     # The platform keeps working: the real payment still goes through.
     await customer.pay(link)
@@ -236,18 +236,6 @@ async def test_a_service_killed_mid_purchase_completes_it_exactly_once(
     await asyncio.sleep(2)
     assert len(await access_messages(shop, customer)) == 1
     assert len(await shop.marzban.users()) == users_before + 1
-
-
-def _counted(metrics: str, name: str, **labels: str) -> float:
-    """The sum of a Prometheus counter over the series that carry ``labels``."""
-    total = 0.0
-    for line in metrics.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        series, value = line.rsplit(" ", 1)
-        if all(f'{key}="{wanted}"' in series for key, wanted in labels.items()):
-            total += float(value)
-    return total
 
 
 async def test_every_button_press_is_answered_and_the_language_can_be_switched(shop: Shop) -> None:

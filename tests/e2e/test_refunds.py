@@ -15,12 +15,11 @@ import sys
 import uuid
 from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from devstack.customer import SimulatedCustomer, subscription_link
 
-from .conftest import Shop, wait_until
+from .conftest import Shop, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -68,20 +67,10 @@ async def messages(shop: Shop, customer: SimulatedCustomer, text: str) -> list[s
     return [m.text or "" for m in transcript.bot_messages() if text in (m.text or "")]
 
 
-async def metric(shop: Shop, name: str, **labels: str) -> float:
-    async with httpx.AsyncClient() as client:
-        text = (await client.get(f"{shop.platform.urls['billing']}/metrics")).text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{"):
-            series, value = line.rsplit(" ", 1)
-            if all(f'{key}="{wanted}"' in series for key, wanted in labels.items()):
-                total += float(value)
-    return total
-
-
 async def notifications(shop: Shop, provider: str, outcome: str) -> float:
-    return await metric(shop, "payment_notifications_total", provider=provider, outcome=outcome)
+    return await metric(
+        shop, "billing", "payment_notifications_total", provider=provider, outcome=outcome
+    )
 
 
 async def panel_user(shop: Shop, username: str) -> dict[str, object]:

@@ -42,6 +42,7 @@ from billing.providers.base import (
     Verdict,
     Verified,
 )
+from billing.providers.wire import optional_timestamp, timestamp
 from contracts.money import Money
 
 MAINNET_API: Final = "https://pay.crypt.bot/api"
@@ -155,8 +156,8 @@ class CryptoPayInvoice:
                 asset=_optional_text(body.get("asset")),
                 payload=None if payload is None else str(payload),
                 bot_invoice_url=_optional_text(body.get("bot_invoice_url")),
-                expiration_date=_optional_timestamp(body.get("expiration_date")),
-                paid_at=_optional_timestamp(body.get("paid_at")),
+                expiration_date=optional_timestamp(body.get("expiration_date")),
+                paid_at=optional_timestamp(body.get("paid_at")),
                 paid_asset=_optional_text(body.get("paid_asset")),
                 paid_amount=_optional_decimal(body.get("paid_amount")),
                 fee_amount=_optional_decimal(body.get("fee_amount")),
@@ -221,7 +222,7 @@ class CryptoPayTransfer:
                 asset=str(body["asset"]),
                 amount=_decimal(body["amount"]),
                 status=str(body["status"]),
-                completed_at=_optional_timestamp(body.get("completed_at")),
+                completed_at=optional_timestamp(body.get("completed_at")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a Crypto Pay transfer: {exc!r}") from exc
@@ -600,7 +601,7 @@ def _staleness(request_date: object, received_at: datetime) -> timedelta | None:
     if not isinstance(request_date, str):
         return None
     try:
-        sent = _timestamp(request_date)
+        sent = timestamp(request_date)
     except ValueError:
         return None
     if received_at.tzinfo is None:
@@ -663,14 +664,3 @@ def _decimal_text(value: Decimal) -> str:
 
 def _optional_text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _timestamp(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp without a zone: {value!r}")
-    return parsed
-
-
-def _optional_timestamp(value: Any) -> datetime | None:
-    return None if value is None else _timestamp(value)

@@ -37,6 +37,7 @@ from billing.providers.base import (
     Verdict,
     Verified,
 )
+from billing.providers.wire import optional_timestamp, timestamp
 from contracts.money import Money
 
 _PAYMENT_ID: Final = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -102,11 +103,11 @@ class YooKassaPayment:
                 status=str(body["status"]),
                 paid=bool(body["paid"]),
                 amount=Money.from_decimal(str(amount["value"]), str(amount["currency"])),
-                created_at=_timestamp(body["created_at"]),
+                created_at=timestamp(body["created_at"]),
                 metadata={str(k): str(v) for k, v in metadata.items()},
                 confirmation_url=confirmation.get("confirmation_url"),
-                captured_at=_optional_timestamp(body.get("captured_at")),
-                expires_at=_optional_timestamp(body.get("expires_at")),
+                captured_at=optional_timestamp(body.get("captured_at")),
+                expires_at=optional_timestamp(body.get("expires_at")),
                 cancellation_party=cancellation.get("party"),
                 cancellation_reason=cancellation.get("reason"),
                 saved_method_id=method["id"] if saved else None,
@@ -155,21 +156,10 @@ def refund_state(body: Any) -> RefundState:
             provider_payment_id=str(body["payment_id"]),
             status=_REFUND_STATUSES[str(body["status"])],
             amount=Money.from_decimal(str(amount["value"]), str(amount["currency"])),
-            occurred_at=_optional_timestamp(body.get("created_at")),
+            occurred_at=optional_timestamp(body.get("created_at")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise YooKassaUnavailable(f"not a YooKassa refund object: {exc!r}") from exc
-
-
-def _timestamp(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp without a zone: {value!r}")
-    return parsed
-
-
-def _optional_timestamp(value: Any) -> datetime | None:
-    return None if value is None else _timestamp(value)
 
 
 def is_object_id(value: str) -> bool:
