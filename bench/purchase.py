@@ -44,6 +44,7 @@ from sandbox.telegram import TelegramSandboxControl
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "purchase.json"
 ACCESS_READY = "Доступ к VPN готов"
+_IDLE_WINDOW_S = 10.0
 
 
 def _say(text: str) -> None:
@@ -160,8 +161,20 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         broker_pid = getattr(runtime.broker, "pid", None)
         if isinstance(broker_pid, int):
             pids["kafka"] = broker_pid
+        # What the platform spends doing nothing (polls, sweeps, heartbeats): at a given
+        # throughput this share of cpu_ms_per_purchase is idle_cpu / purchases_per_s.
+        idle_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        await asyncio.sleep(_IDLE_WINDOW_S)
+        idle_cpu = {
+            name: round((_cpu_seconds(pid) - idle_before[name]) * 1000 / _IDLE_WINDOW_S, 1)
+            for name, pid in pids.items()
+        }
         cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
         machine_before = psutil.cpu_times()
+        pg_before = await _database_counts(platform.admin_dsn, platform.urls)
+        profilers = _start_profilers(
+            {name: platform.process(name).proc.pid for name in platform.urls}
+        )
 
         _say(f"paying {args.purchases} orders at {args.rate:.0f}/s")
         payments_started = time.monotonic()
@@ -196,6 +209,9 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         )
         cpu = {name: round(_cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
         machine = psutil.cpu_times()
+        _stop_profilers(profilers)
+        await asyncio.sleep(1.5)  # PostgreSQL flushes a backend's statistics within a second
+        pg_after = await _database_counts(platform.admin_dsn, platform.urls)
         busy = (machine.user + machine.system) - (machine_before.user + machine_before.system)
 
         status_counts: dict[int | None, int] = {}
@@ -250,6 +266,18 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         "cpu_ms_per_purchase_by_process": {
             name: _per_purchase(seconds, len(latencies)) for name, seconds in cpu.items()
         },
+        # Transactions (commits and rollbacks) and rows written per purchase, by service
+        # database: what each hop costs PostgreSQL, and the first place to look after a
+        # change in cpu_ms_per_purchase.
+        "pg_per_purchase": {
+            name: {
+                key: round((pg_after[name][key] - pg_before[name][key]) / len(latencies), 1)
+                for key in pg_after[name]
+            }
+            for name in pg_after
+            if latencies and name in pg_before
+        },
+        "idle_cpu_ms_per_s": idle_cpu,
         "machine_cpu_busy_s": round(busy, 1),
         "machine": {"cpus": os.cpu_count(), "python": host.python_version()},
         "commit": _commit(),
@@ -261,6 +289,55 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         ),
         "status_counts": status_counts,
     }
+
+
+async def _database_counts(admin_dsn: str, services: Any) -> dict[str, dict[str, int]]:
+    """Cumulative transactions and written rows of each service's database."""
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT datname, xact_commit + xact_rollback AS transactions,"
+            " tup_inserted + tup_updated + tup_deleted AS rows_written"
+            " FROM pg_stat_database WHERE datname = ANY($1::text[])",
+            list(services),
+        )
+    finally:
+        await conn.close()
+    return {
+        row["datname"]: {"transactions": row["transactions"], "rows_written": row["rows_written"]}
+        for row in rows
+    }
+
+
+def _start_profilers(pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """With BENCH_PROFILE=<dir>, py-spy samples each service during the measured window.
+
+    The profiles are collapsed stacks (``<dir>/<service>.txt``), one line per stack with
+    its sample count, for ``flamegraph.pl`` or a grep.
+    """
+    folder = os.environ.get("BENCH_PROFILE")
+    if not folder:
+        return []
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    record = [spy, "record", "--nonblocking", "--format", "raw", "--rate", "200"]
+    return [
+        subprocess.Popen(
+            [*record, "--pid", str(pid), "--output", str(Path(folder) / f"{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+
+
+def _stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        profiler.wait(timeout=30)
 
 
 def _per_purchase(cpu_seconds: float, purchases: int) -> float | None:
