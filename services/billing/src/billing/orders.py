@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import RowMapping, func, select, text, update
+from sqlalchemy import RowMapping, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing.models import Order
@@ -36,6 +36,16 @@ async def lock(session: AsyncSession, order_id: uuid.UUID) -> Order | None:
     return await session.get(Order, order_id, with_for_update=True, populate_existing=True)
 
 
+_BY_PAYMENT = (
+    select(Order)
+    .where(
+        Order.provider == bindparam("provider"),
+        Order.provider_payment_id == bindparam("provider_payment_id"),
+    )
+    .with_for_update()
+)
+
+
 async def lock_for_payment(
     session: AsyncSession, provider: str, provider_payment_id: str, order_ref: str | None
 ) -> Order | None:
@@ -47,9 +57,7 @@ async def lock_for_payment(
     same provider is not this payment's.
     """
     order = await session.scalar(
-        select(Order)
-        .where(Order.provider == provider, Order.provider_payment_id == provider_payment_id)
-        .with_for_update()
+        _BY_PAYMENT, {"provider": provider, "provider_payment_id": provider_payment_id}
     )
     if order is not None or order_ref is None:
         return order

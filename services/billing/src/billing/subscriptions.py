@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,51 +22,73 @@ async def extend_for(
 ) -> SubscriptionActivated | SubscriptionExtended:
     """Add the order's period to the customer's subscription (creating it if there is none).
 
-    The subscription row is locked, so two orders paid at once extend one after the other.
+    The subscription row is locked, so two orders paid at once extend one after the other;
+    two first orders at once meet at the insert, and the second extends what the first made.
     """
     assert order.plan_id is not None
-    created = await session.scalar(
-        insert(Subscription)
-        .values(
-            subscription_id=uuid.uuid4(),
-            customer_id=order.customer_id,
-            plan_id=order.plan_id,
-            period_start=paid_at,
-            period_end=paid_at,
-            traffic_limit_bytes=order.traffic_limit_bytes,
-        )
-        .on_conflict_do_nothing(index_elements=[Subscription.customer_id])
-        .returning(Subscription.subscription_id)
-    )
-    subscription = await session.scalar(
-        select(Subscription)
-        .where(Subscription.customer_id == order.customer_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert subscription is not None
-    current_end = None if created is not None else subscription.period_end
-    period = next_period(current_end, paid_at, order.duration_days)
-    subscription.plan_id = order.plan_id
-    subscription.period_start = period.start
-    subscription.period_end = period.end
-    subscription.traffic_limit_bytes = order.traffic_limit_bytes
-    subscription.revision += 1
-    subscription.updated_at = datetime.now(UTC)
-    order.subscription_id = subscription.subscription_id
-    common: dict[str, Any] = {
+    # The order's own changes are flushed once, with the subscription id, at the end.
+    with session.no_autoflush:
+        subscription = await _locked(session, order.customer_id)
+        if subscription is None:
+            period = next_period(None, paid_at, order.duration_days)
+            subscription = await session.scalar(
+                insert(Subscription)
+                .values(
+                    subscription_id=uuid.uuid4(),
+                    customer_id=order.customer_id,
+                    plan_id=order.plan_id,
+                    period_start=period.start,
+                    period_end=period.end,
+                    traffic_limit_bytes=order.traffic_limit_bytes,
+                    revision=1,
+                )
+                .on_conflict_do_nothing(index_elements=[Subscription.customer_id])
+                .returning(Subscription)
+            )
+            if subscription is None:  # the other first order inserted it meanwhile
+                subscription = await _locked(session, order.customer_id)
+                assert subscription is not None
+            else:
+                order.subscription_id = subscription.subscription_id
+                return SubscriptionActivated(**_common(order, subscription))
+        period = next_period(subscription.period_end, paid_at, order.duration_days)
+        subscription.plan_id = order.plan_id
+        subscription.period_start = period.start
+        subscription.period_end = period.end
+        subscription.traffic_limit_bytes = order.traffic_limit_bytes
+        subscription.revision += 1
+        subscription.updated_at = datetime.now(UTC)
+        order.subscription_id = subscription.subscription_id
+    common = _common(order, subscription)
+    if period.previous_end is None:
+        return SubscriptionActivated(**common)
+    return SubscriptionExtended(**common, previous_period_end=period.previous_end)
+
+
+_LOCKED = (
+    select(Subscription)
+    .where(Subscription.customer_id == bindparam("customer_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+async def _locked(session: AsyncSession, customer_id: uuid.UUID) -> Subscription | None:
+    subscription: Subscription | None = await session.scalar(_LOCKED, {"customer_id": customer_id})
+    return subscription
+
+
+def _common(order: Order, subscription: Subscription) -> dict[str, Any]:
+    return {
         "subscription_id": subscription.subscription_id,
         "customer_id": order.customer_id,
         "plan_id": order.plan_id,
         "order_id": order.order_id,
-        "period_start": period.start,
-        "period_end": period.end,
+        "period_start": subscription.period_start,
+        "period_end": subscription.period_end,
         "traffic_limit_bytes": order.traffic_limit_bytes,
         "revision": subscription.revision,
     }
-    if period.previous_end is None:
-        return SubscriptionActivated(**common)
-    return SubscriptionExtended(**common, previous_period_end=period.previous_end)
 
 
 async def shorten_for(

@@ -12,6 +12,7 @@ link is late that it is still coming.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -22,11 +23,13 @@ from uuid import UUID
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import InlineKeyboardMarkup, LabeledPrice, Message
-from sqlalchemy import select, text, update
+from sqlalchemy import String, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import Update
 
 from bot import keyboards
-from bot.catalog import Catalog, current_catalog, plan_title
+from bot.catalog import EMPTY, Catalog, current_catalog, plan_title
 from bot.models import Checkout, Customer
 from bot.telegram_calls import TelegramUncertain, is_gone
 from bot.texts import method_name, say
@@ -155,13 +158,14 @@ class CheckoutAnswers:
         after: tuple[str, ...] = ("requested",),
         **values: Any,
     ) -> None:
-        now = datetime.now(UTC)
         recorded = await ctx.session.scalar(
-            update(Checkout)
-            # A repeated or late answer changes nothing: the first one decided.
-            .where(Checkout.checkout_id == checkout_id, Checkout.status.in_(after))
-            .values(status=status, answered_at=now, screen_due_at=now, screen_attempts=0, **values)
-            .returning(Checkout.checkout_id)
+            _answer_statement(tuple(values)),
+            {
+                "answered_checkout": checkout_id,
+                "after": list(after),
+                "new_status": status,
+                **values,
+            },
         )
         if recorded is None:
             known = await ctx.session.scalar(
@@ -174,6 +178,28 @@ class CheckoutAnswers:
                 )
             return
         ctx.after_commit(self._wakeup.set)
+
+
+@functools.cache
+def _answer_statement(columns: tuple[str, ...]) -> Update:
+    """The statement that records an answer setting ``columns``, built once per kind of
+    answer (building one costs more CPU than running it)."""
+    return (
+        update(Checkout)
+        # A repeated or late answer changes nothing: the first one decided.
+        .where(
+            Checkout.checkout_id == bindparam("answered_checkout"),
+            Checkout.status == func.any(bindparam("after", type_=ARRAY(String))),
+        )
+        .values(
+            status=bindparam("new_status"),
+            answered_at=func.now(),
+            screen_due_at=func.now(),
+            screen_attempts=0,
+            **{column: bindparam(column) for column in columns},
+        )
+        .returning(Checkout.checkout_id)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +269,35 @@ _RETRY = text(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """A screen is done with: what its message shows now."""
+
+    checkout_id: UUID
+    shown: str
+    status: str
+    message_id: int
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "checkout_id": self.checkout_id,
+            "shown": self.shown,
+            "status": self.status,
+            "message_id": self.message_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """A screen to show again after ``delay``."""
+
+    checkout_id: UUID
+    delay: timedelta
+
+    def params(self) -> dict[str, Any]:
+        return {"checkout_id": self.checkout_id, "delay": self.delay}
+
+
 def _title(screen: DueScreen, catalog: Catalog, language: str) -> str:
     """What the checkout sells, in the customer's language."""
     if screen.kind == "topup":
@@ -275,14 +330,37 @@ class CheckoutScreens:
     async def step(self) -> int:
         rows = await claim(self._sessions, _CLAIM, lease=self._lease, limit=self.batch_size)
         due = [DueScreen(**row) for row in rows]
-        await asyncio.gather(*(self._show(screen) for screen in due))
+        if not due:
+            return 0
+        # One read of the catalog and one write of the results for the whole batch: the
+        # Telegram calls in between are made outside any transaction.
+        catalog = EMPTY
+        if any(screen.status != "requested" for screen in due):
+            async with transaction(self._sessions) as session:
+                catalog = await current_catalog(session)
+        results = await asyncio.gather(
+            *(self._show(screen, catalog) for screen in due), return_exceptions=True
+        )
+        async with transaction(self._sessions) as session:
+            for screen, result in zip(due, results, strict=True):
+                if isinstance(result, BaseException):
+                    if not isinstance(result, Exception):
+                        raise result
+                    # A fault of ours, not Telegram's: the others' results are still kept.
+                    log.error(
+                        "showing a checkout failed",
+                        exc_info=result,
+                        extra={"checkout_id": str(screen.checkout_id)},
+                    )
+                    result = self._again(screen, None, repr(result))
+                statement = _SHOWN if isinstance(result, _Shown) else _RETRY
+                await session.execute(statement, result.params())
         return len(due)
 
-    async def _show(self, screen: DueScreen) -> None:
-        view = await self._view(screen)
+    async def _show(self, screen: DueScreen, catalog: Catalog) -> _Shown | _Retry:
+        view = self._view(screen, catalog)
         if view is None:
-            await self._done(screen, screen.screen_shown, screen.message_id)
-            return
+            return self._done(screen, screen.screen_shown, screen.message_id)
         shown, body, markup = view
         try:
             message_id = await self._put(screen, body, markup)
@@ -291,33 +369,31 @@ class CheckoutScreens:
         except RetryLater as exc:
             # Telegram did not take it, or an edit's answer was lost (a send whose answer was
             # lost counts as sent): an edit can always be made again.
-            await self._again(screen, exc.after_s, repr(exc))
-            return
+            return self._again(screen, exc.after_s, repr(exc))
         except TelegramForbiddenError:
             log.info("customer blocked the bot; checkout not shown")
-            await self._done(screen, "unreachable", screen.message_id, outcome="failed")
-            return
+            return self._done(screen, "unreachable", screen.message_id, outcome="failed")
         except TelegramBadRequest as exc:
             log.error(
                 "Telegram refused the checkout screen",
                 extra={"checkout_id": str(screen.checkout_id), "error": exc.message},
             )
-            await self._done(screen, "unshowable", screen.message_id, outcome="failed")
-            return
-        await self._done(screen, shown, message_id, outcome="done")
+            return self._done(screen, "unshowable", screen.message_id, outcome="failed")
+        return self._done(screen, shown, message_id, outcome="done")
 
-    async def _view(self, screen: DueScreen) -> tuple[str, str, InlineKeyboardMarkup | None] | None:
+    @staticmethod
+    def _view(
+        screen: DueScreen, catalog: Catalog
+    ) -> tuple[str, str, InlineKeyboardMarkup | None] | None:
         """What the message should show now, or None when it shows it already."""
         language = screen.language
         if screen.status == "requested":
             if screen.screen_shown != "preparing":
                 return None
             return "slow", say("checkout-slow", language), None
-        async with transaction(self._sessions) as session:
-            catalog = await current_catalog(session)
         title = _title(screen, catalog, language)
         if screen.status == "failed":
-            return "failed", *self._failure(screen, catalog, language)
+            return "failed", *CheckoutScreens._failure(screen, catalog, language)
         price = screen.price
         assert price is not None
         if screen.status == "paid":
@@ -414,31 +490,22 @@ class CheckoutScreens:
             return screen.message_id
         return sent.message_id if isinstance(sent, Message) else screen.message_id
 
-    async def _done(
-        self, screen: DueScreen, shown: str, message_id: int, *, outcome: str | None = None
-    ) -> None:
-        """Record what the message shows now; ``outcome`` counts a Telegram call made."""
+    @staticmethod
+    def _done(
+        screen: DueScreen, shown: str, message_id: int, *, outcome: str | None = None
+    ) -> _Shown:
+        """What the message shows now; ``outcome`` counts a Telegram call made."""
         if outcome is not None:
             metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", outcome).inc()
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                _SHOWN,
-                {
-                    "checkout_id": screen.checkout_id,
-                    "shown": shown,
-                    "status": screen.status,
-                    "message_id": message_id,
-                },
-            )
+        return _Shown(screen.checkout_id, shown, screen.status, message_id)
 
-    async def _again(self, screen: DueScreen, after_s: float | None, error: str) -> None:
+    def _again(self, screen: DueScreen, after_s: float | None, error: str) -> _Shown | _Retry:
         if screen.screen_attempts >= self._give_up_after:
             log.error(
                 "gave up showing a checkout",
                 extra={"checkout_id": str(screen.checkout_id), "error": error},
             )
-            await self._done(screen, "unreachable", screen.message_id, outcome="failed")
-            return
+            return self._done(screen, "unreachable", screen.message_id, outcome="failed")
         delay = max(self._retry.delay(screen.screen_attempts), timedelta(seconds=after_s or 0))
         log.warning(
             "could not show a checkout yet; retrying",
@@ -450,5 +517,4 @@ class CheckoutScreens:
             },
         )
         metrics.WORK_OUTCOMES.labels("bot", "checkout_screen", "retry").inc()
-        async with transaction(self._sessions) as session:
-            await session.execute(_RETRY, {"checkout_id": screen.checkout_id, "delay": delay})
+        return _Retry(screen.checkout_id, delay)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text, update
 
 from bot.models import CustomerSubscription
 from chassis.messaging.consumer import MessageContext
@@ -18,20 +15,49 @@ from contracts.provisioning import AccessGranted
 log = logging.getLogger(__name__)
 
 
+# Both statements are built once: building an upsert per event costs more CPU than
+# PostgreSQL spends running it.
+_SUBSCRIPTION = text(
+    """
+    INSERT INTO customer_subscriptions AS s
+        (subscription_id, customer_id, plan_id, period_end, traffic_limit_bytes, updated_at)
+    VALUES (:subscription_id, :customer_id, :plan_id, :period_end, :traffic_limit_bytes, now())
+    ON CONFLICT (subscription_id) DO UPDATE
+    SET plan_id = EXCLUDED.plan_id, period_end = EXCLUDED.period_end,
+        traffic_limit_bytes = EXCLUDED.traffic_limit_bytes, updated_at = now()
+    -- A replayed older period must not shorten what the customer sees.
+    WHERE s.period_end <= EXCLUDED.period_end
+    """
+)
+# Access can be reported before the subscription event is read (different topics), so it
+# may create the row; the subscription event fills in the plan.
+_ACCESS = text(
+    """
+    INSERT INTO customer_subscriptions AS s
+        (subscription_id, customer_id, plan_id, period_end, traffic_limit_bytes,
+         subscription_url, access_expires_at, updated_at)
+    VALUES (:subscription_id, :customer_id, '', :expires_at, :traffic_limit_bytes,
+            :subscription_url, :expires_at, now())
+    ON CONFLICT (subscription_id) DO UPDATE
+    SET subscription_url = EXCLUDED.subscription_url,
+        access_expires_at = EXCLUDED.access_expires_at,
+        traffic_limit_bytes = EXCLUDED.traffic_limit_bytes, updated_at = now()
+    """
+)
+
+
 async def record_subscription(
     event: SubscriptionActivated | SubscriptionExtended, ctx: MessageContext
 ) -> None:
-    await _upsert_subscription(
-        ctx,
-        event.subscription_id,
-        event.customer_id,
+    await ctx.session.execute(
+        _SUBSCRIPTION,
         {
+            "subscription_id": event.subscription_id,
+            "customer_id": event.customer_id,
             "plan_id": event.plan_id,
             "period_end": event.period_end,
             "traffic_limit_bytes": event.traffic_limit_bytes,
         },
-        # A replayed older period must not shorten what the customer sees.
-        newer_only=True,
     )
 
 
@@ -49,43 +75,13 @@ async def record_shortening(event: SubscriptionShortened, ctx: MessageContext) -
 
 
 async def record_access(event: AccessGranted, ctx: MessageContext) -> None:
-    # Access can be reported before the subscription event is read (different topics),
-    # so it may create the row; the subscription event fills in the plan.
-    await _upsert_subscription(
-        ctx,
-        event.subscription_id,
-        event.customer_id,
-        {
-            "subscription_url": event.subscription_url,
-            "access_expires_at": event.expires_at,
-            "traffic_limit_bytes": event.traffic_limit_bytes,
-        },
-        defaults={"plan_id": "", "period_end": event.expires_at},
-    )
-
-
-async def _upsert_subscription(
-    ctx: MessageContext,
-    subscription_id: UUID,
-    customer_id: UUID,
-    changes: dict[str, Any],
-    *,
-    defaults: dict[str, Any] | None = None,
-    newer_only: bool = False,
-) -> None:
-    """Insert the customer's subscription row, or set ``changes`` on the existing one."""
-    changes = changes | {"updated_at": datetime.now(UTC)}
-    statement = insert(CustomerSubscription).values(
-        subscription_id=subscription_id,
-        customer_id=customer_id,
-        **(defaults or {}),
-        **changes,
-    )
-    newer = CustomerSubscription.period_end <= statement.excluded.period_end
     await ctx.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[CustomerSubscription.subscription_id],
-            set_={name: statement.excluded[name] for name in changes},
-            where=newer if newer_only else None,
-        )
+        _ACCESS,
+        {
+            "subscription_id": event.subscription_id,
+            "customer_id": event.customer_id,
+            "expires_at": event.expires_at,
+            "traffic_limit_bytes": event.traffic_limit_bytes,
+            "subscription_url": str(event.subscription_url),
+        },
     )

@@ -14,14 +14,15 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text, update
+from sqlalchemy import TextClause, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chassis import metrics
-from chassis.db import transaction
+from chassis.db import bound, transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
 from contracts.billing import PaymentCanceled, PaymentRefunded
@@ -122,20 +123,31 @@ class Recorder:
         delivery_id: str | None = None,
     ) -> None:
         await ctx.session.execute(
-            insert(Delivery)
-            .values(
-                delivery_id=delivery_id or f"event:{ctx.envelope.id}",
-                customer_id=customer_id,
-                template=template,
-                params=dict(params),
-                status="pending",
-                attempts=0,
-                next_attempt_at=datetime.now(UTC),
-                trace_context=trace_carrier(),
-            )
-            .on_conflict_do_nothing(index_elements=[Delivery.delivery_id])
+            _NEW_DELIVERY,
+            {
+                "delivery_id": delivery_id or f"event:{ctx.envelope.id}",
+                "customer_id": customer_id,
+                "template": template,
+                "params": dict(params),
+                "next_attempt_at": datetime.now(UTC),
+                "trace_context": trace_carrier(),
+            },
         )
         ctx.after_commit(self._wakeup.set)
+
+
+# Built once: building an insert per event costs more CPU than running it.
+_NEW_DELIVERY = (
+    insert(Delivery)
+    .values(
+        **bound(
+            "delivery_id", "customer_id", "template", "params", "next_attempt_at", "trace_context"
+        ),
+        status="pending",
+        attempts=0,
+    )
+    .on_conflict_do_nothing(index_elements=[Delivery.delivery_id])
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +161,30 @@ class Claimed:
     language: str
     trace_context: dict[str, str] | None
 
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What became of one delivery, to be written with the rest of its batch."""
+
+    statement: TextClause
+    params: dict[str, Any]
+
+
+_FINISHED = text(
+    """
+    UPDATE deliveries
+    SET status = :status, lease_until = NULL, last_error = :error,
+        telegram_message_id = :message_id, sent_at = :sent_at
+    WHERE delivery_id = :delivery
+    """
+)
+_RETRY = text(
+    """
+    UPDATE deliveries
+    SET status = 'pending', lease_until = NULL, next_attempt_at = :due, last_error = :error
+    WHERE delivery_id = :delivery
+    """
+)
 
 # Deliveries stuck in "sending" belong to a process that died mid-call: Telegram may have
 # the message, so they are never sent again.
@@ -233,8 +269,16 @@ class Sender:
                     trace_context=row["trace_context"],
                 )
             )
-        # One customer's messages go out in order; different customers in parallel.
-        await asyncio.gather(*(self._send_in_order(items) for items in by_customer.values()))
+        # One customer's messages go out in order; different customers in parallel. What
+        # became of them is written in one transaction for the whole batch.
+        outcomes: list[_Outcome] = []
+        await asyncio.gather(
+            *(self._send_in_order(items, outcomes) for items in by_customer.values())
+        )
+        if outcomes:
+            async with transaction(self._sessions) as session:
+                for outcome in outcomes:
+                    await session.execute(outcome.statement, outcome.params)
         return len(rows)
 
     async def sweep_abandoned(self) -> None:
@@ -246,80 +290,73 @@ class Sender:
         if left:
             log.warning("deliveries left uncertain", extra={"count": left})
 
-    async def _send_in_order(self, deliveries: list[Claimed]) -> None:
+    async def _send_in_order(self, deliveries: list[Claimed], outcomes: list[_Outcome]) -> None:
         for delivery in deliveries:
             with continuing_trace(
                 "notification send", delivery.trace_context, template=delivery.template
             ):
-                await self._send(delivery)
+                outcomes.append(await self._send(delivery))
 
-    async def _send(self, delivery: Claimed) -> None:
+    async def _send(self, delivery: Claimed) -> _Outcome:
         try:
             text_ = render(delivery.template, delivery.language, delivery.params)
         except (UnknownTemplate, KeyError, ValueError) as exc:
-            await self._finish(delivery, "failed", error=f"cannot render: {exc!r}")
             log.error(
                 "notification cannot be rendered", extra={"delivery_id": delivery.delivery_id}
             )
-            return
+            return self._finish(delivery, "failed", error=f"cannot render: {exc!r}")
         await self._rate_limit.wait()
         try:
             message_id = await self._telegram.send_message(delivery.chat_id, text_)
         except TelegramRetryAfter as exc:
-            await self._retry_later(delivery, timedelta(seconds=exc.retry_after), str(exc))
+            return self._retry_later(delivery, timedelta(seconds=exc.retry_after), str(exc))
         except TelegramUncertain as exc:
-            await self._finish(delivery, "uncertain", error=str(exc))
             log.warning(
                 "delivery outcome unknown; not repeated",
                 extra={"delivery_id": delivery.delivery_id},
             )
+            return self._finish(delivery, "uncertain", error=str(exc))
         except TelegramRefused as exc:
-            await self._finish(delivery, "failed", error=str(exc))
             log.warning(
                 "Telegram refused a message",
                 extra={"delivery_id": delivery.delivery_id, "error": str(exc)},
             )
+            return self._finish(delivery, "failed", error=str(exc))
         except TelegramError as exc:
             if delivery.attempts >= self._give_up_after:
-                await self._finish(delivery, "failed", error=f"gave up: {exc}")
-            else:
-                await self._retry_later(delivery, self._retry.delay(delivery.attempts), str(exc))
-        else:
-            await self._finish(delivery, "sent", message_id=message_id)
+                return self._finish(delivery, "failed", error=f"gave up: {exc}")
+            return self._retry_later(delivery, self._retry.delay(delivery.attempts), str(exc))
+        return self._finish(delivery, "sent", message_id=message_id)
 
-    async def _retry_later(self, delivery: Claimed, delay: timedelta, error: str) -> None:
+    @staticmethod
+    def _retry_later(delivery: Claimed, delay: timedelta, error: str) -> _Outcome:
         metrics.WORK_OUTCOMES.labels("notifier", "delivery", "retry").inc()
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.delivery_id == delivery.delivery_id)
-                .values(
-                    status="pending",
-                    lease_until=None,
-                    next_attempt_at=datetime.now(UTC) + delay,
-                    last_error=error[:2000],
-                )
-            )
+        return _Outcome(
+            _RETRY,
+            {
+                "delivery": delivery.delivery_id,
+                "due": datetime.now(UTC) + delay,
+                "error": error[:2000],
+            },
+        )
 
-    async def _finish(
-        self,
+    @staticmethod
+    def _finish(
         delivery: Claimed,
         status: str,
         *,
         error: str | None = None,
         message_id: int | None = None,
-    ) -> None:
+    ) -> _Outcome:
         outcome = "done" if status == "sent" else status
         metrics.WORK_OUTCOMES.labels("notifier", "delivery", outcome).inc()
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.delivery_id == delivery.delivery_id)
-                .values(
-                    status=status,
-                    lease_until=None,
-                    last_error=error[:2000] if error else None,
-                    telegram_message_id=message_id,
-                    sent_at=datetime.now(UTC) if status == "sent" else None,
-                )
-            )
+        return _Outcome(
+            _FINISHED,
+            {
+                "delivery": delivery.delivery_id,
+                "status": status,
+                "error": error[:2000] if error else None,
+                "message_id": message_id,
+                "sent_at": datetime.now(UTC) if status == "sent" else None,
+            },
+        )

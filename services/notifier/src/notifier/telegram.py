@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from chassis.http import third_party_client
+
 
 class TelegramError(Exception):
     pass
@@ -48,8 +50,8 @@ class TelegramClient:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=f"{api_url.rstrip('/')}/bot{token}/", timeout=timeout_s, transport=transport
+        self._http = third_party_client(
+            base_url=f"{api_url.rstrip('/')}/bot{token}/", timeout_s=timeout_s, transport=transport
         )
 
     async def send_message(self, chat_id: int, text: str) -> int:

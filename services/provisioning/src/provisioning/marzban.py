@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from chassis.http import third_party_client
+
 
 class MarzbanError(Exception):
     """Any failure talking to a panel."""
@@ -96,8 +98,8 @@ class MarzbanClient:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
+        self._http = third_party_client(
+            base_url=base_url.rstrip("/"), timeout_s=timeout_s, transport=transport
         )
         self._username = username
         self._password = password

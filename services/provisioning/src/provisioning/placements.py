@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 from uuid import UUID
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chassis import metrics
-from chassis.db import transaction
+from chassis.db import bound, transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
 from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
@@ -109,6 +109,34 @@ def next_desired(current: Desired | None, incoming: Desired) -> Desired | None:
     return incoming
 
 
+_NEW_PLACEMENT = (
+    insert(Placement)
+    .values(
+        **bound(
+            "subscription_id",
+            "customer_id",
+            "region",
+            "panel_id",
+            "panel_username",
+            "desired_expire",
+            "desired_traffic_limit_bytes",
+            "desired_revision",
+            "shortened",
+            "next_attempt_at",
+            "trace_context",
+        ),
+        desired_version=1,
+        applied_version=0,
+        on_panel=False,
+        attempts=0,
+        failure_reported=False,
+        gave_up=False,
+    )
+    .on_conflict_do_nothing(index_elements=[Placement.subscription_id])
+    .returning(Placement.subscription_id)
+)
+
+
 async def record_desired_state(
     event: SubscriptionChange,
     ctx: MessageContext,
@@ -122,28 +150,20 @@ async def record_desired_state(
     if placement is None:
         now = datetime.now(UTC)
         created = await session.scalar(
-            insert(Placement)
-            .values(
-                subscription_id=event.subscription_id,
-                customer_id=event.customer_id,
-                region=panel.region,
-                panel_id=panel.panel_id,
-                panel_username=panel_username(event.subscription_id),
-                desired_expire=incoming.expire,
-                desired_traffic_limit_bytes=incoming.traffic_limit_bytes,
-                desired_revision=incoming.revision,
-                shortened=incoming.shortened,
-                desired_version=1,
-                applied_version=0,
-                on_panel=False,
-                attempts=0,
-                next_attempt_at=now,
-                failure_reported=False,
-                gave_up=False,
-                trace_context=trace_carrier(),
-            )
-            .on_conflict_do_nothing(index_elements=[Placement.subscription_id])
-            .returning(Placement.subscription_id)
+            _NEW_PLACEMENT,
+            {
+                "subscription_id": event.subscription_id,
+                "customer_id": event.customer_id,
+                "region": panel.region,
+                "panel_id": panel.panel_id,
+                "panel_username": panel_username(event.subscription_id),
+                "desired_expire": incoming.expire,
+                "desired_traffic_limit_bytes": incoming.traffic_limit_bytes,
+                "desired_revision": incoming.revision,
+                "shortened": incoming.shortened,
+                "next_attempt_at": now,
+                "trace_context": trace_carrier(),
+            },
         )
         if created is not None:
             ctx.after_commit(wakeup.set)
@@ -180,12 +200,35 @@ async def record_desired_state(
     ctx.after_commit(wakeup.set)
 
 
+# Statements run for every subscription change are built once: building one costs more
+# CPU than running it.
+_LOCKED = (
+    select(Placement)
+    .where(Placement.subscription_id == bindparam("subscription_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_APPLIED = text(
+    """
+    UPDATE placements
+    SET applied_version = :applied, on_panel = :present, attempts = 0, lease_until = NULL,
+        last_error = NULL, updated_at = now()
+    WHERE subscription_id = :placement
+    """
+)
+_APPLIED_WITH_URL = text(
+    """
+    UPDATE placements
+    SET applied_version = :applied, on_panel = :present, attempts = 0, lease_until = NULL,
+        last_error = NULL, updated_at = now(), subscription_url = :url
+    WHERE subscription_id = :placement
+    """
+)
+
+
 async def _locked(session: AsyncSession, subscription_id: UUID) -> Placement | None:
     placement: Placement | None = await session.scalar(
-        select(Placement)
-        .where(Placement.subscription_id == subscription_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        _LOCKED, {"subscription_id": subscription_id}
     )
     return placement
 
@@ -258,13 +301,26 @@ class PlacementWorker:
         self._report_after = report_failure_after_attempts
 
     async def step(self) -> int:
-        """Apply one batch of pending placements; returns how many were claimed."""
+        """Apply one batch of pending placements; returns how many were claimed.
+
+        The panel calls are made concurrently, outside any transaction; their results are
+        then written in one transaction for the whole batch.
+        """
         rows = await claim(self._sessions, _CLAIM, lease=self._lease, limit=self._concurrency)
         claimed = [Claimed(**row) for row in rows]
-        await asyncio.gather(*(self._apply(placement) for placement in claimed))
+        if not claimed:
+            return 0
+        results = await asyncio.gather(*(self._apply(placement) for placement in claimed))
+        async with transaction(self._sessions) as session:
+            for placement, result in zip(claimed, results, strict=True):
+                with continuing_trace("placement record", placement.trace_context):
+                    if isinstance(result, MarzbanError):
+                        await self._failed(session, placement, result)
+                    else:
+                        await self._succeeded(session, placement, result)
         return len(claimed)
 
-    async def _apply(self, placement: Claimed) -> None:
+    async def _apply(self, placement: Claimed) -> PanelUser | MarzbanError | None:
         with continuing_trace(
             "placement apply",
             placement.trace_context,
@@ -272,11 +328,9 @@ class PlacementWorker:
             panel_id=placement.panel_id,
         ):
             try:
-                user = await self._ensure_user(placement)
+                return await self._ensure_user(placement)
             except MarzbanError as exc:
-                await self._failed(placement, exc)
-                return
-            await self._succeeded(placement, user)
+                return exc
 
     async def _ensure_user(self, placement: Claimed) -> PanelUser | None:
         """The panel user as desired; None when access is over and there is no user to
@@ -302,15 +356,9 @@ class PlacementWorker:
             raise MarzbanRejected(200, f"panel kept a different state: {user}")
         return user
 
-    async def _succeeded(self, placement: Claimed, user: PanelUser | None) -> None:
-        values: dict[str, object] = {
-            "applied_version": placement.desired_version,
-            "on_panel": user is not None,
-            "attempts": 0,
-            "lease_until": None,
-            "last_error": None,
-            "updated_at": func.now(),
-        }
+    async def _succeeded(
+        self, session: AsyncSession, placement: Claimed, user: PanelUser | None
+    ) -> None:
         # Access that was granted and is now shortened (a refund) is not granted again:
         # the customer hears of the refund from billing, not of "access ready".
         granted = (
@@ -318,31 +366,35 @@ class PlacementWorker:
             and user.status == "active"
             and not (placement.shortened and placement.on_panel)
         )
-        async with transaction(self._sessions) as session:
-            if user is not None:
-                values["subscription_url"] = absolute_subscription_url(
-                    user.subscription_url, self._panel.subscription_base_url
-                )
-            await session.execute(
-                update(Placement)
-                .where(Placement.subscription_id == placement.subscription_id)
-                .values(**values)
+        url = (
+            absolute_subscription_url(user.subscription_url, self._panel.subscription_base_url)
+            if user is not None
+            else None
+        )
+        await session.execute(
+            _APPLIED_WITH_URL if url is not None else _APPLIED,
+            {
+                "placement": placement.subscription_id,
+                "applied": placement.desired_version,
+                "present": user is not None,
+                "url": url,
+            },
+        )
+        if granted:
+            assert url is not None
+            await self._outbox.add(
+                session,
+                AccessGranted(
+                    subscription_id=placement.subscription_id,
+                    customer_id=placement.customer_id,
+                    region=placement.region,
+                    panel_id=placement.panel_id,
+                    panel_username=placement.panel_username,
+                    subscription_url=url,
+                    expires_at=placement.desired_expire,
+                    traffic_limit_bytes=placement.desired_traffic_limit_bytes,
+                ),
             )
-            if granted:
-                assert user is not None
-                await self._outbox.add(
-                    session,
-                    AccessGranted(
-                        subscription_id=placement.subscription_id,
-                        customer_id=placement.customer_id,
-                        region=placement.region,
-                        panel_id=placement.panel_id,
-                        panel_username=placement.panel_username,
-                        subscription_url=str(values["subscription_url"]),
-                        expires_at=placement.desired_expire,
-                        traffic_limit_bytes=placement.desired_traffic_limit_bytes,
-                    ),
-                )
         metrics.WORK_OUTCOMES.labels("provisioning", "placement", "done").inc()
         log.info(
             "access granted" if granted else "access changed",
@@ -354,7 +406,7 @@ class PlacementWorker:
             },
         )
 
-    async def _failed(self, placement: Claimed, error: MarzbanError) -> None:
+    async def _failed(self, session: AsyncSession, placement: Claimed, error: MarzbanError) -> None:
         retryable = isinstance(error, MarzbanUnavailable)
         delay = self._retry.delay(placement.attempts)
         report = not retryable or (
@@ -373,28 +425,27 @@ class PlacementWorker:
                 "error": str(error),
             },
         )
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                update(Placement)
-                .where(Placement.subscription_id == placement.subscription_id)
-                .values(
-                    next_attempt_at=func.now() + delay,
-                    lease_until=None,
-                    last_error=str(error)[:2000],
-                    failure_reported=placement.failure_reported or report,
-                    gave_up=not retryable,
-                    updated_at=func.now(),
-                )
+        await session.execute(
+            update(Placement)
+            .where(Placement.subscription_id == placement.subscription_id)
+            .values(
+                next_attempt_at=func.now() + delay,
+                lease_until=None,
+                last_error=str(error)[:2000],
+                failure_reported=placement.failure_reported or report,
+                gave_up=not retryable,
+                updated_at=func.now(),
             )
-            if report:
-                await self._outbox.add(
-                    session,
-                    AccessProvisioningFailed(
-                        subscription_id=placement.subscription_id,
-                        customer_id=placement.customer_id,
-                        region=placement.region,
-                        reason=f"panel {placement.panel_id}: {error}"[:1024],
-                        attempts=placement.attempts,
-                        retryable=retryable,
-                    ),
-                )
+        )
+        if report:
+            await self._outbox.add(
+                session,
+                AccessProvisioningFailed(
+                    subscription_id=placement.subscription_id,
+                    customer_id=placement.customer_id,
+                    region=placement.region,
+                    reason=f"panel {placement.panel_id}: {error}"[:1024],
+                    attempts=placement.attempts,
+                    retryable=retryable,
+                ),
+            )

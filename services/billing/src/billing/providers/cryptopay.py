@@ -43,6 +43,7 @@ from billing.providers.base import (
     Verified,
 )
 from billing.providers.wire import optional_timestamp, timestamp
+from chassis.http import third_party_client
 from contracts.money import Money
 
 MAINNET_API: Final = "https://pay.crypt.bot/api"
@@ -239,9 +240,9 @@ class CryptoPayClient:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
+        self._http = third_party_client(
             base_url=api_url.rstrip("/") + "/",
-            timeout=timeout_s,
+            timeout_s=timeout_s,
             transport=transport,
             headers={TOKEN_HEADER: token, "Accept": "application/json"},
         )

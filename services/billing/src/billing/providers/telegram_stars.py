@@ -43,6 +43,7 @@ from billing.providers.base import (
     Verdict,
     Verified,
 )
+from chassis.http import third_party_client
 from contracts.billing import TelegramInvoice
 from contracts.bot import StarsPaymentReceived
 from contracts.money import Money
@@ -160,9 +161,9 @@ class BotApiClient:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
+        self._http = third_party_client(
             base_url=f"{api_url.rstrip('/')}/bot{bot_token}/",
-            timeout=timeout_s,
+            timeout_s=timeout_s,
             transport=transport,
             headers={"Accept": "application/json"},
         )

@@ -46,6 +46,7 @@ from billing.providers.base import (
     Verdict,
     Verified,
 )
+from chassis.http import third_party_client
 from contracts.money import Money
 
 RATE_LIMIT_WINDOW_S: Final = 30.0
@@ -308,9 +309,9 @@ class WataClient:
         timeout_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
+        self._http = third_party_client(
             base_url=base_url.rstrip("/") + "/",
-            timeout=timeout_s,
+            timeout_s=timeout_s,
             transport=transport,
             headers={"Accept": "application/json"},
         )

@@ -38,6 +38,7 @@ from billing.providers.base import (
     Verified,
 )
 from billing.providers.wire import optional_timestamp, timestamp
+from chassis.http import third_party_client
 from contracts.money import Money
 
 _PAYMENT_ID: Final = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -177,10 +178,10 @@ class YooKassaClient:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
+        self._http = third_party_client(
             base_url=base_url.rstrip("/") + "/",
             auth=httpx.BasicAuth(shop_id, secret_key),
-            timeout=timeout_s,
+            timeout_s=timeout_s,
             transport=transport,
             headers={"Accept": "application/json"},
         )

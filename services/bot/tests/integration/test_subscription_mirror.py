@@ -1,0 +1,82 @@
+"""What "My subscription" reads: the bot's mirror of billing's and provisioning's events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.events import record_access, record_subscription
+from bot.models import CustomerSubscription
+from contracts.billing import SubscriptionActivated, SubscriptionExtended
+from contracts.provisioning import AccessGranted
+
+from .conftest import BotWorld
+
+pytestmark = pytest.mark.integration
+
+GIB = 1024**3
+
+
+async def row(world: BotWorld, subscription_id: uuid.UUID) -> CustomerSubscription:
+    async with world.sessions() as session:
+        found = await session.get(CustomerSubscription, subscription_id)
+    assert found is not None
+    return found
+
+
+async def test_access_before_the_subscription_then_a_renewal_and_a_replay(
+    world: BotWorld,
+) -> None:
+    subscription_id, customer_id, order_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    first_end = start + timedelta(days=30)
+    activated = SubscriptionActivated(
+        subscription_id=subscription_id,
+        customer_id=customer_id,
+        plan_id="m1",
+        order_id=order_id,
+        period_start=start,
+        period_end=first_end,
+        traffic_limit_bytes=100 * GIB,
+        revision=1,
+    )
+    access = AccessGranted(
+        subscription_id=subscription_id,
+        customer_id=customer_id,
+        region="nl",
+        panel_id="nl-1",
+        panel_username="vpn_abc",
+        subscription_url="https://vpn.example/sub/abc",
+        expires_at=first_end,
+        traffic_limit_bytes=100 * GIB,
+    )
+
+    # Provisioning's report arrives first (another topic): the row exists, plan unknown.
+    await world.handle(lambda ctx: record_access(access, ctx), access)
+    early = await row(world, subscription_id)
+    assert early.plan_id == ""
+    assert early.subscription_url == "https://vpn.example/sub/abc"
+    assert early.access_expires_at == first_end
+
+    await world.handle(lambda ctx: record_subscription(activated, ctx), activated)
+    mirrored = await row(world, subscription_id)
+    assert (mirrored.plan_id, mirrored.period_end) == ("m1", first_end)
+    assert mirrored.subscription_url == "https://vpn.example/sub/abc"  # kept
+
+    renewed = SubscriptionExtended(
+        **activated.model_dump()
+        | {
+            "period_start": first_end,
+            "period_end": first_end + timedelta(days=30),
+            "previous_period_end": first_end,
+            "revision": 2,
+        }
+    )
+    await world.handle(lambda ctx: record_subscription(renewed, ctx), renewed)
+    assert (await row(world, subscription_id)).period_end == first_end + timedelta(days=30)
+
+    # A redelivered activation (an older period) does not shorten what the customer sees.
+    await world.handle(lambda ctx: record_subscription(activated, ctx), activated)
+    assert (await row(world, subscription_id)).period_end == first_end + timedelta(days=30)
