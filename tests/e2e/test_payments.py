@@ -68,12 +68,14 @@ async def test_each_provider_sells_a_plan_once(shop: Shop, provider: str, price:
     assert len(await access_messages(shop, customer)) == 1
 
 
-async def _paid_screen(shop: Shop, customer: SimulatedCustomer, message_id: int) -> bool:
+async def _paid_screen(
+    shop: Shop, customer: SimulatedCustomer, message_id: int, says: str = "Оплачено"
+) -> bool:
     transcript = await shop.telegram.transcript(customer.user_id)
     message = next((m for m in transcript.bot_messages() if m.message_id == message_id), None)
     return (
         message is not None
-        and "Оплачено" in (message.text or "")
+        and says in (message.text or "")
         and not (message.reply_markup or {}).get("inline_keyboard")
     )
 
@@ -190,8 +192,12 @@ async def test_a_wallet_is_topped_up_and_pays_for_a_plan_and_never_overdraws(sho
     assert "Баланс: 0\u00a0₽" in (empty.text or "")
 
     topup = await customer.top_up("t300", "yookassa")
+    assert customer.screen is not None
+    topup_message = customer.screen.message_id
     await customer.pay(topup)
     await wait_until(lambda: _wallet_shows(shop, customer, "300\u00a0₽"))
+    # The top-up's message loses its pay button and says the balance was topped up.
+    await wait_until(lambda: _paid_screen(shop, customer, topup_message, "Баланс пополнен"))
 
     # Two wallet purchases of a 199 ₽ plan at once: one is paid, the other finds too little.
     await customer.start()

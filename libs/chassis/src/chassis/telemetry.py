@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from opentelemetry import trace
@@ -47,5 +48,8 @@ def setup_tracing(
     return provider
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    # Made once: get_tracer builds a new tracer on every call. Before setup it is a proxy
+    # that follows the provider installed later, so caching it early is safe.
     return trace.get_tracer(TRACER_NAME)

@@ -337,9 +337,10 @@ class CheckoutFailed(Event):
 class PaymentSucceeded(Event):
     """A payment was verified with the provider as succeeded; the order is paid.
 
-    Emitted by billing once per order, only after verification with the provider. Consumed
-    by the gateway (read models) and the bot (thanks the customer); billing itself turns it
-    into a subscription event.
+    Emitted by billing once per order, only after verification with the provider, in the
+    transaction that also writes what the order bought (a subscription event, or a wallet
+    change for a top-up): the bot learns from those that a checkout is paid. For the
+    gateway's read models and operators' tools.
     """
 
     event_type = "billing.payment.succeeded.v1"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.domain import refunds as rules
 from billing.domain.periods import next_period
 from billing.models import Order, Subscription
+from chassis.db import bound
 from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
 
 
@@ -32,18 +33,15 @@ async def extend_for(
         if subscription is None:
             period = next_period(None, paid_at, order.duration_days)
             subscription = await session.scalar(
-                insert(Subscription)
-                .values(
-                    subscription_id=uuid.uuid4(),
-                    customer_id=order.customer_id,
-                    plan_id=order.plan_id,
-                    period_start=period.start,
-                    period_end=period.end,
-                    traffic_limit_bytes=order.traffic_limit_bytes,
-                    revision=1,
-                )
-                .on_conflict_do_nothing(index_elements=[Subscription.customer_id])
-                .returning(Subscription)
+                _FIRST,
+                {
+                    "subscription_id": uuid.uuid4(),
+                    "customer_id": order.customer_id,
+                    "plan_id": order.plan_id,
+                    "period_start": period.start,
+                    "period_end": period.end,
+                    "traffic_limit_bytes": order.traffic_limit_bytes,
+                },
             )
             if subscription is None:  # the other first order inserted it meanwhile
                 subscription = await _locked(session, order.customer_id)
@@ -65,6 +63,22 @@ async def extend_for(
     return SubscriptionExtended(**common, previous_period_end=period.previous_end)
 
 
+_FIRST = (
+    insert(Subscription)
+    .values(
+        **bound(
+            "subscription_id",
+            "customer_id",
+            "plan_id",
+            "period_start",
+            "period_end",
+            "traffic_limit_bytes",
+        ),
+        revision=1,
+    )
+    .on_conflict_do_nothing(index_elements=[Subscription.customer_id])
+    .returning(Subscription)
+)
 _LOCKED = (
     select(Subscription)
     .where(Subscription.customer_id == bindparam("customer_id"))

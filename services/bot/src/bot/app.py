@@ -28,6 +28,7 @@ from bot.updates import (
     register_webhook,
 )
 from bot.wallets import record_change as record_wallet_change
+from chassis.messaging.consumer import MessageContext
 from chassis.service import Service
 from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import (
@@ -35,7 +36,6 @@ from contracts.billing import (
     CheckoutFailed,
     CheckoutPaid,
     CheckoutReady,
-    PaymentSucceeded,
     SubscriptionActivated,
     SubscriptionExtended,
     SubscriptionShortened,
@@ -86,16 +86,26 @@ def build(settings: BotSettings) -> Service:
         # after a Telegram failure repeats only that update, never its neighbours.
         updates = service.consumer("updates", commit_each=True)
         updates.handles(TelegramUpdateReceived)(processor.handle_received)
+
+    async def subscription_changed(
+        event: SubscriptionActivated | SubscriptionExtended, ctx: MessageContext
+    ) -> None:
+        await record_subscription(event, ctx)
+        await answers.subscription_paid(event, ctx)
+
+    async def wallet_changed(event: WalletChanged, ctx: MessageContext) -> None:
+        await record_wallet_change(event, ctx)
+        await answers.wallet_credited(event, ctx)
+
     consumer = service.consumer()
     consumer.handles(CheckoutReady)(answers.ready)
     consumer.handles(CheckoutFailed)(answers.failed)
     consumer.handles(CheckoutPaid)(answers.paid_from_wallet)
-    consumer.handles(PaymentSucceeded)(answers.payment_succeeded)
-    consumer.handles(SubscriptionActivated)(record_subscription)
-    consumer.handles(SubscriptionExtended)(record_subscription)
+    consumer.handles(SubscriptionActivated)(subscription_changed)
+    consumer.handles(SubscriptionExtended)(subscription_changed)
     consumer.handles(SubscriptionShortened)(record_shortening)
     consumer.handles(AccessGranted)(record_access)
-    consumer.handles(WalletChanged)(record_wallet_change)
+    consumer.handles(WalletChanged)(wallet_changed)
     # The catalog is read by a group of its own: its one compacted partition is replayed
     # from the start by a new replica set without holding up the busy topics. The v2
     # catalog has a new group, so that it too is read from the start.

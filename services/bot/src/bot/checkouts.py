@@ -41,8 +41,10 @@ from contracts.billing import (
     CheckoutFailed,
     CheckoutPaid,
     CheckoutReady,
-    PaymentSucceeded,
+    SubscriptionActivated,
+    SubscriptionExtended,
     TelegramInvoice,
+    WalletChanged,
 )
 from contracts.bot import RequestCheckout, RequestTopUp
 from contracts.money import Money
@@ -143,11 +145,23 @@ class CheckoutAnswers:
             ctx, answer.checkout_id, status="failed", failure_code=answer.reason_code
         )
 
-    async def payment_succeeded(self, event: PaymentSucceeded, ctx: MessageContext) -> None:
-        """The order was paid: its message loses the pay button and says so."""
-        await self._record(
-            ctx, event.checkout_id, status="paid", after=("ready",), order_id=event.order_id
-        )
+    async def subscription_paid(
+        self, event: SubscriptionActivated | SubscriptionExtended, ctx: MessageContext
+    ) -> None:
+        """A plan's order was paid (its period is the proof): the message says so."""
+        await self._order_paid(ctx, event.order_id)
+
+    async def wallet_credited(self, event: WalletChanged, ctx: MessageContext) -> None:
+        """A top-up's order was paid (the credit is the proof): the message says so."""
+        if event.credited and event.order_id is not None:
+            await self._order_paid(ctx, event.order_id)
+
+    async def _order_paid(self, ctx: MessageContext, order_id: UUID) -> None:
+        # Only a checkout that shows a way to pay: a renewal or a refund has no such
+        # message, and a wallet payment was answered by CheckoutPaid with its balance.
+        paid = await ctx.session.scalar(_PAID, {"order_id": order_id})
+        if paid is not None:
+            ctx.after_commit(self._wakeup.set)
 
     async def _record(
         self,
@@ -178,6 +192,18 @@ class CheckoutAnswers:
                 )
             return
         ctx.after_commit(self._wakeup.set)
+
+
+# Paid is learnt from what billing publishes about the order anyway (the subscription's new
+# period, the wallet's credit), not from a payment event of its own.
+_PAID = text(
+    """
+    UPDATE checkouts
+    SET status = 'paid', answered_at = now(), screen_due_at = now(), screen_attempts = 0
+    WHERE order_id = :order_id AND status = 'ready'
+    RETURNING checkout_id
+    """
+)
 
 
 @functools.cache
