@@ -48,7 +48,7 @@ e2e: install ## every service as its own process
 contracts: install ## regenerate JSON Schemas and the AsyncAPI document from the contracts
 	@$(RUN) python -m contracts.export
 
-bench-purchase: install ## simulated customers buying through all five services (PROVIDER=yookassa|wata|stars|cryptopay); bench/results/
+bench-purchase: install ## simulated customers buying through all five services (PROVIDER=yookassa|wata|stars|cryptopay|wallet); bench/results/
 	@$(RUN) python bench/purchase.py --provider $(or $(PROVIDER),yookassa)
 
 bench-outbox: install ## outbox -> Kafka -> inbox throughput and latency

@@ -7,9 +7,11 @@ sandboxes, served from this process. First every customer starts the bot and che
 until the Telegram sandbox accepted the access message (one machine, one clock): with
 YooKassa from the moment its notification reached the gateway, with the other providers
 from the moment the customer paid (their sandboxes' own delivery is then inside the time).
+With the wallet, every customer first tops up by YooKassa (not measured) and the purchase
+is timed from the press of "pay from the wallet": the checkout is then the payment.
 
     make bench-purchase                              # 600 purchases offered at 100/s
-    make bench-purchase PROVIDER=wata                # or stars, cryptopay
+    make bench-purchase PROVIDER=wata                # or stars, cryptopay, wallet
     python bench/purchase.py --purchases 500 --rate 50 --provider cryptopay
 
 Prints the figures and writes them to bench/results/purchase.json (purchase-<provider>.json
@@ -44,6 +46,7 @@ from sandbox.telegram import TelegramSandboxControl
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "purchase.json"
 ACCESS_READY = "Доступ к VPN готов"
+TOPPED_UP = "Баланс пополнен"
 _IDLE_WINDOW_S = 10.0
 
 
@@ -63,9 +66,32 @@ async def _checkouts(
     async def one() -> tuple[SimulatedCustomer, PaymentLink]:
         async with limit:
             customer = await join()
+            if provider == "wallet":
+                return customer, await _funded(customer)
             return customer, await customer.buy("m1", provider)
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def _funded(customer: SimulatedCustomer) -> PaymentLink:
+    """A customer whose wallet holds enough for the plan (topped up by YooKassa, not
+    measured), left on the plan's screen: paying is then one press of "from the wallet"."""
+    topup = await customer.top_up("t300", "yookassa")
+    assert customer.screen is not None
+    topup_message = customer.screen.message_id
+    await customer.pay(topup)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        transcript = await customer.telegram.transcript(customer.user_id)
+        shown = next((m for m in transcript.bot_messages() if m.message_id == topup_message), None)
+        if shown is not None and TOPPED_UP in (shown.text or ""):
+            break
+        await asyncio.sleep(0.5)
+    else:
+        raise TimeoutError("the top-up was never credited")
+    await customer.open_catalog()
+    plan = await customer.press("plan:m1")
+    return PaymentLink("", f"wallet-{customer.user_id}", plan, "wallet")
 
 
 async def _access_messages(
@@ -84,6 +110,13 @@ async def _access_messages(
         if message.chat_id in chats and ACCESS_READY in (message.text or ""):
             seen.setdefault(message.chat_id, []).append(message.accepted_at)
     return seen
+
+
+def _payment_key(customer: SimulatedCustomer, link: PaymentLink) -> str:
+    """What a payment's start is known by: YooKassa's payment id (its delivery log names
+    it); otherwise the customer, since a Stars invoice's message id is only unique within
+    its chat."""
+    return link.payment_id if link.provider == "yookassa" else f"customer-{customer.user_id}"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -110,10 +143,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vpn-bench-") as workdir:
         log_path = Path(workdir) / "services.log"
         with log_path.open("w") as log_file:
+
+            def sink(service: str, line: str) -> None:
+                log_file.write(f"{service:<12} {line}\n")
+
             runtime = LocalRuntime(
                 data_dir=Path(workdir),
                 say=_say,
-                sink=lambda service, line: log_file.write(f"{service:<12} {line}\n"),
+                sink=sink,
                 default_broker="apache",
                 durable=False,
                 prefer_default_ports=False,
@@ -187,7 +224,11 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
             async with in_flight:
                 for attempt in range(3):
                     try:
-                        paid_at[link.payment_id] = time.time()
+                        paid_at[_payment_key(customer, link)] = time.time()
+                        if link.provider == "wallet":
+                            # Pressed once only: a second press would be a second purchase.
+                            await customer.pay_on_screen("m1", "wallet")
+                            return
                         await customer.pay(link)
                         return
                     except Exception as exc:
@@ -232,11 +273,12 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
     missing = duplicates = 0
     for customer, link in checkouts:
         times = accepted.get(customer.user_id, [])
-        if not times or link.payment_id not in received_at:
+        key = _payment_key(customer, link)
+        if not times or key not in received_at:
             missing += 1
             continue
         duplicates += len(times) - 1
-        latencies.append((times[0] - received_at[link.payment_id]) * 1000)
+        latencies.append((times[0] - received_at[key]) * 1000)
     first = min(received_at.values(), default=0.0)
     last = max((t[0] for t in accepted.values()), default=first)
     elapsed = last - first
@@ -285,6 +327,8 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         "measured": (
             "payment notification at the gateway -> access message accepted by Telegram"
             if args.provider == "yookassa"
+            else "the customer presses pay from the wallet -> access message accepted"
+            if args.provider == "wallet"
             else "the customer pays in the provider's sandbox -> access message accepted"
         ),
         "status_counts": status_counts,
@@ -373,7 +417,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="s to wait for access")
     parser.add_argument(
         "--provider",
-        choices=("yookassa", "wata", "telegram_stars", "stars", "cryptopay"),
+        choices=("yookassa", "wata", "telegram_stars", "stars", "cryptopay", "wallet"),
         default="yookassa",
         help="how the customers pay",
     )

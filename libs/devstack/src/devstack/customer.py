@@ -156,6 +156,10 @@ class SimulatedCustomer:
         """From the catalog: choose the plan, press pay with ``provider``, and wait for what
         to pay with (the link, the Stars invoice, or the wallet's "paid")."""
         await self.press(f"plan:{plan_id}")
+        return await self.pay_on_screen(plan_id, provider)
+
+    async def pay_on_screen(self, plan_id: str, provider: str) -> PaymentLink:
+        """On the plan's screen already: press pay with ``provider`` and wait for the answer."""
         return await self._pay_with(f"pay:{plan_id}:{provider}:", provider)
 
     async def _pay_with(self, callback_prefix: str, provider: str) -> PaymentLink:
