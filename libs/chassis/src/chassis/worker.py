@@ -117,14 +117,16 @@ async def claim(
     *,
     lease: timedelta,
     limit: int,
+    **params: object,
 ) -> Sequence[RowMapping]:
-    """Run a claiming ``UPDATE ... RETURNING`` (bound ``:lease`` and ``:limit``) and commit.
+    """Run a claiming ``UPDATE ... RETURNING`` (bound ``:lease``, ``:limit`` and any
+    ``params``) and commit.
 
     The lease is committed before any outside call, so another replica skips the rows
     until it runs out.
     """
     async with transaction(sessions) as session:
-        result = await session.execute(statement, {"lease": lease, "limit": limit})
+        result = await session.execute(statement, {"lease": lease, "limit": limit, **params})
         return result.mappings().all()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -66,6 +66,12 @@ class CustomerLanguageChanged(Event):
         return str(self.customer_id)
 
 
+EmailAddress = Annotated[
+    str,
+    Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+
+
 class CustomerEmailProvided(Event):
     """A customer gave the e-mail their 54-FZ receipts are sent to.
 
@@ -77,11 +83,8 @@ class CustomerEmailProvided(Event):
     topic = BOT_CUSTOMERS
 
     customer_id: UUID = Field(description="The customer.")
-    email: str = Field(
-        min_length=3,
-        max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-        description="The address as the customer typed it, the domain lowercased.",
+    email: EmailAddress = Field(
+        description="The address as the customer typed it, the domain lowercased."
     )
     provided_at: UtcDatetime = Field(description="When the customer gave it.")
 
@@ -128,6 +131,14 @@ class RequestCheckout(Event):
         ),
     )
 
+    receipt_email: EmailAddress | None = Field(
+        default=None,
+        description=(
+            "Where the 54-FZ receipt goes, when the method needs one (the bot asked for it "
+            "before); billing refuses such a checkout without it (`email_required`)."
+        ),
+    )
+
     def key(self) -> str:
         return str(self.checkout_id)
 
@@ -151,6 +162,13 @@ class RequestTopUp(Event):
     )
     return_url: HttpUrl | None = Field(default=None, description="As for a checkout.")
     requested_at: UtcDatetime = Field(description="When the customer asked to pay.")
+    receipt_email: EmailAddress | None = Field(
+        default=None,
+        description=(
+            "Where the 54-FZ receipt goes, when the method needs one (the bot asked for it "
+            "before); billing refuses such a checkout without it (`email_required`)."
+        ),
+    )
 
     def key(self) -> str:
         return str(self.checkout_id)

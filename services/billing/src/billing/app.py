@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from billing.catalog import PaymentMethods, publish_if_changed
 from billing.checkout import CheckoutPayments, Checkouts
-from billing.customers import record_customer, record_language
+from billing.customers import record_customer, record_email, record_language
+from billing.expiry import ExpiredPayments
 from billing.models import metadata
 from billing.notifications import NotificationInbox, NotificationVerifier, Received
 from billing.providers import WALLET, Providers
@@ -22,6 +23,7 @@ from chassis.db import transaction
 from chassis.service import Service
 from chassis.worker import Handoff, RetryPolicy, Wakeup, run_worker
 from contracts.bot import (
+    CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRegistered,
     RequestCheckout,
@@ -104,7 +106,11 @@ def build(settings: BillingSettings) -> Service:
 
     checkout_wakeup = Wakeup()
     checkouts = Checkouts(
-        providers, service.outbox, checkout_wakeup, wallet_currency=wallet_currency
+        providers,
+        service.outbox,
+        checkout_wakeup,
+        wallet_currency=wallet_currency,
+        receipts=settings.receipts_enabled,
     )
     payments = CheckoutPayments(
         providers,
@@ -114,6 +120,7 @@ def build(settings: BillingSettings) -> Service:
         retry=RetryPolicy(
             settings.checkout_retry_first_delay_s, settings.checkout_retry_max_delay_s
         ),
+        receipt_vat_code=settings.receipt_vat_code,
     )
     refund_payouts = RefundPayouts(
         providers,
@@ -121,6 +128,15 @@ def build(settings: BillingSettings) -> Service:
         service.outbox,
         attempts=settings.refund_attempts,
         retry=RetryPolicy(settings.refund_retry_first_delay_s, settings.refund_retry_max_delay_s),
+        receipt_vat_code=settings.receipt_vat_code,
+    )
+    expired = ExpiredPayments(
+        providers,
+        service.sessions,
+        service.outbox,
+        grace=timedelta(seconds=settings.expired_payment_grace_s),
+        recheck=timedelta(seconds=settings.expired_payment_recheck_s),
+        checks=settings.expired_payment_checks,
     )
     handoff: Handoff[Received] = Handoff(Wakeup())
     inbox = NotificationInbox(handoff)
@@ -142,17 +158,20 @@ def build(settings: BillingSettings) -> Service:
     consumer.handles(StarsPaymentReceived)(inbox.stars_payment)
     consumer.handles(CustomerRegistered)(record_customer)
     consumer.handles(CustomerLanguageChanged)(record_language)
+    consumer.handles(CustomerEmailProvided)(record_email)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:
             await publish_if_changed(session, service.outbox, methods)
 
     service.background("catalog-publisher", publish_catalog)
-    for name, worker, wakeup in (
-        ("checkout-payments", payments, checkout_wakeup),
-        ("notification-verifier", verifier, handoff.wakeup),
+    for name, worker, wakeup, poll_interval_s in (
+        ("checkout-payments", payments, checkout_wakeup, 1.0),
+        ("notification-verifier", verifier, handoff.wakeup, 1.0),
         # Refunds are recorded by another process (the command): found by polling.
-        ("refund-payouts", refund_payouts, Wakeup()),
+        ("refund-payouts", refund_payouts, Wakeup(), 1.0),
+        # Nothing announces an expiry, and minutes late is on time: found by polling.
+        ("expired-payments", expired, Wakeup(), 15.0),
     ):
         service.background(
             name,
@@ -161,7 +180,7 @@ def build(settings: BillingSettings) -> Service:
                 name,
                 worker.step,
                 wakeup,
-                poll_interval_s=1.0,
+                poll_interval_s=poll_interval_s,
                 batch_size=worker.batch_size,
             ),
         )

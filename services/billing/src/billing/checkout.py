@@ -30,6 +30,7 @@ from billing.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from billing.receipts import receipt_for
 from billing.texts import localized, say
 from chassis import metrics
 from chassis.db import transaction
@@ -103,12 +104,20 @@ class Checkouts:
     """The consumer side: a checkout request becomes an order, due for its payment."""
 
     def __init__(
-        self, providers: Providers, outbox: Outbox, wakeup: Wakeup, *, wallet_currency: str | None
+        self,
+        providers: Providers,
+        outbox: Outbox,
+        wakeup: Wakeup,
+        *,
+        wallet_currency: str | None,
+        receipts: bool = False,
     ) -> None:
         self._providers = providers
         self._outbox = outbox
         self._wakeup = wakeup
         self._wallet_currency = wallet_currency
+        # 54-FZ receipts with every payment of a provider that fiscalizes (YooKassa).
+        self._receipts = receipts
 
     async def plan(self, request: RequestCheckout, ctx: MessageContext) -> None:
         await self._checkout(ctx, request, OrderKind.PLAN, request.plan_id, request.return_url)
@@ -145,9 +154,25 @@ class Checkouts:
             )
             await ctx.publish(_failed(request.checkout_id, request.customer_id, refusal))
             return
-        language = await session.scalar(
-            select(Customer.language).where(Customer.customer_id == request.customer_id)
-        )
+        customer = (
+            await session.execute(
+                select(Customer.language, Customer.email).where(
+                    Customer.customer_id == request.customer_id
+                )
+            )
+        ).first()
+        language, known_email = (customer.language, customer.email) if customer else (None, None)
+        receipt_email = None
+        if self._receipts and provider is not None and provider.capabilities.receipts:
+            receipt_email = request.receipt_email or known_email
+            if receipt_email is None:
+                no_email = Refusal("email_required", "a receipt is required and has no e-mail")
+                log.info(
+                    "checkout refused",
+                    extra={"checkout_id": str(request.checkout_id), "reason": no_email.reason},
+                )
+                await ctx.publish(_failed(request.checkout_id, request.customer_id, no_email))
+                return
         order = Order(
             order_id=orders.order_id_for(request.checkout_id),
             checkout_id=request.checkout_id,
@@ -164,6 +189,7 @@ class Checkouts:
             duration_days=item.duration_days,
             traffic_limit_bytes=item.traffic_limit_bytes,
             provider=request.provider,
+            receipt_email=receipt_email,
             status=OrderStatus.PENDING.value,
             return_url=return_url,
             checkout_attempts=0,
@@ -258,6 +284,7 @@ class DuePayment:
     checkout_attempts: int
     checkout_correlation_id: str | None
     trace_context: dict[str, str] | None
+    receipt_email: str | None
 
     @property
     def amount(self) -> Money:
@@ -290,12 +317,14 @@ class CheckoutPayments:
         *,
         attempts: int,
         retry: RetryPolicy,
+        receipt_vat_code: int = 1,
         lease: timedelta = timedelta(seconds=60),
         batch_size: int = 16,
     ) -> None:
         self._providers = providers
         self._sessions = sessions
         self._outbox = outbox
+        self._receipt_vat_code = receipt_vat_code
         self._attempts = attempts
         self._retry = retry
         self._lease = lease
@@ -335,6 +364,11 @@ class CheckoutPayments:
         title = due.title
         if due.kind == OrderKind.PLAN:
             title = say("invoice-title", due.language, title=due.title)
+        receipt = None
+        if due.receipt_email is not None:
+            receipt = receipt_for(
+                due.receipt_email, due.title, due.amount, vat_code=self._receipt_vat_code
+            )
         return PaymentRequest(
             order_id=due.order_id,
             idempotence_key=str(due.checkout_id),
@@ -345,6 +379,7 @@ class CheckoutPayments:
             return_url=due.return_url or "",
             attempt=due.checkout_attempts,
             language=due.language,
+            receipt=receipt,
         )
 
     async def _decide(

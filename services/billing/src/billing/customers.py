@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from billing.models import Customer
 from chassis.messaging.consumer import MessageContext
-from contracts.bot import CustomerLanguageChanged, CustomerRegistered
+from contracts.bot import CustomerEmailProvided, CustomerLanguageChanged, CustomerRegistered
 
 
 async def record_customer(event: CustomerRegistered, ctx: MessageContext) -> None:
@@ -29,4 +29,11 @@ async def record_language(event: CustomerLanguageChanged, ctx: MessageContext) -
         update(Customer)
         .where(Customer.customer_id == event.customer_id)
         .values(language=event.language)
+    )
+
+
+async def record_email(event: CustomerEmailProvided, ctx: MessageContext) -> None:
+    """Where receipts go when no checkout names an address (a renewal billing starts)."""
+    await ctx.session.execute(
+        update(Customer).where(Customer.customer_id == event.customer_id).values(email=event.email)
     )

@@ -108,6 +108,7 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(35))  # a BCP 47 tag
     referral_code: Mapped[str | None] = mapped_column(String(64))
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    email: Mapped[str | None] = mapped_column(String(254))  # for 54-FZ receipts
 
 
 class Order(Base):
@@ -139,7 +140,13 @@ class Order(Base):
     # transaction, a Telegram payment charge).
     provider_charge_id: Mapped[str | None] = mapped_column(String(256))
     confirmation_url: Mapped[str | None] = mapped_column(Text)
+    # Where this order's 54-FZ receipts go (its payment's and its refunds'); None: no receipt.
+    receipt_email: Mapped[str | None] = mapped_column(String(254))
     payment_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A payment past its expiry is looked up with the provider (billing/expiry.py): leased
+    # while a worker asks, and counted, so that one the provider keeps open is closed.
+    expiry_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expiry_checks: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16))  # billing.domain.orders.OrderStatus
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_reason: Mapped[str | None] = mapped_column(Text)
@@ -168,6 +175,11 @@ class Order(Base):
         ),
         # One order per provider payment; payment ids are unique only within a provider.
         Index("uq_orders_provider_payment", "provider", "provider_payment_id", unique=True),
+        Index(
+            "ix_orders_pending_expiry",
+            "payment_expires_at",
+            postgresql_where=text("status = 'pending' AND payment_expires_at IS NOT NULL"),
+        ),
     )
 
 

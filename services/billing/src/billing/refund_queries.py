@@ -89,7 +89,7 @@ _CLAIM_DUE = text(
     )
     RETURNING r.refund_id, r.order_id, r.customer_id, r.provider, r.amount_minor, r.currency,
         r.attempts, r.correlation_id, r.trace_context, o.provider_payment_id,
-        o.provider_charge_id, o.language,
+        o.provider_charge_id, o.language, o.title, o.receipt_email,
         (SELECT c.telegram_user_id FROM customers c WHERE c.customer_id = r.customer_id)
             AS telegram_user_id
     """

@@ -24,6 +24,7 @@ from billing import refunds
 from billing.domain.refunds import RefundStatus
 from billing.providers import Providers
 from billing.providers.base import ProviderRejected, ProviderUnavailable, RefundRequest, RefundState
+from billing.receipts import receipt_for
 from billing.texts import say
 from chassis import metrics
 from chassis.db import transaction
@@ -48,6 +49,8 @@ class DueRefund:
     provider_payment_id: str | None
     provider_charge_id: str | None
     language: str
+    title: str
+    receipt_email: str | None
     telegram_user_id: int | None
 
     @property
@@ -66,12 +69,14 @@ class RefundPayouts:
         *,
         attempts: int,
         retry: RetryPolicy,
+        receipt_vat_code: int = 1,
         lease: timedelta = timedelta(seconds=60),
         batch_size: int = 8,
     ) -> None:
         self._providers = providers
         self._sessions = sessions
         self._outbox = outbox
+        self._receipt_vat_code = receipt_vat_code
         self._attempts = attempts
         self._retry = retry
         self._lease = lease
@@ -106,8 +111,13 @@ class RefundPayouts:
             else:
                 await self._record(due, state)
 
-    @staticmethod
-    def _request(due: DueRefund, provider_payment_id: str) -> RefundRequest:
+    def _request(self, due: DueRefund, provider_payment_id: str) -> RefundRequest:
+        # A refund of a payment that had a receipt has one of its own (a "return" receipt).
+        receipt = None
+        if due.receipt_email is not None:
+            receipt = receipt_for(
+                due.receipt_email, due.title, due.amount, vat_code=self._receipt_vat_code
+            )
         return RefundRequest(
             idempotence_key=str(due.refund_id),
             provider_payment_id=provider_payment_id,
@@ -115,6 +125,7 @@ class RefundPayouts:
             description=say("refund-description", due.language, order=due.order_id.hex[:8]),
             charge_id=due.provider_charge_id,
             telegram_user_id=due.telegram_user_id,
+            receipt=receipt,
         )
 
     async def _record(self, due: DueRefund, state: RefundState) -> None:

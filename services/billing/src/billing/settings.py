@@ -110,6 +110,19 @@ class BillingSettings(ServiceSettings):
         ge=1,
         description="Tries to ask a provider for a refund before it fails for an operator",
     )
+    expired_payment_grace_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="How long past its expiry a payment is left to its provider's own word",
+    )
+    expired_payment_recheck_s: float = Field(
+        default=300.0, gt=0, description="Between two looks at a payment still open past expiry"
+    )
+    expired_payment_checks: int = Field(
+        default=6,
+        ge=1,
+        description="Looks at a payment still open past expiry before it is closed as expired",
+    )
     refund_retry_first_delay_s: float = Field(default=1.0, gt=0)
     refund_retry_max_delay_s: float = Field(default=60.0, gt=0)
 

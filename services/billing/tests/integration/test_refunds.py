@@ -9,242 +9,24 @@ are given to the verifier as the gateway would hand them over.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 import pytest
-import pytest_asyncio
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import select
 
 from billing import ledger, refunds
-from billing.checkout import CheckoutPayments, Checkouts
 from billing.domain import ledger as entries
 from billing.domain.refunds import RefundRefused
-from billing.models import Order, ProviderNotification, Refund, Subscription, metadata
-from billing.notifications import NotificationInbox, NotificationVerifier, Received
-from billing.orders import order_id_for
-from billing.providers import Providers
-from billing.providers.yookassa import YooKassa, YooKassaClient
-from billing.refund_worker import RefundPayouts
+from billing.models import Order, ProviderNotification, Refund
 from billing.texts import say
-from chassis.db import session_factory, transaction
-from chassis.messaging.consumer import MessageContext
-from chassis.messaging.outbox import Outbox
-from chassis.messaging.tables import messaging_tables
-from chassis.migrations import upgrade_to_head_async
-from chassis.worker import Handoff, RetryPolicy, Wakeup
-from contracts.bot import RequestCheckout, RequestTopUp
-from contracts.envelope import Envelope, Event
-from contracts.gateway import ProviderNotificationReceived
+from chassis.db import transaction
 from contracts.money import Money
 from devstack._proc import free_port
-from devstack.pytest_plugin import DatabaseFactory
-from sandbox.server import SandboxServer
-from sandbox.yookassa import Shop, YooKassaEmulator, YooKassaSandboxControl, create_app
+
+from .conftest import M1_PRICE, Billing, tables
 
 pytestmark = pytest.mark.integration
-
-tables = messaging_tables(metadata)
-SHOP, KEY = "100500", "test_refund_key"
-M1_PRICE = 19900  # the seeded plan m1: 199 RUB for 30 days
-
-
-@dataclass
-class Billing:
-    sessions: async_sessionmaker[AsyncSession]
-    outbox: Outbox
-    url: str
-    control: YooKassaSandboxControl
-    clients: list[YooKassaClient] = field(default_factory=list)
-
-    def client(self, url: str | None = None) -> YooKassaClient:
-        client = YooKassaClient(base_url=url or self.url, shop_id=SHOP, secret_key=KEY, timeout_s=2)
-        self.clients.append(client)
-        return client
-
-    def providers(self, url: str | None = None) -> Providers:
-        return Providers([YooKassa(self.client(url), return_url="https://t.me/shop_bot")])
-
-    def worker(self, url: str | None = None, *, attempts: int = 3) -> RefundPayouts:
-        return RefundPayouts(
-            self.providers(url),
-            self.sessions,
-            self.outbox,
-            attempts=attempts,
-            retry=RetryPolicy(first_delay_s=0.01, max_delay_s=0.01),
-        )
-
-    async def consume(self, event: Event, handler: Any) -> MessageContext:
-        envelope = Envelope.for_event(event, source="/vpn/bot")
-        async with transaction(self.sessions) as session:
-            ctx = MessageContext(session, envelope, self.outbox, event.topic.name, 0, 0)
-            await handler(event, ctx)
-        for callback in ctx.committed_callbacks:
-            callback()
-        return ctx
-
-    async def buy(
-        self, *, topup: bool = False, provider: str = "yookassa", customer: uuid.UUID | None = None
-    ) -> Order:
-        """A paid order: checkout, the payment created, paid, and YooKassa's notification."""
-        checkout = uuid.uuid4()
-        customer = customer or uuid.uuid4()
-        checkouts = Checkouts(self.providers(), self.outbox, Wakeup(), wallet_currency="RUB")
-        request: RequestCheckout | RequestTopUp
-        if topup:
-            request = RequestTopUp(
-                checkout_id=checkout,
-                customer_id=customer,
-                topup_id="t300",
-                provider=provider,
-                currency="RUB",
-                requested_at=datetime.now(UTC),
-            )
-            await self.consume(request, checkouts.topup)
-        else:
-            request = RequestCheckout(
-                checkout_id=checkout,
-                customer_id=customer,
-                plan_id="m1",
-                provider=provider,
-                requested_at=datetime.now(UTC),
-            )
-            await self.consume(request, checkouts.plan)
-        if provider == "yookassa":
-            payments = CheckoutPayments(
-                self.providers(),
-                self.sessions,
-                self.outbox,
-                attempts=1,
-                retry=RetryPolicy(0.01, 0.01),
-            )
-            assert await payments.step() == 1
-            order = await self.order(order_id_for(checkout))
-            assert order.provider_payment_id is not None
-            await self.control.succeed(order.provider_payment_id)
-            outcome = await self.notify("payment.succeeded", order.provider_payment_id)
-            assert outcome == "paid"
-        order = await self.order(order_id_for(checkout))
-        assert order.status == "paid", order.failure_reason
-        return order
-
-    async def notify(self, event: str, object_id: str) -> str | None:
-        """YooKassa's notification, through the inbox and the verifier; its outcome."""
-        body = {"type": "notification", "event": event, "object": {"id": object_id}}
-        received = ProviderNotificationReceived(
-            provider="yookassa",
-            body=json.dumps(body).encode(),
-            headers={"content-type": "application/json"},
-            reference=object_id,
-            received_at=datetime.now(UTC),
-            remote_address="185.71.76.5",
-        )
-        handoff: Handoff[Received] = Handoff(Wakeup())
-        ctx = await self.consume(received, NotificationInbox(handoff).webhook)
-        await self.verifier(handoff).step()
-        return await self.outcome(ctx.envelope.id)
-
-    def verifier(self, handoff: Handoff[Received] | None = None) -> NotificationVerifier:
-        return NotificationVerifier(
-            self.providers(),
-            self.sessions,
-            self.outbox,
-            handoff or Handoff(Wakeup()),
-            retry=RetryPolicy(0.01, 0.01),
-        )
-
-    async def outcome(self, notification_id: str) -> str | None:
-        async with self.sessions() as session:
-            outcome: str | None = await session.scalar(
-                select(ProviderNotification.outcome).where(
-                    ProviderNotification.notification_id == notification_id
-                )
-            )
-            return outcome
-
-    async def refund(
-        self, order: Order, amount: str | None = None, *, providers: Providers | None = None
-    ) -> refunds.Requested:
-        """The operator's command: the use case in one transaction with its events."""
-        async with transaction(self.sessions) as session:
-            requested = await refunds.request(
-                session, providers or self.providers(), order.order_id, amount=amount
-            )
-            await self.outbox.add_many(session, list(requested.events))
-        return requested
-
-    async def order(self, order_id: uuid.UUID) -> Order:
-        async with self.sessions() as session:
-            order = await session.get(Order, order_id)
-        assert order is not None
-        return order
-
-    async def refund_row(self, refund_id: uuid.UUID) -> Refund:
-        async with self.sessions() as session:
-            refund = await session.get(Refund, refund_id)
-        assert refund is not None
-        return refund
-
-    async def subscription(self, customer_id: uuid.UUID) -> Subscription:
-        async with self.sessions() as session:
-            subscription = await session.scalar(
-                select(Subscription).where(Subscription.customer_id == customer_id)
-            )
-        assert subscription is not None
-        return subscription
-
-    async def events(self, key: str, event_type: str) -> list[dict[str, Any]]:
-        async with self.sessions() as session:
-            rows = await session.scalars(
-                select(tables.outbox.c.payload)
-                .where(tables.outbox.c.key == key, tables.outbox.c.event_type == event_type)
-                .order_by(tables.outbox.c.id)
-            )
-            return [json.loads(bytes(payload)) for payload in rows]
-
-    async def balance(self, account: entries.Account) -> int:
-        async with self.sessions() as session:
-            return await ledger.balance_of(session, account)
-
-    async def due_now(self) -> None:
-        past = datetime.now(UTC) - timedelta(seconds=1)
-        async with transaction(self.sessions) as session:
-            await session.execute(
-                update(Refund).where(Refund.due_at.is_not(None)).values(due_at=past)
-            )
-            await session.execute(
-                update(ProviderNotification)
-                .where(ProviderNotification.status == "received")
-                .values(due_at=past, lease_until=None)
-            )
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def billing(database_factory: DatabaseFactory) -> AsyncIterator[Billing]:
-    url = await database_factory("billing")
-    await upgrade_to_head_async("billing:migrations", url)
-    engine = create_async_engine(url)
-    emulator = YooKassaEmulator()
-    emulator.put_shop(Shop(shop_id=SHOP, secret_key=KEY, notification_url=None))
-    async with (
-        SandboxServer(create_app(emulator), name="yookassa") as server,
-        YooKassaSandboxControl(server.url) as control,
-    ):
-        running = Billing(
-            session_factory(engine),
-            Outbox(tables, source="/vpn/billing"),
-            f"{server.url}/v3",
-            control,
-        )
-        yield running
-        for client in running.clients:
-            await client.aclose()
-    await engine.dispose()
 
 
 async def test_a_partial_then_a_full_refund(billing: Billing) -> None:

@@ -91,6 +91,7 @@ async def open_checkout(
             provider=provider,
             currency=currency,
             requested_at=now,
+            receipt_email=customer.email,
         )
         if kind == "topup"
         else RequestCheckout(
@@ -100,6 +101,7 @@ async def open_checkout(
             provider=provider,
             currency=currency,
             requested_at=now,
+            receipt_email=customer.email,
         )
     )
     await ctx.publish(command)

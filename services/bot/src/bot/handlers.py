@@ -230,6 +230,13 @@ def build_router(*, slow_after: timedelta) -> Router:
         ):
             await _show(query, *await _wallet_screen(ctx, customer))
             return
+        method = next(m for m in catalog.methods if m.provider == callback_data.provider)
+        if method.receipt_email_required and customer.email is None:
+            customer.awaiting = PendingCheckout(
+                topup.topup_id, method.provider, callback_data.currency, kind="topup"
+            ).encode()
+            await _show(query, say("receipt-email-ask", customer.language), None)
+            return
         await open_checkout(
             ctx,
             customer,
@@ -344,6 +351,7 @@ async def _receipt_email(
         provider=pending.provider,
         currency=pending.currency,
         slow_after=slow_after,
+        kind=pending.kind,
     )
 
 

@@ -40,18 +40,23 @@ def valid_email(text: str) -> str | None:
 class PendingCheckout:
     """The checkout the customer chose before the bot asked for their e-mail."""
 
-    plan_id: str
+    plan_id: str  # or the top-up's id
     provider: str
     currency: str
+    kind: str = "plan"  # plan | topup
 
     def encode(self) -> str:
-        return f"{_PREFIX}:{self.plan_id}:{self.provider}:{self.currency}"
+        return f"{_PREFIX}:{self.plan_id}:{self.provider}:{self.currency}:{self.kind}"
 
     @classmethod
     def decode(cls, awaiting: str | None) -> PendingCheckout | None:
         if not awaiting:
             return None
         parts = awaiting.split(":")
-        if len(parts) != 4 or parts[0] != _PREFIX:
+        # Four parts: written before top-ups asked for an e-mail too (always a plan).
+        if len(parts) not in (4, 5) or parts[0] != _PREFIX:
             return None
-        return cls(parts[1], parts[2], parts[3])
+        kind = parts[4] if len(parts) == 5 else "plan"
+        if kind not in ("plan", "topup"):
+            return None
+        return cls(parts[1], parts[2], parts[3], kind)

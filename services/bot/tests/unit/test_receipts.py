@@ -43,5 +43,12 @@ def test_the_pending_checkout_survives_the_round_trip_through_the_row() -> None:
     pending = PendingCheckout("y1-promo", "yookassa", "RUB")
     assert PendingCheckout.decode(pending.encode()) == pending
     assert len(pending.encode()) <= 128
+    topup = PendingCheckout("t300", "yookassa", "RUB", kind="topup")
+    assert PendingCheckout.decode(topup.encode()) == topup
+    # Written before top-ups asked for an e-mail: a plan's.
+    assert PendingCheckout.decode("email:m1:yookassa:RUB") == PendingCheckout(
+        "m1", "yookassa", "RUB"
+    )
+    assert PendingCheckout.decode("email:m1:yookassa:RUB:gift") is None
     assert PendingCheckout.decode(None) is None
     assert PendingCheckout.decode("something:else") is None
