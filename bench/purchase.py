@@ -76,6 +76,7 @@ async def _checkouts(
 async def _funded(customer: SimulatedCustomer) -> PaymentLink:
     """A customer whose wallet holds enough for the plan (topped up by YooKassa, not
     measured), left on the plan's screen: paying is then one press of "from the wallet"."""
+    await customer.start()
     topup = await customer.top_up("t300", "yookassa")
     assert customer.screen is not None
     topup_message = customer.screen.message_id
@@ -89,6 +90,7 @@ async def _funded(customer: SimulatedCustomer) -> PaymentLink:
         await asyncio.sleep(0.5)
     else:
         raise TimeoutError("the top-up was never credited")
+    await customer.start()  # back to the menu
     await customer.open_catalog()
     plan = await customer.press("plan:m1")
     return PaymentLink("", f"wallet-{customer.user_id}", plan, "wallet")
@@ -227,7 +229,7 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
                         paid_at[_payment_key(customer, link)] = time.time()
                         if link.provider == "wallet":
                             # Pressed once only: a second press would be a second purchase.
-                            await customer.pay_on_screen("m1", "wallet")
+                            await customer.press_pay("m1", "wallet")
                             return
                         await customer.pay(link)
                         return
