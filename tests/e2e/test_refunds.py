@@ -164,6 +164,41 @@ async def test_a_stars_purchase_is_refunded_whole_and_telegrams_report_is_a_dupl
     assert len(refunded) == 1
 
 
+async def test_a_wata_refund_is_final_by_watas_webhook_and_a_resent_one_changes_nothing(
+    shop: Shop,
+) -> None:
+    customer = await shop.customer()
+    link = await customer.buy("m1", "wata")
+    await customer.pay(link)
+    username = panel_username(subscription_link(await customer.wait_for(ACCESS_READY)))
+    state = await shop.wata.link(link.payment_id)
+    order_id = str(state["link"]["orderId"])
+    [payment] = state["transactions"]
+    applied = await notifications(shop, "wata", "refunded")
+    duplicates = await notifications(shop, "wata", "duplicate")
+
+    # WATA answers the refund request "Pending"; its webhook brings the final status.
+    whole = await refund_command(shop, order_id)
+    assert whole.status == 0, whole.stderr
+    await wait_until(lambda: _status_is(shop, username, "disabled"), timeout_s=30)
+    told = await customer.wait_for(f"{REFUND} 199\u00a0₽")
+    assert "Доступ к VPN закрыт" in (told.text or "")
+    assert await notifications(shop, "wata", "refunded") == applied + 1
+    refunded = await shop.wata.transaction(str(payment["id"]))
+    [refund] = refunded["refunds"]
+    assert refund["status"] == "Paid"
+
+    # The same webhook twice more (the cabinet's "resend"): nothing more happens.
+    await shop.wata.resend_webhook(str(refund["id"]), times=2)
+    await wait_until(
+        lambda: _counted_at_least(shop, "wata", "duplicate", duplicates + 2), timeout_s=30
+    )
+    await asyncio.sleep(1)
+    assert await notifications(shop, "wata", "refunded") == applied + 1
+    assert len(await messages(shop, customer, REFUND)) == 1
+    assert len(await messages(shop, customer, ACCESS_READY)) == 1
+
+
 async def _expire_is(shop: Shop, username: str, expected: int) -> bool:
     user = await shop.marzban.user(username)
     return user is not None and abs(int(user["expire"] or 0) - expected) <= 2
