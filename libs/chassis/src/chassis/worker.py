@@ -130,6 +130,28 @@ async def claim(
         return result.mappings().all()
 
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+async def gather_bounded(
+    call: Callable[[_T], Awaitable[_R]], items: Sequence[_T], *, at_once: int
+) -> list[_R]:
+    """``call`` each item concurrently, at most ``at_once`` at a time; results in order.
+
+    For a worker's calls to a third party: a batch is written in one transaction, but
+    its calls go a few at a time (an HTTP pool costs CPU per pooled connection, see
+    ``chassis.http``).
+    """
+    limit = asyncio.Semaphore(at_once)
+
+    async def bounded(item: _T) -> _R:
+        async with limit:
+            return await call(item)
+
+    return list(await asyncio.gather(*(bounded(item) for item in items)))
+
+
 def trace_carrier() -> dict[str, str]:
     """The current trace context, to store with work a worker will do later."""
     carrier: dict[str, str] = {}

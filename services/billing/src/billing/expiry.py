@@ -12,7 +12,6 @@ for it, it is paid then ("paid after it was canceled"), never lost.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,7 @@ from billing.providers.base import (
 from chassis import metrics
 from chassis.db import transaction
 from chassis.messaging.outbox import Outbox
-from chassis.worker import claim
+from chassis.worker import claim, gather_bounded
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +99,7 @@ class ExpiredPayments:
         overdue = [Overdue(**row) for row in rows]
         if not overdue:
             return 0
-        asking = asyncio.Semaphore(_ASKING_AT_ONCE)
-
-        async def ask(order: Overdue) -> PaymentState | Exception | None:
-            async with asking:
-                return await self._ask(order)
-
-        answers = await asyncio.gather(*(ask(order) for order in overdue))
+        answers = await gather_bounded(self._ask, overdue, at_once=_ASKING_AT_ONCE)
         async with transaction(self._sessions) as session:
             for order, answer in zip(overdue, answers, strict=True):
                 await self._settle(session, order, answer)

@@ -11,7 +11,6 @@ a notification the gateway acknowledged is never dropped.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -39,7 +38,14 @@ from billing.providers.base import (
 from chassis.db import bound, transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
-from chassis.worker import Handoff, RetryPolicy, claim, continuing_trace, trace_carrier
+from chassis.worker import (
+    Handoff,
+    RetryPolicy,
+    claim,
+    continuing_trace,
+    gather_bounded,
+    trace_carrier,
+)
 from contracts.bot import StarsPaymentReceived
 from contracts.gateway import PaymentNotificationReceived, ProviderNotificationReceived
 
@@ -277,13 +283,7 @@ class NotificationVerifier:
             return 0
         # The providers are asked concurrently, outside any transaction; what they said is
         # then settled in one transaction for the whole batch.
-        asking = asyncio.Semaphore(_ASKING_AT_ONCE)
-
-        async def verdict_of(item: Received) -> Verdict | ProviderUnavailable:
-            async with asking:
-                return await self._verdict(item)
-
-        verdicts = await asyncio.gather(*(verdict_of(item) for item in batch))
+        verdicts = await gather_bounded(self._verdict, batch, at_once=_ASKING_AT_ONCE)
         work = list(zip(batch, verdicts, strict=True))
         try:
             async with transaction(self._sessions) as session:
