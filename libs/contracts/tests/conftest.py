@@ -7,6 +7,7 @@ import pytest
 
 from contracts import envelope
 from contracts.billing import (
+    AutopayChanged,
     CatalogPublished,
     CheckoutFailed,
     CheckoutPaid,
@@ -27,6 +28,8 @@ from contracts.billing import (
     WalletChanged,
 )
 from contracts.bot import (
+    AutopayConsent,
+    AutopayTurnedOff,
     CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRegistered,
@@ -80,6 +83,14 @@ def sample_events() -> dict[str, Event]:
             provider="yookassa",
             return_url="https://t.me/MyVpnBot?start=paid",
             requested_at=datetime(2025, 1, 15, 10, 0, tzinfo=UTC),
+            save_payment_method=True,
+            autopay_consent=AutopayConsent(
+                terms_version="autopay-consent/1",
+                language="ru",
+                amount=PRICE,
+                period_days=30,
+                consented_at=datetime(2025, 1, 15, 9, 59, 50, tzinfo=UTC),
+            ),
         ),
         PlanCatalogPublished(
             catalog_version=3,
@@ -154,6 +165,20 @@ def sample_events() -> dict[str, Event]:
             order_id=ORDER_ID,
             amount=PRICE,
             balance=Money(amount_minor=20100, currency="RUB"),
+        ),
+        AutopayChanged(
+            customer_id=CUSTOMER_ID,
+            enabled=True,
+            revision=1,
+            provider="yookassa",
+            method_title="Bank card *4477",
+            amount=PRICE,
+            next_charge_at=datetime(2025, 2, 13, 10, 1, 5, tzinfo=UTC),
+            period_end=datetime(2025, 2, 14, 10, 1, 5, tzinfo=UTC),
+            changed_at=PAID_AT,
+        ),
+        AutopayTurnedOff(
+            customer_id=CUSTOMER_ID, turned_off_at=datetime(2025, 1, 20, 18, 3, tzinfo=UTC)
         ),
         WalletChanged(
             customer_id=CUSTOMER_ID,

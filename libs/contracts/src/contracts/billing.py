@@ -27,6 +27,7 @@ from contracts.fields import (
 )
 from contracts.money import CurrencyCode, Money
 from contracts.topics import (
+    BILLING_AUTOPAY,
     BILLING_CATALOG,
     BILLING_CHECKOUTS,
     BILLING_PAYMENTS,
@@ -51,6 +52,8 @@ CHECKOUT_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "amount_not_accepted",
     "insufficient_funds",
     "email_required",
+    "autopay_unavailable",
+    "price_changed",
 )
 """Reason codes billing uses today in ``CheckoutFailed``; the set may grow within v1."""
 
@@ -401,6 +404,14 @@ class PaymentCanceled(Event):
         ),
     )
 
+    autopay: bool = Field(
+        default=False,
+        description=(
+            "The charge was an automatic renewal of a saved method: billing tells the customer "
+            "itself (once per period), so readers that notify skip it."
+        ),
+    )
+
     def key(self) -> str:
         return str(self.order_id)
 
@@ -625,6 +636,72 @@ class WalletChanged(Event):
     balance: Money = Field(description="The balance after the change.")
     order_id: UUID | None = Field(default=None, description="The order behind it, if any.")
     changed_at: UtcDatetime = Field(description="When the entry was posted.")
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
+AUTOPAY_OFF_REASONS: Final[tuple[str, ...]] = (
+    "customer",
+    "permission_revoked",
+    "method_unusable",
+    "charges_failed",
+    "provider_rejected",
+    "plan_unavailable",
+    "price_raised",
+    "subscription_refunded",
+)
+"""Why automatic renewal is off, as billing names it; the set may grow within v1."""
+
+
+class AutopayChanged(Event):
+    """A customer's automatic renewal as it is now: on (with the next charge) or off (why).
+
+    Emitted by billing whenever it changes: turned on by a payment that saved its method,
+    rescheduled when the subscription's end moves, turned off by the customer, the provider
+    or failed charges. Consumed by the bot (the subscription screen) and the gateway.
+    """
+
+    event_type = "billing.autopay.changed.v1"
+    topic = BILLING_AUTOPAY
+
+    customer_id: UUID = Field(description="The customer.")
+    enabled: bool = Field(description="Whether the next period will be charged automatically.")
+    revision: int = Field(
+        strict=True,
+        ge=1,
+        description="One higher with every change: of two events, the higher is the newer state.",
+    )
+    provider: ProviderName
+    method_title: str | None = Field(
+        default=None,
+        max_length=128,
+        description="How the provider names the saved method, e.g. `Bank card *4477`.",
+    )
+    amount: Money | None = Field(default=None, description="What the next charge takes.")
+    next_charge_at: UtcDatetime | None = Field(
+        default=None, description="When the next charge is made (while enabled)."
+    )
+    period_end: UtcDatetime | None = Field(
+        default=None, description="The end of the paid access the next charge extends."
+    )
+    reason: Slug | None = Field(
+        default=None,
+        description=(
+            "Why it is off (while disabled): "
+            + ", ".join(f"`{reason}`" for reason in AUTOPAY_OFF_REASONS)
+            + ". New reasons may appear."
+        ),
+    )
+    changed_at: UtcDatetime = Field(description="When billing recorded the change.")
+
+    @model_validator(mode="after")
+    def _state(self) -> Self:
+        if self.enabled and (self.next_charge_at is None or self.amount is None):
+            raise ValueError("an enabled autopay has its next charge and amount")
+        if not self.enabled and self.reason is None:
+            raise ValueError("a disabled autopay says why")
+        return self
 
     def key(self) -> str:
         return str(self.customer_id)

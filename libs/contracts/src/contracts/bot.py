@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.envelope import Event
 from contracts.fields import (
@@ -16,7 +16,7 @@ from contracts.fields import (
     TelegramId,
     UtcDatetime,
 )
-from contracts.money import CurrencyCode
+from contracts.money import CurrencyCode, Money
 from contracts.topics import BOT_CHECKOUTS, BOT_CUSTOMERS, BOT_PAYMENTS
 
 
@@ -92,6 +92,24 @@ class CustomerEmailProvided(Event):
         return str(self.customer_id)
 
 
+class AutopayConsent(BaseModel):
+    """What the customer agreed to when they chose to renew automatically: the consent log's
+    record (YooKassa's rules and 376-FZ want the amount, the period and how to cancel shown
+    first, and the consent kept)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    terms_version: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Version of the consent text shown; it changes whenever the text does.",
+    )
+    language: LanguageTag = Field(description="The language the text was shown in.")
+    amount: Money = Field(description="The amount each renewal charges, as shown.")
+    period_days: int = Field(strict=True, ge=1, description="How often, in days, as shown.")
+    consented_at: UtcDatetime = Field(description="When the customer pressed to agree.")
+
+
 class RequestCheckout(Event):
     """The customer chose a plan and a payment provider: billing, make a payment link.
 
@@ -127,8 +145,12 @@ class RequestCheckout(Event):
         default=False,
         description=(
             "The customer consented to automatic renewals with this payment's method, after "
-            "being shown the amount, the period and how to cancel."
+            "being shown the amount, the period and how to cancel (`autopay_consent`)."
         ),
+    )
+    autopay_consent: AutopayConsent | None = Field(
+        default=None,
+        description="What was shown and agreed to; present exactly when `save_payment_method`.",
     )
 
     receipt_email: EmailAddress | None = Field(
@@ -138,6 +160,12 @@ class RequestCheckout(Event):
             "before); billing refuses such a checkout without it (`email_required`)."
         ),
     )
+
+    @model_validator(mode="after")
+    def _consent_saves(self) -> Self:
+        if self.save_payment_method != (self.autopay_consent is not None):
+            raise ValueError("save_payment_method goes with an autopay_consent, and only with one")
+        return self
 
     def key(self) -> str:
         return str(self.checkout_id)
@@ -212,3 +240,21 @@ class StarsPaymentReceived(Event):
 
     def key(self) -> str:
         return self.telegram_payment_charge_id
+
+
+class AutopayTurnedOff(Event):
+    """The customer turned automatic renewal off in the bot: the saved payment method must
+    not be charged again (376-FZ), from the moment billing records this.
+
+    Emitted by the bot when the customer presses "turn off autopay". Consumed by billing,
+    which forgets the method and cancels any charge not yet sent to the provider.
+    """
+
+    event_type = "bot.customer.autopay_turned_off.v1"
+    topic = BOT_CUSTOMERS
+
+    customer_id: UUID = Field(description="The customer.")
+    turned_off_at: UtcDatetime = Field(description="When the customer pressed the button.")
+
+    def key(self) -> str:
+        return str(self.customer_id)

@@ -138,6 +138,14 @@ BILLING_WALLETS: Final = TopicSpec(
     key="customer id (UUID)",
     description="Every change of a customer's wallet balance, in order per customer.",
 )
+BILLING_AUTOPAY: Final = TopicSpec(
+    name="billing.autopay.v1",
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=STREAM_RETENTION_MS,
+    key="customer id (UUID)",
+    description="Each customer's automatic renewal: turned on, rescheduled, turned off.",
+)
 PROVISIONING_ACCESS: Final = TopicSpec(
     name="provisioning.access.v1",
     partitions=6,
@@ -205,6 +213,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     BILLING_PAYMENTS,
     BILLING_SUBSCRIPTIONS,
     BILLING_WALLETS,
+    BILLING_AUTOPAY,
     PROVISIONING_ACCESS,
     NOTIFIER_REQUESTS,
     GATEWAY_PAYMENT_NOTIFICATIONS,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from datetime import timedelta
 
+from billing.autopay import turned_off
+from billing.autopay_worker import AutopayCharges
 from billing.catalog import PaymentMethods, publish_if_changed
 from billing.checkout import CheckoutPayments, Checkouts
 from billing.customers import record_customer, record_email, record_language
@@ -23,6 +25,7 @@ from chassis.db import transaction
 from chassis.service import Service
 from chassis.worker import Handoff, RetryPolicy, Wakeup, run_worker
 from contracts.bot import (
+    AutopayTurnedOff,
     CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRegistered,
@@ -101,7 +104,10 @@ def build(settings: BillingSettings) -> Service:
     providers = build_providers(settings)
     wallet_currency = settings.wallet_currency if WALLET in settings.methods else None
     methods = PaymentMethods.of(
-        providers, wallet_currency=wallet_currency, receipts=settings.receipts_enabled
+        providers,
+        wallet_currency=wallet_currency,
+        receipts=settings.receipts_enabled,
+        autopay=settings.autopay_enabled,
     )
 
     checkout_wakeup = Wakeup()
@@ -111,6 +117,7 @@ def build(settings: BillingSettings) -> Service:
         checkout_wakeup,
         wallet_currency=wallet_currency,
         receipts=settings.receipts_enabled,
+        autopay=settings.autopay_enabled,
     )
     payments = CheckoutPayments(
         providers,
@@ -138,6 +145,18 @@ def build(settings: BillingSettings) -> Service:
         recheck=timedelta(seconds=settings.expired_payment_recheck_s),
         checks=settings.expired_payment_checks,
     )
+    renewals = AutopayCharges(
+        providers,
+        service.sessions,
+        service.outbox,
+        schedule=settings.autopay_schedule,
+        unavailable_attempts=settings.autopay_unavailable_attempts,
+        # Well inside YooKassa's 24 hours of an idempotence key: 12 tries take under an hour.
+        unavailable_retry=RetryPolicy(first_delay_s=5.0, max_delay_s=600.0),
+        pending_timeout=timedelta(seconds=settings.autopay_pending_timeout_s),
+        receipts=settings.receipts_enabled,
+        receipt_vat_code=settings.receipt_vat_code,
+    )
     handoff: Handoff[Received] = Handoff(Wakeup())
     inbox = NotificationInbox(handoff)
     verifier = NotificationVerifier(
@@ -159,6 +178,7 @@ def build(settings: BillingSettings) -> Service:
     consumer.handles(CustomerRegistered)(record_customer)
     consumer.handles(CustomerLanguageChanged)(record_language)
     consumer.handles(CustomerEmailProvided)(record_email)
+    consumer.handles(AutopayTurnedOff)(turned_off)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:
@@ -172,6 +192,9 @@ def build(settings: BillingSettings) -> Service:
         ("refund-payouts", refund_payouts, Wakeup(), 1.0),
         # Nothing announces an expiry, and minutes late is on time: found by polling.
         ("expired-payments", expired, Wakeup(), 15.0),
+        # Renewals are due by the clock, and what payments record for them is found by
+        # polling (a few seconds late is on time).
+        ("autopay", renewals, Wakeup(), settings.autopay_poll_s),
     ):
         service.background(
             name,

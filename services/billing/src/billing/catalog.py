@@ -43,13 +43,19 @@ class PaymentMethods:
 
     @classmethod
     def of(
-        cls, providers: Providers, *, wallet_currency: str | None, receipts: bool
+        cls,
+        providers: Providers,
+        *,
+        wallet_currency: str | None,
+        receipts: bool,
+        autopay: bool = False,
     ) -> PaymentMethods:
         offers = [
             PaymentMethodOffer(
                 provider=provider.name,
                 currencies=tuple(sorted(provider.capabilities.currencies)),
-                recurring=provider.capabilities.recurring,
+                # Offered only where the shop allows saved methods (BILLING_AUTOPAY_ENABLED).
+                recurring=autopay and provider.capabilities.recurring,
                 receipt_email_required=receipts and provider.capabilities.receipts,
             )
             for provider in providers

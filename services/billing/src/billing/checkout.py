@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing import ledger, orders, payments, wallets
+from billing import autopay, ledger, orders, payments, wallets
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind, OrderStatus
@@ -38,7 +38,7 @@ from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
 from chassis.worker import RetryPolicy, Wakeup, continuing_trace, trace_carrier
 from contracts.billing import CheckoutFailed, CheckoutPaid, CheckoutReady, TelegramInvoice
-from contracts.bot import RequestCheckout, RequestTopUp
+from contracts.bot import AutopayConsent, RequestCheckout, RequestTopUp
 from contracts.envelope import Event
 from contracts.money import Money
 
@@ -111,6 +111,7 @@ class Checkouts:
         *,
         wallet_currency: str | None,
         receipts: bool = False,
+        autopay: bool = False,
     ) -> None:
         self._providers = providers
         self._outbox = outbox
@@ -118,6 +119,8 @@ class Checkouts:
         self._wallet_currency = wallet_currency
         # 54-FZ receipts with every payment of a provider that fiscalizes (YooKassa).
         self._receipts = receipts
+        # Payments may save their method for automatic renewals (the shop allows it).
+        self._autopay = autopay
 
     async def plan(self, request: RequestCheckout, ctx: MessageContext) -> None:
         await self._checkout(ctx, request, OrderKind.PLAN, request.plan_id, request.return_url)
@@ -147,6 +150,8 @@ class Checkouts:
             price = choose_price(
                 item, request.provider, provider, self._wallet_currency, request.currency
             )
+            if isinstance(request, RequestCheckout) and request.autopay_consent is not None:
+                self._check_consent(request.autopay_consent, item, provider, price)
         except Refusal as refusal:
             log.info(
                 "checkout refused",
@@ -190,6 +195,7 @@ class Checkouts:
             traffic_limit_bytes=item.traffic_limit_bytes,
             provider=request.provider,
             receipt_email=receipt_email,
+            autopay_charge=False,
             status=OrderStatus.PENDING.value,
             return_url=return_url,
             checkout_attempts=0,
@@ -197,11 +203,31 @@ class Checkouts:
             trace_context=trace_carrier(),
         )
         session.add(order)
+        if isinstance(request, RequestCheckout) and request.autopay_consent is not None:
+            await autopay.record_consent(session, order, request.autopay_consent)
         if request.provider == WALLET:
             await ctx.publish_many(await _pay_from_wallet(session, order))
             return
         order.checkout_due_at = datetime.now(UTC)
         ctx.after_commit(self._wakeup.set)
+
+    def _check_consent(
+        self,
+        consent: AutopayConsent,
+        item: Item,
+        provider: PaymentProvider | None,
+        price: Money,
+    ) -> None:
+        """Saving the method needs autopay allowed, a provider that keeps methods, and
+        consent to exactly what renewals will charge."""
+        if not self._autopay or provider is None or not provider.capabilities.recurring:
+            raise Refusal("autopay_unavailable", "automatic renewal is not offered with it")
+        if consent.amount != price or consent.period_days != item.duration_days:
+            raise Refusal(
+                "price_changed",
+                f"consent to {consent.amount} every {consent.period_days} days; the plan is "
+                f"{price} every {item.duration_days} days",
+            )
 
 
 async def _item(session: AsyncSession, kind: OrderKind, item_id: str) -> Item:
@@ -285,6 +311,7 @@ class DuePayment:
     checkout_correlation_id: str | None
     trace_context: dict[str, str] | None
     receipt_email: str | None
+    autopay_consent_id: uuid.UUID | None
 
     @property
     def amount(self) -> Money:
@@ -380,6 +407,7 @@ class CheckoutPayments:
             attempt=due.checkout_attempts,
             language=due.language,
             receipt=receipt,
+            save_method=due.autopay_consent_id is not None,
         )
 
     async def _decide(

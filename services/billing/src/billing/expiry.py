@@ -20,7 +20,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing import orders, payments
+from billing import autopay, orders, payments
 from billing.domain import orders as rules
 from billing.providers import Providers
 from billing.providers.base import (
@@ -164,5 +164,7 @@ class ExpiredPayments:
             party="merchant",
             reason="expired",
         )
+        if settlement.changed:
+            await autopay.declined(session, locked)
         detail = f"the provider's payment is {why} after {order.expiry_checks} checks"
         return payments.Outcome(settlement.outcome, detail, settlement.events)

@@ -166,6 +166,10 @@ class Order(Base):
     checkout_attempts: Mapped[int] = mapped_column(Integer, default=0)
     checkout_correlation_id: Mapped[str | None] = mapped_column(String(128))
     trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    # Autopay (billing.autopay): the consent a checkout that saves its method was given (an
+    # AutopayConsentRow), and whether this order is a charge autopay made of a saved method.
+    autopay_consent_id: Mapped[UUID | None]
+    autopay_charge: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (
         Index(
@@ -199,6 +203,79 @@ class Subscription(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AutopayConsentRow(Base):
+    """The consent log: what a customer agreed to before a payment saved their method
+    (the text's version, amount and period shown), and when it was withdrawn."""
+
+    __tablename__ = "autopay_consents"
+
+    consent_id: Mapped[UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[UUID] = mapped_column(index=True)
+    order_id: Mapped[UUID] = mapped_column(ForeignKey("orders.order_id"))
+    terms_version: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(35))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    period_days: Mapped[int] = mapped_column(Integer)
+    consented_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))  # an AutopayChanged reason
+
+
+class Autopay(Base):
+    """A customer's automatic renewal: the saved method, what it charges, and what is due.
+
+    Its rules are ``billing.domain.autopay``; its SQL and changes ``billing.autopay``; the
+    worker that sends reminders and charges is ``billing.autopay_worker``.
+    """
+
+    __tablename__ = "autopays"
+
+    customer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    subscription_id: Mapped[UUID]
+    provider: Mapped[str] = mapped_column(String(32))
+    # Forgotten (None) as soon as autopay is off: a withdrawn method is never charged.
+    method_id: Mapped[str | None] = mapped_column(String(128))
+    method_title: Mapped[str | None] = mapped_column(String(128))
+    consent_id: Mapped[UUID | None] = mapped_column(ForeignKey("autopay_consents.consent_id"))
+    plan_id: Mapped[str] = mapped_column(String(32))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # consented; a charge takes no more
+    currency: Mapped[str] = mapped_column(String(3))
+    period_days: Mapped[int] = mapped_column(Integer)
+    receipt_email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(35))
+    enabled: Mapped[bool]
+    disabled_reason: Mapped[str | None] = mapped_column(String(64))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revision: Mapped[int] = mapped_column(Integer)
+    # The end of paid access the next charge extends; a charge is made only while the
+    # subscription still ends there (an earlier payment by hand moves it).
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    notice_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # None while a charge is with the provider (charge_order_id) or autopay is off.
+    charge_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    charge_order_id: Mapped[UUID | None]
+    # What happened that the worker has yet to plan for and tell (billing.autopay.Change),
+    # written by the payment and refund code, which has no schedule; and a decline's reason.
+    change: Mapped[str | None] = mapped_column(String(16))
+    decline_reason: Mapped[str | None] = mapped_column(String(64))
+    declines: Mapped[int] = mapped_column(Integer, default=0)  # of this period's charges
+    unavailable_attempts: Mapped[int] = mapped_column(Integer, default=0)  # of this charge
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="positive"),
+        Index("ix_autopays_charge_due_at", "charge_due_at", postgresql_where=text("enabled")),
+        Index("ix_autopays_notice_due_at", "notice_due_at", postgresql_where=text("enabled")),
+        Index("ix_autopays_change", "change", postgresql_where=text("change IS NOT NULL")),
+    )
 
 
 class Refund(Base):

@@ -89,7 +89,7 @@ _CLAIM_DUE_PAYMENTS = text(
     RETURNING o.order_id, o.checkout_id, o.customer_id, o.kind, o.plan_id, o.topup_id,
         o.credit_minor, o.credit_currency, o.language, o.title, o.amount_minor, o.currency,
         o.provider, o.return_url, o.checkout_attempts, o.checkout_correlation_id,
-        o.trace_context, o.receipt_email
+        o.trace_context, o.receipt_email, o.autopay_consent_id
     """
 )
 

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import ledger, orders, wallets
+from billing import autopay, ledger, orders, wallets
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind
 from billing.models import Order
-from billing.providers.base import PaymentState, PaymentStatus
+from billing.providers.base import PaymentState, PaymentStatus, SavedMethod
 from billing.subscriptions import extend_for
 from contracts.envelope import Event
 from contracts.money import Money
@@ -66,6 +66,8 @@ async def settle(session: AsyncSession, provider: str, state: PaymentState) -> O
                 "a provider canceled a payment of a settled order",
                 extra={"order_id": str(order.order_id), "status": order.status},
             )
+        if settlement.changed:
+            await autopay.declined(session, order)
         return Outcome(settlement.outcome, settlement.detail, settlement.events)
     if state.status is PaymentStatus.CANCELED:
         return Outcome("declined_attempt", state.cancellation_reason)
@@ -81,7 +83,7 @@ async def _paid(session: AsyncSession, order: Order, state: PaymentState) -> Out
         log.warning(settlement.detail, extra={"order_id": str(order.order_id)})
     entry = _entry_for(order, state.provider_payment_id)
     moves = await ledger.post_moving(session, entry) or []
-    delivered = await deliver(session, order, paid_at)
+    delivered = await deliver(session, order, paid_at, state.saved_method)
     credited = tuple(wallets.changed(entry, move, paid_at) for move in moves)
     return Outcome(
         settlement.outcome, settlement.detail, (*settlement.events, *delivered, *credited)
@@ -113,9 +115,13 @@ def credit_of(order: Order) -> Money:
     return Money(amount_minor=order.credit_minor, currency=order.credit_currency)
 
 
-async def deliver(session: AsyncSession, order: Order, paid_at: datetime) -> tuple[Event, ...]:
-    """What a paid order buys: a plan's period (an event provisioning acts on). A top-up's
-    credit is the ledger entry itself."""
-    if order.kind == OrderKind.PLAN:
-        return (await extend_for(session, order, paid_at),)
-    return ()
+async def deliver(
+    session: AsyncSession, order: Order, paid_at: datetime, saved: SavedMethod | None = None
+) -> tuple[Event, ...]:
+    """What a paid order buys: a plan's period (an event provisioning acts on), which also
+    moves or starts autopay (``saved``: the method the payment saved). A top-up's credit is
+    the ledger entry itself."""
+    if order.kind != OrderKind.PLAN:
+        return ()
+    period = await extend_for(session, order, paid_at)
+    return (period, *await autopay.paid(session, order, saved, period.period_end))

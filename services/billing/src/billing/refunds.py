@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import ledger, orders, wallets
+from billing import autopay, ledger, orders, wallets
 from billing import refund_queries as queries
 from billing.domain import ledger as entries
 from billing.domain import orders as order_rules
@@ -328,7 +328,11 @@ async def _succeed(
             amount_minor=refund.amount_minor,
             now=now,
         )
-        shortened = (event,) if event is not None else ()
+        if event is not None:
+            follows = await autopay.refunded(
+                session, order.customer_id, event.period_end, ended=event.ended
+            )
+            shortened = (event, *follows)
     refunded = PaymentRefunded(
         order_id=order.order_id,
         checkout_id=order.checkout_id,

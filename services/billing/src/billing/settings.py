@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from billing.domain.autopay import Schedule
 from chassis.settings import Port, SandboxCheck, ServiceSettings, sandbox_setting
 
 KNOWN_METHODS = ("yookassa", "wata", "telegram_stars", "cryptopay", "wallet")
@@ -123,12 +125,66 @@ class BillingSettings(ServiceSettings):
         ge=1,
         description="Looks at a payment still open past expiry before it is closed as expired",
     )
+    autopay_enabled: bool = Field(
+        default=False,
+        description=(
+            "Offer automatic renewal with saved YooKassa methods (a live shop needs "
+            "autopayments enabled by its YooKassa manager first)"
+        ),
+    )
+    autopay_charge_before_s: float = Field(
+        default=86400.0, gt=0, description="How long before a period ends its renewal is charged"
+    )
+    autopay_notice_before_s: float = Field(
+        default=3 * 86400.0,
+        gt=0,
+        description="How long before a period ends the customer is reminded of the charge",
+    )
+    autopay_retry_delays_s: str = Field(
+        default="21600,43200",
+        pattern=r"^\s*(\d+(\.\d+)?\s*(,\s*\d+(\.\d+)?\s*)*)?$",
+        description="After a declined renewal, the pauses before each new try (comma-separated)",
+    )
+    autopay_unavailable_attempts: int = Field(
+        default=12,
+        ge=1,
+        description="Tries of one renewal charge while the provider does not answer",
+    )
+    autopay_pending_timeout_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A renewal the provider leaves pending this long is looked up by billing",
+    )
+    autopay_poll_s: float = Field(
+        default=5.0, gt=0, description="How often billing looks for renewals and reminders due"
+    )
     refund_retry_first_delay_s: float = Field(default=1.0, gt=0)
     refund_retry_max_delay_s: float = Field(default=60.0, gt=0)
 
     @property
     def methods(self) -> tuple[str, ...]:
         return tuple(m.strip() for m in self.payment_methods.split(",") if m.strip())
+
+    @property
+    def autopay_schedule(self) -> Schedule:
+        return Schedule(
+            charge_before=timedelta(seconds=self.autopay_charge_before_s),
+            notice_before=timedelta(seconds=self.autopay_notice_before_s),
+            retry_delays=tuple(
+                timedelta(seconds=float(delay))
+                for delay in self.autopay_retry_delays_s.split(",")
+                if delay.strip()
+            ),
+        )
+
+    @model_validator(mode="after")
+    def _autopay_schedule_is_sound(self) -> Self:
+        if self.autopay_notice_before_s < self.autopay_charge_before_s:
+            raise ValueError(
+                "BILLING_AUTOPAY_NOTICE_BEFORE_S must be at least BILLING_AUTOPAY_CHARGE_BEFORE_S:"
+                " the reminder comes before the charge"
+            )
+        return self
 
     @model_validator(mode="after")
     def _known_methods(self) -> Self:

@@ -76,6 +76,7 @@ class OrderLike(Protocol):
     paid_at: datetime | None
     canceled_at: datetime | None
     refunded_minor: int
+    autopay_charge: bool
 
 
 def status_of(order: OrderLike) -> OrderStatus:
@@ -172,6 +173,7 @@ def cancel(
         canceled_at=canceled_at,
         cancellation_party=order.cancellation_party,
         cancellation_reason=order.cancellation_reason,
+        autopay=order.autopay_charge,
     )
     return Settlement("canceled", (event,))
 
