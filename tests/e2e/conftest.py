@@ -81,8 +81,13 @@ class Shop:
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def shop(postgres_admin_dsn: str, kafka: KafkaInfo) -> AsyncIterator[Shop]:
-    """Every service as its own process, wired to the Telegram, YooKassa and Marzban sandboxes."""
+async def shop(
+    postgres_admin_dsn: str, kafka: KafkaInfo, request: pytest.FixtureRequest
+) -> AsyncIterator[Shop]:
+    """Every service as its own process, wired to the Telegram, YooKassa and Marzban sandboxes.
+
+    A test module's ``SHOP_ENV`` (a dict) adds or overrides settings for its platform.
+    """
     gateway_port = free_port()
     sandboxes = Sandboxes(gateway_url=f"http://127.0.0.1:{gateway_port}")
     await sandboxes.start()
@@ -104,7 +109,8 @@ async def shop(postgres_admin_dsn: str, kafka: KafkaInfo) -> AsyncIterator[Shop]
             # Short ingress deadlines, so that slow-header and slow-body attacks take seconds.
             "GATEWAY_HTTP_HEADER_TIMEOUT_S": "2",
             "GATEWAY_HTTP_BODY_TIMEOUT_S": "2",
-        },
+        }
+        | getattr(request.module, "SHOP_ENV", {}),
         prefer_default_ports=False,
         log_format="json",
     )

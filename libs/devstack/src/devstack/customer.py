@@ -158,6 +158,13 @@ class SimulatedCustomer:
         await self.press(f"plan:{plan_id}")
         return await self.pay_on_screen(plan_id, provider)
 
+    async def checkout_renewing(self, plan_id: str, provider: str = "yookassa") -> PaymentLink:
+        """From the catalog: choose the plan, ask to renew it automatically with
+        ``provider``, read the terms, agree, and wait for the payment link."""
+        await self.press(f"plan:{plan_id}")
+        await self.press(f"apt:{plan_id}:{provider}:")
+        return await self._pay_with(f"ap:{plan_id}:{provider}:", provider)
+
     async def press_pay(self, plan_id: str, provider: str) -> None:
         """On the plan's screen already: press pay with ``provider``, not waiting for the
         answer (a load driver measures it elsewhere)."""

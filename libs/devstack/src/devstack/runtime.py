@@ -59,6 +59,8 @@ REAL_THIRD_PARTIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
             "BILLING_YOOKASSA_SHOP_ID",
             "BILLING_YOOKASSA_SECRET_KEY",
             "BILLING_YOOKASSA_RETURN_URL",
+            # The sandbox shop allows autopayments; a real shop says so itself.
+            "BILLING_AUTOPAY_ENABLED",
             "GATEWAY_PROVIDER_SOURCE_CHECK",
             "GATEWAY_TRUSTED_PROXIES",
         ),

@@ -126,6 +126,7 @@ class Sandboxes:
             "BILLING_YOOKASSA_RETURN_URL": f"https://t.me/{BOT.username}",
             "BILLING_BOT_URL": f"https://t.me/{BOT.username}",
             "BILLING_PAYMENT_METHODS": PAYMENT_METHODS,
+            "BILLING_AUTOPAY_ENABLED": "true",  # as YooKassa's test shops allow
             "BILLING_WATA_API_URL": f"{wata}/api/h2h",
             "BILLING_WATA_ACCESS_TOKEN": WATA_TOKEN,
             "BILLING_CRYPTOPAY_API_URL": f"{cryptopay}/api",

@@ -133,6 +133,28 @@ async def test_a_planned_decline_cancels_the_next_charge_only(sandbox: Sandbox) 
     assert (await sandbox.control.payment_method(method_id))["planned_charges"] == []
 
 
+async def test_charges_can_be_planned_before_the_method_is_saved(sandbox: Sandbox) -> None:
+    """A test decides the first renewals before the customer pays: nothing can race it."""
+    first = await sandbox.create_payment(save_payment_method=True)
+    await sandbox.control.plan_charges(first["id"], reason="insufficient_funds")
+    await sandbox.control.succeed(first["id"])
+
+    declined = (await sandbox.post("payments", renewal(first["id"]))).json()
+    paid = (await sandbox.post("payments", renewal(first["id"]))).json()
+
+    assert declined["cancellation_details"]["reason"] == "insufficient_funds"
+    assert paid["status"] == "succeeded"
+
+
+async def test_charges_cannot_be_planned_for_a_payment_that_saves_nothing(
+    sandbox: Sandbox,
+) -> None:
+    once = await sandbox.create_payment()
+    with pytest.raises(SandboxControlError) as refused:
+        await sandbox.control.plan_charges(once["id"])
+    assert refused.value.status_code == 404
+
+
 async def test_planned_declines_come_in_order_with_their_party(sandbox: Sandbox) -> None:
     method_id = await saved_method(sandbox)
     await sandbox.control.plan_charges(method_id, reason="card_expired", count=2)

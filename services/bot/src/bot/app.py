@@ -11,6 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
+from bot.autopay import record_change as record_autopay_change
 from bot.catalog import mirror_catalog
 from bot.checkouts import CheckoutAnswers, CheckoutScreens
 from bot.customers import CustomerMiddleware
@@ -32,6 +33,7 @@ from chassis.messaging.consumer import MessageContext
 from chassis.service import Service
 from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import (
+    AutopayChanged,
     CatalogPublished,
     CheckoutFailed,
     CheckoutPaid,
@@ -106,6 +108,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(SubscriptionShortened)(record_shortening)
     consumer.handles(AccessGranted)(record_access)
     consumer.handles(WalletChanged)(wallet_changed)
+    consumer.handles(AutopayChanged)(record_autopay_change)
     # The catalog is read by a group of its own: its one compacted partition is replayed
     # from the start by a new replica set without holding up the busy topics. The v2
     # catalog has a new group, so that it too is read from the start.

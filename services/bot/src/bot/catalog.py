@@ -47,6 +47,24 @@ class Catalog:
                 offered.append((method, price))
         return offered
 
+    def plan_offer(
+        self, plan_id: str, provider: str, currency: str
+    ) -> tuple[PlanOffer, PaymentMethodOffer, Money] | None:
+        """The plan, the way to pay and the price a button chose, if they are still on sale
+        together: a button outlives the catalog it was made from. An empty ``currency`` (a
+        button from an older version) is whichever price the method shows."""
+        plan = self.plan(plan_id)
+        if plan is None or not plan.active:
+            return None
+        return next(
+            (
+                (plan, method, price)
+                for method, price in self.offers(plan.prices)
+                if method.provider == provider and currency in ("", price.currency)
+            ),
+            None,
+        )
+
 
 EMPTY = Catalog([], [], [], None)
 

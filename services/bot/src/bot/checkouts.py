@@ -46,7 +46,7 @@ from contracts.billing import (
     TelegramInvoice,
     WalletChanged,
 )
-from contracts.bot import RequestCheckout, RequestTopUp
+from contracts.bot import AutopayConsent, RequestCheckout, RequestTopUp
 from contracts.money import Money
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,10 @@ async def open_checkout(
     currency: str | None,
     slow_after: timedelta,
     kind: str = "plan",
+    autopay: AutopayConsent | None = None,
 ) -> UUID:
-    """Record the checkout the customer asked for on ``message_id`` and ask billing for it."""
+    """Record the checkout the customer asked for on ``message_id`` and ask billing for it;
+    a plan's with ``autopay``, the consent to save the method for automatic renewals."""
     now = datetime.now(UTC)
     checkout_id = uuid.uuid4()
     ctx.session.add(
@@ -102,6 +104,8 @@ async def open_checkout(
             currency=currency,
             requested_at=now,
             receipt_email=customer.email,
+            save_payment_method=autopay is not None,
+            autopay_consent=autopay,
         )
     )
     await ctx.publish(command)

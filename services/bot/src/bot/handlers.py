@@ -1,4 +1,5 @@
-"""What the customer can do in the chat: start, browse plans, pay, see the subscription.
+"""What the customer can do in the chat: start, browse plans, pay (renewing automatically
+or once, where the method can renew), see the subscription and turn its autopay off.
 
 Handlers are thin: they read the bot's own tables, publish commands through the outbox
 of the update's transaction, and answer in the customer's language. Every button press
@@ -15,21 +16,25 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import select
 
-from bot import keyboards
+from bot import autopay, keyboards
 from bot.catalog import current_catalog, current_plans, plan_title
 from bot.checkouts import open_checkout
-from bot.models import Customer, CustomerSubscription
+from bot.models import Customer, CustomerAutopay, CustomerSubscription
 from bot.receipts import PendingCheckout, valid_email
-from bot.texts import LANGUAGES, Html, gib, say
+from bot.texts import LANGUAGES, Html, gib, method_name, say
 from bot.wallets import wallet_view
 from chassis.messaging.consumer import MessageContext
+from contracts.billing import PaymentMethodOffer
 from contracts.bot import CustomerEmailProvided, CustomerLanguageChanged
 
 log = logging.getLogger(__name__)
 
 
 def subscription_view(
-    subscription: CustomerSubscription | None, language: str, now: datetime
+    subscription: CustomerSubscription | None,
+    language: str,
+    now: datetime,
+    renewal: CustomerAutopay | None = None,
 ) -> str:
     if subscription is None:
         return say("subscription-none", language)
@@ -44,7 +49,7 @@ def subscription_view(
         if subscription.subscription_url
         else say("subscription-no-link", language)
     )
-    return say(
+    text = say(
         "subscription-active",
         language,
         status=Html(say(status, language)),
@@ -52,6 +57,7 @@ def subscription_view(
         traffic_gib=gib(subscription.traffic_limit_bytes),
         link=Html(link),
     )
+    return text if renewal is None else f"{text}\n\n{autopay.autopay_line(renewal, language)}"
 
 
 def build_router(*, slow_after: timedelta) -> Router:
@@ -149,41 +155,105 @@ def build_router(*, slow_after: timedelta) -> Router:
     ) -> None:
         language = customer.language
         catalog = await current_catalog(ctx.session)
-        plan = catalog.plan(callback_data.plan_id)
-        offered = {
-            (method.provider, price.currency)
-            for method, price in (catalog.offers(plan.prices) if plan is not None else [])
-        }
-        currency = callback_data.currency or None
-        chosen = (callback_data.provider, currency) in offered or (
-            currency is None and any(p == callback_data.provider for p, _ in offered)
+        chosen = catalog.plan_offer(
+            callback_data.plan_id, callback_data.provider, callback_data.currency
         )
-        if plan is None or not plan.active or not chosen or query.message is None:
+        if chosen is None or query.message is None:
             await _show(
                 query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
             )
             return
-        method = next(m for m in catalog.methods if m.provider == callback_data.provider)
-        if method.receipt_email_required and customer.email is None:
-            price = catalog.offers(plan.prices)
-            chosen_currency = currency or next(
-                p.currency for m, p in price if m.provider == method.provider
-            )
-            customer.awaiting = PendingCheckout(
-                plan.plan_id, method.provider, chosen_currency
-            ).encode()
-            await _show(query, say("receipt-email-ask", language), None)
-            return
-        await open_checkout(
+        plan, method, price = chosen
+        await _pay_plan(
+            query,
             ctx,
             customer,
+            PendingCheckout(plan.plan_id, method.provider, price.currency),
+            method,
             message_id=query.message.message_id,
-            plan_id=plan.plan_id,
-            provider=callback_data.provider,
-            currency=currency,
             slow_after=slow_after,
         )
-        await _show(query, say("checkout-preparing", language), None)
+
+    @router.callback_query(keyboards.AutopayTerms.filter())
+    async def autopay_terms(
+        query: CallbackQuery,
+        callback_data: keyboards.AutopayTerms,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        """Before a payment saves its method, the customer reads what they agree to: the
+        amount, how often, when, and how to turn it off."""
+        language = customer.language
+        catalog = await current_catalog(ctx.session)
+        chosen = catalog.plan_offer(
+            callback_data.plan_id, callback_data.provider, callback_data.currency
+        )
+        if chosen is None or not chosen[1].recurring:
+            await _show(
+                query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
+            )
+            return
+        plan, method, price = chosen
+        text = say(
+            autopay.TERMS_MESSAGE,
+            language,
+            title=plan_title(plan, language),
+            method=method_name(method.provider, language),
+            price=price,
+            days=plan.duration_days,
+        )
+        await _show(query, text, keyboards.autopay_consent(plan, method.provider, price, language))
+
+    @router.callback_query(keyboards.Autopay.filter())
+    async def pay_with_autopay(
+        query: CallbackQuery,
+        callback_data: keyboards.Autopay,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        """The customer agreed: checked again (the catalog may have changed since the
+        terms were shown), and the consent is to exactly the price they read."""
+        language = customer.language
+        catalog = await current_catalog(ctx.session)
+        chosen = catalog.plan_offer(
+            callback_data.plan_id, callback_data.provider, callback_data.currency
+        )
+        if (
+            chosen is None
+            or not chosen[1].recurring
+            or chosen[2].amount_minor != callback_data.amount_minor
+            or query.message is None
+        ):
+            await _show(
+                query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
+            )
+            return
+        plan, method, price = chosen
+        agreed = autopay.consent(plan, price, language)
+        await _pay_plan(
+            query,
+            ctx,
+            customer,
+            PendingCheckout(plan.plan_id, method.provider, price.currency, autopay=agreed),
+            method,
+            message_id=query.message.message_id,
+            slow_after=slow_after,
+        )
+
+    @router.callback_query(keyboards.TurnOffAutopay.filter())
+    async def turn_off_autopay(
+        query: CallbackQuery, customer: Customer, ctx: MessageContext
+    ) -> None:
+        """Off at once, whatever billing does next; pressed again, only the screen again."""
+        language = customer.language
+        await autopay.turn_off(ctx, customer.customer_id)
+        subscription = await _subscription_of(ctx, customer)
+        if subscription is None:
+            # A button with no subscription behind it: what there is instead.
+            await _show(query, *await _subscription_screen(ctx, customer))
+            return
+        text = say("autopay-turned-off", language, expires=subscription.period_end)
+        await _show(query, text, keyboards.main_menu(language))
 
     @router.message(Command("wallet"))
     async def wallet_command(message: Message, customer: Customer, ctx: MessageContext) -> None:
@@ -310,14 +380,51 @@ async def _catalog_screen(ctx: MessageContext, language: str) -> tuple[str, Inli
     return say("catalog-title", language), keyboards.catalog(plans, language)
 
 
+async def _subscription_of(ctx: MessageContext, customer: Customer) -> CustomerSubscription | None:
+    subscription: CustomerSubscription | None = await ctx.session.scalar(
+        select(CustomerSubscription).where(CustomerSubscription.customer_id == customer.customer_id)
+    )
+    return subscription
+
+
 async def _subscription_screen(
     ctx: MessageContext, customer: Customer
 ) -> tuple[str, InlineKeyboardMarkup]:
-    subscription = await ctx.session.scalar(
-        select(CustomerSubscription).where(CustomerSubscription.customer_id == customer.customer_id)
+    subscription = await _subscription_of(ctx, customer)
+    renewal = await ctx.session.get(CustomerAutopay, customer.customer_id)
+    text = subscription_view(subscription, customer.language, datetime.now(UTC), renewal)
+    autopay_on = subscription is not None and renewal is not None and renewal.enabled
+    return text, keyboards.subscription(customer.language, autopay_on=autopay_on)
+
+
+async def _pay_plan(
+    query: CallbackQuery,
+    ctx: MessageContext,
+    customer: Customer,
+    chosen: PendingCheckout,
+    method: PaymentMethodOffer,
+    *,
+    message_id: int,
+    slow_after: timedelta,
+) -> None:
+    """Open the checkout of a plan on the pressed message, unless the method needs a
+    receipt e-mail the bot does not have yet: then the choice waits for the answer."""
+    language = customer.language
+    if method.receipt_email_required and customer.email is None:
+        customer.awaiting = chosen.encode()
+        await _show(query, say("receipt-email-ask", language), None)
+        return
+    await open_checkout(
+        ctx,
+        customer,
+        message_id=message_id,
+        plan_id=chosen.plan_id,
+        provider=chosen.provider,
+        currency=chosen.currency,
+        slow_after=slow_after,
+        autopay=chosen.autopay,
     )
-    text = subscription_view(subscription, customer.language, datetime.now(UTC))
-    return text, keyboards.main_menu(customer.language)
+    await _show(query, say("checkout-preparing", language), None)
 
 
 async def _receipt_email(
@@ -352,6 +459,7 @@ async def _receipt_email(
         currency=pending.currency,
         slow_after=slow_after,
         kind=pending.kind,
+        autopay=pending.autopay,
     )
 
 

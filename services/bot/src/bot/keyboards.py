@@ -25,6 +25,27 @@ class Pay(CallbackData, prefix="pay"):
     currency: str = ""  # the price the button showed; empty on buttons from older versions
 
 
+class AutopayTerms(CallbackData, prefix="apt"):
+    """Renew a plan automatically with this method: shows what the customer agrees to."""
+
+    plan_id: str
+    provider: str
+    currency: str
+
+
+class Autopay(CallbackData, prefix="ap"):
+    """The customer agreed, on the consent screen, to the terms for exactly this price."""
+
+    plan_id: str
+    provider: str
+    currency: str
+    amount_minor: int  # the price the screen showed: a changed price asks again
+
+
+class TurnOffAutopay(CallbackData, prefix="apoff"):
+    """The button of "My subscription" that turns autopay off."""
+
+
 class TopUp(CallbackData, prefix="top"):
     topup_id: str
 
@@ -80,24 +101,58 @@ def catalog(plans: list[PlanOffer], language: str) -> InlineKeyboardMarkup:
 def pay(
     plan: PlanOffer, offers: list[tuple[PaymentMethodOffer, Money]], language: str
 ) -> InlineKeyboardMarkup:
-    """One button per way to pay the plan, each with the price in its own currency."""
-    rows = [
-        [
-            _button(
-                say(
-                    "pay-button",
-                    language,
-                    method=method_name(method.provider, language),
-                    price=price,
-                ),
-                Pay(plan_id=plan.plan_id, provider=method.provider, currency=price.currency),
+    """One button per way to pay the plan once, each with the price in its own currency;
+    and, under a method that can renew it, one to renew automatically (terms first)."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for method, price in offers:
+        name = method_name(method.provider, language)
+        rows.append(
+            [
+                _button(
+                    say("pay-button", language, method=name, price=price),
+                    Pay(plan_id=plan.plan_id, provider=method.provider, currency=price.currency),
+                )
+            ]
+        )
+        if method.recurring:
+            terms = AutopayTerms(
+                plan_id=plan.plan_id, provider=method.provider, currency=price.currency
             )
-        ]
-        for method, price in offers
-    ]
+            rows.append(
+                [_button(say("pay-autopay-button", language, method=name, price=price), terms)]
+            )
     return InlineKeyboardMarkup(
         inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="buy"))]]
     )
+
+
+def autopay_consent(
+    plan: PlanOffer, provider: str, price: Money, language: str
+) -> InlineKeyboardMarkup:
+    """Agree to these terms and pay, pay once without saving the method, or go back."""
+    agree = Autopay(
+        plan_id=plan.plan_id,
+        provider=provider,
+        currency=price.currency,
+        amount_minor=price.amount_minor,
+    )
+    once = Pay(plan_id=plan.plan_id, provider=provider, currency=price.currency)
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(say("autopay-consent-agree", language), agree)],
+            [_button(say("autopay-consent-once", language), once)],
+            [_button(say("menu-back", language), ChoosePlan(plan_id=plan.plan_id))],
+        ]
+    )
+
+
+def subscription(language: str, *, autopay_on: bool) -> InlineKeyboardMarkup:
+    """The main menu, under the button that turns autopay off while it is on."""
+    menu = main_menu(language)
+    if not autopay_on:
+        return menu
+    turn_off = [_button(say("autopay-turn-off-button", language), TurnOffAutopay())]
+    return InlineKeyboardMarkup(inline_keyboard=[turn_off, *menu.inline_keyboard])
 
 
 def wallet(topups: list[TopUpOffer], language: str) -> InlineKeyboardMarkup:

@@ -37,8 +37,8 @@ class Customer(Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     email: Mapped[str | None] = mapped_column(String(254))  # for 54-FZ receipts
     # What the customer's next text message answers (a conversation that outlives any
-    # replica): "email:<plan>:<provider>:<currency>" while the bot waits for an e-mail.
-    awaiting: Mapped[str | None] = mapped_column(String(128))
+    # replica): a ``bot.receipts.PendingCheckout`` while the bot waits for an e-mail.
+    awaiting: Mapped[str | None] = mapped_column(String(256))
 
 
 class CatalogMirror(Base):
@@ -110,6 +110,28 @@ class CustomerSubscription(Base):
     subscription_url: Mapped[str | None] = mapped_column(Text)
     access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CustomerAutopay(Base):
+    """A customer's automatic renewal for "My subscription": as billing last reported it
+    (``billing.autopay.v1``, the highest revision), or turned off here by the customer."""
+
+    __tablename__ = "customer_autopays"
+
+    customer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    enabled: Mapped[bool]
+    revision: Mapped[int] = mapped_column(Integer)
+    provider: Mapped[str] = mapped_column(String(32))
+    method_title: Mapped[str | None] = mapped_column(String(128))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    next_charge_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(String(64))  # why it is off
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the customer last pressed "turn off" in the bot: billing's "on" from before it
+    # saw the press must not turn it back on.
+    turned_off_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Wallet(Base):

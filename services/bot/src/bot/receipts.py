@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Final
+
+from contracts.bot import AutopayConsent
+from contracts.money import Money
 
 MAX_EMAIL: Final = 254
 _EMAIL: Final = re.compile(
@@ -18,6 +22,8 @@ _EMAIL: Final = re.compile(
     r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})$"
 )
 _PREFIX: Final = "email"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def valid_email(text: str) -> str | None:
@@ -38,25 +44,56 @@ def valid_email(text: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class PendingCheckout:
-    """The checkout the customer chose before the bot asked for their e-mail."""
+    """The checkout of a plan or top-up the customer chose, as it waits on their row for
+    the e-mail the bot asked for.
+
+    A plan paid with automatic renewal carries the consent as it was given on the consent
+    screen (the text's version, the amount and period shown, the moment of the press):
+    answering the question later changes none of it.
+    """
 
     plan_id: str  # or the top-up's id
     provider: str
     currency: str
     kind: str = "plan"  # plan | topup
+    autopay: AutopayConsent | None = None
 
     def encode(self) -> str:
-        return f"{_PREFIX}:{self.plan_id}:{self.provider}:{self.currency}:{self.kind}"
+        parts = [_PREFIX, self.plan_id, self.provider, self.currency, self.kind]
+        if self.autopay is not None:
+            consent = self.autopay
+            parts += [
+                consent.terms_version,
+                consent.language,
+                str(consent.amount.amount_minor),
+                str(consent.period_days),
+                str((consent.consented_at - _EPOCH) // _MICROSECOND),
+            ]
+        return ":".join(parts)
 
     @classmethod
     def decode(cls, awaiting: str | None) -> PendingCheckout | None:
         if not awaiting:
             return None
         parts = awaiting.split(":")
-        # Four parts: written before top-ups asked for an e-mail too (always a plan).
-        if len(parts) not in (4, 5) or parts[0] != _PREFIX:
+        # Four parts: written before top-ups asked for an e-mail too (always a plan); five:
+        # before autopay; ten: a plan with the customer's consent to renew automatically.
+        if len(parts) not in (4, 5, 10) or parts[0] != _PREFIX:
             return None
-        kind = parts[4] if len(parts) == 5 else "plan"
+        kind = parts[4] if len(parts) >= 5 else "plan"
         if kind not in ("plan", "topup"):
             return None
-        return cls(parts[1], parts[2], parts[3], kind)
+        autopay = None
+        if len(parts) == 10:
+            version, language, amount_minor, period_days, consented_us = parts[5:]
+            try:
+                autopay = AutopayConsent(
+                    terms_version=version,
+                    language=language,
+                    amount=Money(amount_minor=int(amount_minor), currency=parts[3]),
+                    period_days=int(period_days),
+                    consented_at=_EPOCH + int(consented_us) * _MICROSECOND,
+                )
+            except ValueError:  # pydantic's ValidationError is one too
+                return None
+        return cls(parts[1], parts[2], parts[3], kind, autopay)

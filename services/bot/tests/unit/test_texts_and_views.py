@@ -6,7 +6,15 @@ from aiogram.types import Update
 
 from bot.customers import referral_code
 from bot.handlers import subscription_view
-from bot.keyboards import ChooseLanguage, ChoosePlan, Menu, Pay
+from bot.keyboards import (
+    Autopay,
+    AutopayTerms,
+    ChooseLanguage,
+    ChoosePlan,
+    Menu,
+    Pay,
+    TurnOffAutopay,
+)
 from bot.models import CustomerSubscription
 from bot.texts import CATALOGS, LANGUAGES, gib, language_of, say
 from chassis.i18n import catalog_problems, shipped_texts
@@ -70,6 +78,7 @@ def test_every_text_renders_in_every_locale() -> None:
         "at": NOW,
         "text": "not an address",
         "email": "ivan@example.ru",
+        "charge": NOW,
     }
     for locale, key in shipped_texts(CATALOGS):
         if "." in key:
@@ -180,10 +189,20 @@ def test_no_subscription() -> None:
             provider="telegram_stars",
             currency="XTR",
         ),
+        Autopay(
+            plan_id="y1-promo-long-plan-name-32chars",
+            provider="telegram_stars",
+            currency="RUB",
+            amount_minor=99_999_999_99,
+        ),
+        AutopayTerms(
+            plan_id="y1-promo-long-plan-name-32chars", provider="telegram_stars", currency="RUB"
+        ),
+        TurnOffAutopay(),
         ChooseLanguage(language="ru"),
     ],
 )
 def test_callback_data_fits_telegrams_64_bytes(
-    data: Menu | ChoosePlan | Pay | ChooseLanguage,
+    data: Menu | ChoosePlan | Pay | Autopay | AutopayTerms | TurnOffAutopay | ChooseLanguage,
 ) -> None:
     assert len(data.pack().encode()) <= 64

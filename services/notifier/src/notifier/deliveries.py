@@ -80,6 +80,13 @@ class Recorder:
         await self._record(ctx, event.customer_id, template, {})
 
     async def payment_canceled(self, event: PaymentCanceled, ctx: MessageContext) -> None:
+        if event.autopay:
+            # An automatic renewal's charge: billing tells the customer itself, with what
+            # happens next (`autopay.charge_failed`).
+            log.debug(
+                "autopay charge canceled; billing notifies", extra={"order_id": str(event.order_id)}
+            )
+            return
         params: dict[str, str | int] = {
             "amount_minor": event.amount.amount_minor,
             "currency": event.amount.currency,

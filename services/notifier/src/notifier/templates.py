@@ -2,10 +2,12 @@
 
 A template is a message of the catalogs (``access.granted`` is ``access-granted``). Its
 parameters arrive as stored strings and numbers; the few that stand for something richer
-are turned into it here, so that the catalogs format them: ``expires_at`` (ISO 8601) is the
-datetime ``$expires``, ``traffic_limit_bytes`` is ``$traffic_gib``, and ``amount_minor``
-with ``currency`` is the money ``$amount``; ``reason``, a provider's
-cancellation code, is told in words. Every text value is escaped for Telegram HTML.
+are turned into it here, so that the catalogs format them: every ``<name>_at`` holding an
+ISO 8601 string is the datetime ``$<name>`` (``expires_at`` is ``$expires``, ``charge_at``
+``$charge``), ``traffic_limit_bytes`` is ``$traffic_gib``, and ``amount_minor`` with
+``currency`` is the money ``$amount``; ``reason``, a provider's cancellation code, is told
+in words, and an empty ``method_title`` is "your saved payment method". The parameters
+stay as given too. Every text value is escaped for Telegram HTML.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ CATALOGS: Final = Catalogs.load(
     files("notifier") / "locales", default_locale="ru", foreign_locale="en"
 )
 _GIB: Final = Decimal(1024**3)
+_AT: Final = "_at"
 
 
 class UnknownTemplate(ValueError):
@@ -40,6 +43,8 @@ def render(template: str, language: str, params: Params) -> str:
     values = values_of(params)
     if "reason" in params:
         values["reason"] = Html(reason_text(str(params["reason"]), language))
+    if params.get("method_title") == "":  # the provider gave the saved method no name
+        values["method_title"] = Html(CATALOGS.text("method-unnamed", language))
     try:
         return CATALOGS.text(message_id(template), language, **values)
     except MissingText:
@@ -57,8 +62,10 @@ def reason_text(code: str, language: str) -> str:
 
 def values_of(params: Params) -> dict[str, Value]:
     values: dict[str, Value] = dict(params)
-    if "expires_at" in params:
-        values["expires"] = datetime.fromisoformat(str(params["expires_at"]))
+    for name, value in params.items():
+        moment = name.removesuffix(_AT)
+        if moment and moment != name and isinstance(value, str):
+            values[moment] = datetime.fromisoformat(value)
     if "traffic_limit_bytes" in params:
         amount = (Decimal(int(params["traffic_limit_bytes"])) / _GIB).quantize(Decimal("0.1"))
         values["traffic_gib"] = int(amount) if amount == amount.to_integral_value() else amount

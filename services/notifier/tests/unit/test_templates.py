@@ -6,7 +6,7 @@ import pytest
 
 from chassis.i18n import TextError, catalog_problems
 from notifier.deliveries import RateLimit
-from notifier.templates import CATALOGS, UnknownTemplate, render
+from notifier.templates import CATALOGS, UnknownTemplate, render, values_of
 
 ACCESS = {
     "subscription_url": "https://vpn.example/sub/abc",
@@ -101,3 +101,122 @@ def test_a_refund_that_ended_access_says_so() -> None:
     assert "access has ended" in render("payment.refunded", "en", params)
     wallet = render("payment.refunded", "en", {**params, "refunded_to": "wallet"})
     assert "back on your balance" in wallet
+
+
+def test_every_moment_ending_in_at_is_a_datetime_without_it() -> None:
+    values = values_of(
+        {
+            "expires_at": "2026-12-27T00:00:00+00:00",
+            "charge_at": "2026-12-24T09:30:00+00:00",
+            "retry_at": "2026-12-25T09:30:00+00:00",
+            "retries_left": 2,
+            "method_title": "Bank card *4477",
+        }
+    )
+    assert values["expires"] == datetime(2026, 12, 27, tzinfo=UTC)
+    assert values["charge"] == datetime(2026, 12, 24, 9, 30, tzinfo=UTC)
+    assert values["retry"] == datetime(2026, 12, 25, 9, 30, tzinfo=UTC)
+    assert values["charge_at"] == "2026-12-24T09:30:00+00:00"  # kept as given too
+    assert "method_title" in values
+    assert "retries_left" in values
+    assert "" not in values_of({"_at": "2026-12-24T09:30:00+00:00"})
+
+
+AUTOPAY: dict[str, str | int] = {
+    "amount_minor": 19900,
+    "currency": "RUB",
+    "method_title": "Bank card *4477",
+    "charge_at": datetime(2027, 1, 14, 9, 0, tzinfo=UTC).isoformat(),
+    "expires_at": datetime(2027, 1, 15, 9, 0, tzinfo=UTC).isoformat(),
+}
+
+
+def test_autopay_on_tells_the_first_charge_the_period_and_how_to_turn_it_off() -> None:
+    params: dict[str, str | int] = {**AUTOPAY, "period_days": 30}
+    ru = render("autopay.enabled", "ru", params)
+    en = render("autopay.enabled", "en", params)
+    assert "199\u00a0₽" in ru
+    assert "14 января 2027" in ru
+    assert "раз в 30 дней" in ru
+    assert "Отключить автопродление" in ru
+    assert "<b>199\u00a0₽</b> from Bank card *4477 on <b>January 14, 2027</b>" in en
+    assert "every 30 days" in en
+    assert "/subscription → “Turn off autopay”" in en
+    assert "every 1 day." in render("autopay.enabled", "en", {**params, "period_days": 1})
+
+
+def test_a_saved_method_without_a_name_is_still_named() -> None:
+    unnamed = render("autopay.upcoming", "en", {**AUTOPAY, "method_title": ""})
+    assert "from your saved payment method to renew" in unnamed
+    assert "сохранённый способ оплаты" in render(
+        "autopay.upcoming", "ru", {**AUTOPAY, "method_title": ""}
+    )
+
+
+def test_the_reminder_tells_when_what_and_until_when() -> None:
+    ru = render("autopay.upcoming", "ru", AUTOPAY)
+    en = render("autopay.upcoming", "en", AUTOPAY)
+    assert "14 января 2027" in ru
+    assert "15 января 2027" in ru
+    assert "Bank card *4477" in ru
+    assert "On <b>January 14, 2027</b> we will charge <b>199\u00a0₽</b>" in en
+    assert "ends January 15, 2027" in en
+    assert "Turn off autopay" in en
+
+
+def failed(retries_left: int) -> dict[str, str | int]:
+    return {
+        "amount_minor": 19900,
+        "currency": "RUB",
+        "reason": "insufficient_funds",
+        "retries_left": retries_left,
+        "retry_at": datetime(2027, 1, 15, 6, 0, tzinfo=UTC).isoformat(),
+        "expires_at": datetime(2027, 1, 15, 9, 0, tzinfo=UTC).isoformat(),
+    }
+
+
+def test_a_failed_renewal_says_why_what_comes_next_and_how_to_renew_by_hand() -> None:
+    en = render("autopay.charge_failed", "en", failed(2))
+    assert "insufficient funds" in en
+    assert "try again on <b>January 15, 2027</b> (2 more tries)" in en
+    assert "ends <b>January 15, 2027</b>" in en
+    assert "/buy" in en
+    assert "try once more" in render("autopay.charge_failed", "en", failed(1))
+    last = render("autopay.charge_failed", "en", failed(0))
+    assert "not try again" in last
+    assert "/buy" in last
+    ru = render("autopay.charge_failed", "ru", failed(3))
+    assert "недостаточно средств" in ru
+    assert "осталось попыток: 3" in ru
+    assert "Больше пытаться не будем" in render("autopay.charge_failed", "ru", failed(0))
+    revoked: dict[str, str | int] = {**failed(0), "reason": "permission_revoked"}
+    assert "withdrew the permission" in render("autopay.charge_failed", "en", revoked)
+
+
+@pytest.mark.parametrize(
+    ("why", "en", "ru"),
+    [
+        ("permission_revoked", "You withdrew the permission", "Вы отозвали разрешение"),
+        ("charges_failed", "did not go through", "не прошли"),
+        ("provider_rejected", "no longer accepts", "больше не принимает"),
+        ("plan_unavailable", "no longer sold", "больше не продаётся"),
+        ("price_raised", "price of your plan went up", "Цена тарифа выросла"),
+        ("method_not_saved", "did not let us keep", "не дала сохранить"),
+        ("subscription_refunded", "was refunded", "сделан возврат"),
+        ("something_new", "Automatic renewal is switched off", "Автоматическое продление"),
+    ],
+)
+def test_autopay_off_says_why_and_until_when_the_subscription_stays(
+    why: str, en: str, ru: str
+) -> None:
+    params: dict[str, str | int] = {
+        "why": why,
+        "expires_at": datetime(2027, 1, 15, 9, 0, tzinfo=UTC).isoformat(),
+    }
+    english = render("autopay.stopped", "en", params)
+    russian = render("autopay.stopped", "ru", params)
+    assert en in english
+    assert "valid until <b>January 15, 2027</b>" in english
+    assert "/buy" in english
+    assert ru in russian
+    assert "15 января 2027" in russian

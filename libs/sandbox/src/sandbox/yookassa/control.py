@@ -162,8 +162,9 @@ class YooKassaSandboxControl:
         ``canceled``: the charge is created canceled with ``reason``; ``party`` defaults to
         ``payment_network`` (the card's bank), or ``yoo_money`` for ``permission_revoked``.
         ``pending``: the charge stays pending until :meth:`succeed` or :meth:`cancel`, as
-        when the bank or the cash register is slow. Returns the method (see
-        :meth:`payment_method`).
+        when the bank or the cash register is slow. ``method_id`` may be a pending payment's
+        that asks to save its method (the id the method will have): the plan waits for it.
+        Returns the method (see :meth:`payment_method`).
         """
         body: JsonObject = {"status": status, "reason": reason, "count": count}
         if party is not None:

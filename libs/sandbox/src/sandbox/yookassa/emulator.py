@@ -108,6 +108,8 @@ class YooKassaEmulator:
         self._refunds: dict[str, Refund] = {}
         self._saved_methods: dict[str, SavedPaymentMethod] = {}
         self._planned_refunds: dict[str, deque[PlannedOutcome]] = {}
+        # Charges planned for a method a pending payment will save (its id is the payment's).
+        self._planned_for_unsaved: dict[str, deque[PlannedOutcome]] = {}
         self._awaiting_capture: set[str] = set()
         self.faults = FaultPlan()
         self._idempotence = IdempotenceStore(self.config.idempotence_ttl)
@@ -378,11 +380,13 @@ class YooKassaEmulator:
             raise invalid_request("Unknown payment method type", "payment_method_type")
         saved = payment.save_payment_method and method_type in SAVABLE_METHOD_TYPES
         payment.payment_method = payment_method_details(method_type, payment.id, saved=saved)
+        planned = self._planned_for_unsaved.pop(payment.id, deque())
         if saved:
             self._saved_methods[payment.id] = SavedPaymentMethod(
                 id=payment.id,
                 shop_id=payment.shop_id,
                 details=copy.deepcopy(payment.payment_method),
+                planned_charges=planned,
             )
         self._authorize(payment)
         return payment
@@ -419,19 +423,37 @@ class YooKassaEmulator:
 
         ``canceled``: the charge is declined with ``reason`` (by ``party``, by default the
         card's bank); ``pending``: the charge stays ``pending`` until ``succeed`` or
-        ``decline``. Charges beyond the plan are paid at once.
+        ``decline``. Charges beyond the plan are paid at once. ``method_id`` may also be a
+        pending payment's that asked to save its method: the plan then waits for it.
         """
+        future = self._payments.get(method_id)
+        if (
+            method_id not in self._saved_methods
+            and future is not None
+            and future.save_payment_method
+            and future.status is PaymentStatus.PENDING
+        ):
+            plans = self._planned_for_unsaved.setdefault(method_id, deque())
+            plans.extend([self._outcome_for_charge(status, reason, party)] * _planned_count(count))
+            return SavedPaymentMethod(
+                id=method_id, shop_id=future.shop_id, details={}, planned_charges=plans
+            )
         saved = self._saved_method(method_id)
+        saved.planned_charges.extend(
+            [self._outcome_for_charge(status, reason, party)] * _planned_count(count)
+        )
+        return saved
+
+    @staticmethod
+    def _outcome_for_charge(status: str, reason: str | None, party: str | None) -> PlannedOutcome:
         if reason is None:
             reason = "insufficient_funds"
         if party is None:
             # YooKassa itself reports a revoked consent; a decline comes from the card's bank.
             party = "yoo_money" if reason == "permission_revoked" else "payment_network"
-        outcome = _planned_outcome(
+        return _planned_outcome(
             status, reason, party, PAYMENT_CANCELLATION_REASONS, PAYMENT_CANCELLATION_PARTIES
         )
-        saved.planned_charges.extend([outcome] * _planned_count(count))
-        return saved
 
     def payment_method_state(self, method_id: str) -> JsonObject:
         return self._saved_method(method_id).state()
@@ -534,6 +556,7 @@ class YooKassaEmulator:
         self._refunds.clear()
         self._saved_methods.clear()
         self._planned_refunds.clear()
+        self._planned_for_unsaved.clear()
         self._awaiting_capture.clear()
         self._idempotence.clear()
         self.faults.clear()

@@ -38,6 +38,7 @@ method-cryptopay = 🪙 Crypto
 method-wallet = 👛 From balance
 method-other = 💳 { $provider }
 pay-button = { $method } — { $price }
+pay-autopay-button = 🔁 { $method } — { $price }, renew automatically
 plan-how-to-pay = How would you like to pay?
 
 checkout-invoice =
@@ -145,3 +146,27 @@ receipt-email-ask =
     For example: ivan@example.com
 receipt-email-invalid = That does not look like an e-mail address: “{ $text }”. Please type the whole address, e.g. ivan@example.com
 receipt-email-saved = ✅ Receipts will be sent to { $email }.
+
+autopay-consent =
+    🔁 <b>Renewing automatically: the terms</b>
+
+    { $title } — <b>{ $price }</b>, paid with { $method }.
+
+    By pressing “Pay and renew automatically” you agree that:
+    • this payment method is saved, and <b>{ $price }</b> is charged to it every { $days } { $days ->
+        [one] day
+       *[other] days
+    };
+    • each charge is made shortly before your subscription ends, and a reminder comes a few days before each one;
+    • you can turn it off at any time in My subscription → “Turn off autopay”: it takes effect at once, and the saved payment method is forgotten.
+
+    Or pay once: nothing is saved.
+autopay-consent-agree = ✅ Pay and renew automatically
+autopay-consent-once = Pay once
+subscription-autopay-on = 🔁 Autopay: on — { $amount } from { $method } on { DATETIME($charge, dateStyle: "long") }
+subscription-autopay-off = 🔁 Autopay: off
+autopay-turn-off-button = Turn off autopay
+autopay-turned-off =
+    🔁 <b>Autopay is off.</b> Your payment method is forgotten; nothing more will be charged.
+
+    Your subscription stays valid until <b>{ DATETIME($expires, dateStyle: "long") }</b>. To renew, use /buy.

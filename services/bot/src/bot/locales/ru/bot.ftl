@@ -42,6 +42,7 @@ method-cryptopay = 🪙 Криптовалютой
 method-wallet = 👛 С баланса
 method-other = 💳 { $provider }
 pay-button = { $method } — { $price }
+pay-autopay-button = 🔁 { $method } — { $price }, с автопродлением
 plan-how-to-pay = Как оплатить?
 
 checkout-invoice =
@@ -149,3 +150,30 @@ receipt-email-ask =
     Например: ivan@example.ru
 receipt-email-invalid = Это не похоже на e-mail: «{ $text }». Напишите адрес целиком, например ivan@example.ru
 receipt-email-saved = ✅ Чеки будут приходить на { $email }.
+
+# Autopay. `autopay-consent` is the text the customer consents to: any change of it in any
+# locale needs a new bot.autopay.TERMS_VERSION (the texts' unit test says so).
+autopay-consent =
+    🔁 <b>Автопродление: условия</b>
+
+    { $title } — <b>{ $price }</b>, оплата: { $method }.
+
+    Нажимая «Оплатить и продлевать автоматически», вы соглашаетесь:
+    • этот способ оплаты сохранится, и с него будет списываться <b>{ $price }</b> раз в { $days } { $days ->
+        [one] день
+        [few] дня
+       *[many] дней
+    };
+    • списание — незадолго до окончания подписки, а за несколько дней до каждого придёт напоминание;
+    • отключить можно в любой момент: «Моя подписка» → «Отключить автопродление». Это действует сразу, а сохранённый способ оплаты удаляется.
+
+    Или оплатите один раз — тогда ничего не сохранится.
+autopay-consent-agree = ✅ Оплатить и продлевать автоматически
+autopay-consent-once = Оплатить один раз
+subscription-autopay-on = 🔁 Автопродление включено: { DATETIME($charge, dateStyle: "long") } спишем { $amount }, способ оплаты: { $method }
+subscription-autopay-off = 🔁 Автопродление выключено
+autopay-turn-off-button = Отключить автопродление
+autopay-turned-off =
+    🔁 <b>Автопродление отключено.</b> Способ оплаты удалён, больше ничего списываться не будет.
+
+    Подписка остаётся в силе до <b>{ DATETIME($expires, dateStyle: "long") }</b>. Чтобы продлить её, используйте /buy.

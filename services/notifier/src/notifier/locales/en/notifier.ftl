@@ -39,6 +39,52 @@ payment-refunded =
        *[unchanged] The amount was taken from your balance.
     }
 
+method-unnamed = your saved payment method
+
+autopay-enabled =
+    🔁 <b>Autopay is on</b>
+
+    The next charge is <b>{ $amount }</b> from { $method_title } on <b>{ DATETIME($charge, dateStyle: "long") }</b>, then every { $period_days } { $period_days ->
+        [one] day
+       *[other] days
+    }. A reminder comes a few days before each charge.
+
+    To turn it off: /subscription → “Turn off autopay”.
+
+autopay-upcoming =
+    🔁 <b>Autopay reminder</b>
+
+    On <b>{ DATETIME($charge, dateStyle: "long") }</b> we will charge <b>{ $amount }</b> from { $method_title } to renew your subscription, which ends { DATETIME($expires, dateStyle: "long") }. Nothing to do.
+
+    To turn it off: /subscription → “Turn off autopay”.
+
+autopay-charge-failed =
+    ⚠️ <b>The automatic renewal did not go through</b>
+
+    We could not charge { $amount } ({ $reason }). { $retries_left ->
+        [0] We will not try again.
+        [1] We will try once more on <b>{ DATETIME($retry, dateStyle: "long") }</b>.
+       *[other] We will try again on <b>{ DATETIME($retry, dateStyle: "long") }</b> ({ $retries_left } more tries).
+    }
+
+    Unless it is paid, your subscription ends <b>{ DATETIME($expires, dateStyle: "long") }</b>. You can renew it by hand with /buy.
+
+autopay-stopped =
+    🔁 <b>Autopay is off</b>
+
+    { $why ->
+        [permission_revoked] You withdrew the permission for automatic charges, so this payment method is no longer charged.
+        [charges_failed] The automatic charges did not go through, so we stopped trying.
+        [provider_rejected] The payment service no longer accepts automatic charges from this payment method.
+        [plan_unavailable] Your plan is no longer sold, so it cannot renew automatically.
+        [price_raised] The price of your plan went up, and we only charge the amount you agreed to.
+        [method_not_saved] The payment service did not let us keep your payment method for automatic charges.
+        [subscription_refunded] Your subscription was refunded, so there is nothing to renew.
+       *[other] Automatic renewal is switched off.
+    }
+
+    Your subscription stays valid until <b>{ DATETIME($expires, dateStyle: "long") }</b>. To renew it, use /buy.
+
 reason-expired-on-confirmation = the payment window expired
 reason-insufficient-funds = insufficient funds
 reason-canceled-by-merchant = canceled by the shop
@@ -47,4 +93,15 @@ reason-3d-secure-failed = 3-D Secure failed
 reason-call-issuer = declined by the bank
 reason-general-decline = the payment was declined
 reason-fraud-suspected = the payment was blocked
+reason-permission-revoked = you withdrew the permission for automatic charges
+reason-country-forbidden = cards from this country are not accepted
+reason-expired-on-capture = the payment was not completed in time
+reason-identification-required = the wallet needs identification
+reason-internal-timeout = the payment service did not answer in time
+reason-invalid-card-number = the card number is wrong
+reason-invalid-csc = the card's security code is wrong
+reason-issuer-unavailable = the bank did not answer
+reason-payment-method-limit-exceeded = the payment method's limit is reached
+reason-payment-method-restricted = the payment method is restricted
+reason-unsupported-mobile-operator = the mobile operator does not support such payments
 reason-other = the payment was canceled

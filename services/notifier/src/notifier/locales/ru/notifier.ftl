@@ -40,6 +40,55 @@ payment-refunded =
        *[unchanged] Сумма списана с баланса.
     }
 
+# Automatic renewal (billing sends these). The button the customer turns it off with is
+# named as the bot names it; `method-unnamed` stands for an empty `method_title`.
+method-unnamed = сохранённый способ оплаты
+
+autopay-enabled =
+    🔁 <b>Автопродление включено</b>
+
+    <b>{ DATETIME($charge, dateStyle: "long") }</b> спишем <b>{ $amount }</b>, способ оплаты: { $method_title }. Дальше — раз в { $period_days } { $period_days ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }. За несколько дней до каждого списания придёт напоминание.
+
+    Отключить: /subscription → «Отключить автопродление».
+
+autopay-upcoming =
+    🔁 <b>Напоминание об автопродлении</b>
+
+    <b>{ DATETIME($charge, dateStyle: "long") }</b> мы спишем <b>{ $amount }</b> ({ $method_title }), чтобы продлить подписку (она действует до { DATETIME($expires, dateStyle: "long") }). Ничего делать не нужно.
+
+    Отключить: /subscription → «Отключить автопродление».
+
+autopay-charge-failed =
+    ⚠️ <b>Автопродление не прошло</b>
+
+    Не получилось списать { $amount } ({ $reason }). { $retries_left ->
+        [0] Больше пытаться не будем.
+        [1] Попробуем ещё раз <b>{ DATETIME($retry, dateStyle: "long") }</b>, это последняя попытка.
+       *[other] Попробуем ещё раз <b>{ DATETIME($retry, dateStyle: "long") }</b> (осталось попыток: { $retries_left }).
+    }
+
+    Если не оплатить, подписка закончится <b>{ DATETIME($expires, dateStyle: "long") }</b> — продлить её вручную можно через /buy.
+
+autopay-stopped =
+    🔁 <b>Автопродление отключено</b>
+
+    { $why ->
+        [permission_revoked] Вы отозвали разрешение на автоматические списания, и этот способ оплаты больше не используется.
+        [charges_failed] Автоматические списания не прошли, и мы перестали пытаться.
+        [provider_rejected] Платёжная система больше не принимает автоматические списания с этого способа оплаты.
+        [plan_unavailable] Ваш тариф больше не продаётся, поэтому автоматически он не продлится.
+        [price_raised] Цена тарифа выросла, а списываем мы только ту сумму, на которую вы согласились.
+        [method_not_saved] Платёжная система не дала сохранить способ оплаты для автоматических списаний.
+        [subscription_refunded] За подписку сделан возврат, продлевать нечего.
+       *[other] Автоматическое продление выключено.
+    }
+
+    Подписка действует до <b>{ DATETIME($expires, dateStyle: "long") }</b> — продлить её вручную можно через /buy.
+
 # Why a payment was canceled, by the provider's reason code (`reason-<code>`).
 reason-expired-on-confirmation = время на оплату истекло
 reason-insufficient-funds = недостаточно средств
@@ -49,4 +98,15 @@ reason-3d-secure-failed = не пройдена проверка 3-D Secure
 reason-call-issuer = банк отклонил платёж
 reason-general-decline = платёж отклонён
 reason-fraud-suspected = платёж заблокирован
+reason-permission-revoked = вы отозвали разрешение на автоматические списания
+reason-country-forbidden = карты этой страны не принимаются
+reason-expired-on-capture = платёж не завершён вовремя
+reason-identification-required = кошельку нужна идентификация
+reason-internal-timeout = платёжная система не ответила вовремя
+reason-invalid-card-number = неверный номер карты
+reason-invalid-csc = неверный код безопасности карты
+reason-issuer-unavailable = банк не ответил
+reason-payment-method-limit-exceeded = превышен лимит платёжного средства
+reason-payment-method-restricted = платёжное средство ограничено
+reason-unsupported-mobile-operator = мобильный оператор не поддерживает такие платежи
 reason-other = платёж отменён
