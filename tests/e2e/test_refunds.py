@@ -155,9 +155,9 @@ async def test_a_stars_purchase_is_refunded_whole_and_telegrams_report_is_a_dupl
         timeout_s=30,
     )
     await asyncio.sleep(2)
-    # The notifier's message, once (the bot also acknowledges Telegram's service message
-    # in its own words, "Возврат звёзд: 150 ⭐").
+    # The notifier's message, once; the bot adds nothing to Telegram's service message.
     assert len(await messages(shop, customer, f"{REFUND} 150\u00a0⭐")) == 1
+    assert await messages(shop, customer, "Возврат звёзд") == []
     assert len(await messages(shop, customer, ACCESS_READY)) == 1
     transcript = await shop.telegram.transcript(customer.user_id)
     refunded = [m for m in transcript.messages if m.refunded_payment]

@@ -125,7 +125,7 @@ def build_router() -> Router:
                 received_at=datetime.now(UTC),
             )
         )
-        price = Money(amount_minor=refund.total_amount, currency=refund.currency)
-        await message.answer(say("stars-refunded", customer.language, price=price))
+        # Nothing said here: Telegram shows its own service message, and the notifier
+        # tells what the refund did to the subscription, once billing has applied it.
 
     return router

@@ -61,7 +61,6 @@ checkout-insufficient-funds = 👛 Your balance is not enough for this plan. Cho
 
 stars-invoice-stale = This invoice is no longer valid: the plan is off sale or its price changed. Please order again: /buy
 stars-paid = ⭐ Payment received: { $price }. Your access arrives here in a few seconds.
-stars-refunded = ↩️ Stars refunded: { $price }.
 
 checkout-preparing = ⏳ Preparing your payment link…
 checkout-slow = ⏳ The payment provider is slower than usual. The link will appear in this message.
