@@ -385,7 +385,7 @@ class CheckoutPayments:
                 else:
                     await self._again(due, exc)
             else:
-                await self._decide(due, created=created, provider=provider)
+                await self._decide(due, created=created)
 
     def _request(self, due: DuePayment) -> PaymentRequest:
         title = due.title
@@ -415,7 +415,6 @@ class CheckoutPayments:
         due: DuePayment,
         *,
         created: CreatedPayment | None = None,
-        provider: PaymentProvider | None = None,
         failure: tuple[str, str] | None = None,
     ) -> None:
         invoice = None
@@ -426,13 +425,7 @@ class CheckoutPayments:
                 order.provider_payment_id = created.provider_payment_id
                 order.confirmation_url = created.confirmation_url
                 order.payment_expires_at = created.expires_at
-                if provider is not None and provider.capabilities.chat_invoice:
-                    invoice = TelegramInvoice(
-                        title=self._request(due).title,
-                        description=due.description()[:255],
-                        payload=created.provider_payment_id,
-                        amount=due.amount,
-                    )
+                invoice = created.chat_invoice
             if failure is not None and rules.fail(order, *failure):
                 log.warning(
                     "checkout failed",

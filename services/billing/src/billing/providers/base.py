@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from contracts.billing import TelegramInvoice
 from contracts.money import Money
 
 
@@ -59,9 +60,6 @@ class Capabilities:
     max_amount_minor: Mapping[str, int] = field(default_factory=dict)
     receipts: bool = False
     """Carries a 54-FZ receipt with the payment (the provider fiscalizes it)."""
-    chat_invoice: bool = False
-    """The customer pays an invoice the bot sends into the chat (Telegram Stars), rather
-    than on a page behind the confirmation URL alone."""
 
     def accepts(self, amount: Money) -> bool:
         if amount.currency not in self.currencies:
@@ -159,6 +157,9 @@ class CreatedPayment:
     expires_at: datetime | None = None
     settled: PaymentState | None = None
     """The outcome, when creating it already decided it (a saved method charged at once)."""
+    chat_invoice: TelegramInvoice | None = None
+    """The invoice the bot sends into the chat, where the customer pays there (Telegram
+    Stars) rather than on the page behind the confirmation URL alone."""
 
 
 class RefundStatus(enum.StrEnum):

@@ -315,7 +315,6 @@ class TelegramStars:
         min_amount_minor={STARS: 1},
         max_amount_minor={STARS: MAX_STARS},
         receipts=False,
-        chat_invoice=True,  # the bot sends the same invoice into the chat
     )
 
     def __init__(
@@ -340,7 +339,10 @@ class TelegramStars:
             raise ProviderRejected("Stars cannot be charged without the customer", code="recurring")
         invoice = telegram_invoice(request)
         link = await self.client.create_invoice_link(invoice)
-        return CreatedPayment(provider_payment_id=invoice.payload, confirmation_url=link)
+        # The bot sends the same invoice into the chat: paid there or by the link, alike.
+        return CreatedPayment(
+            provider_payment_id=invoice.payload, confirmation_url=link, chat_invoice=invoice
+        )
 
     async def verify(self, notification: Notification) -> Verdict:
         try:
