@@ -8,12 +8,9 @@ import json
 import time
 from collections.abc import Mapping
 from decimal import Decimal
-from types import TracebackType
 from typing import Any, Literal
 
-import httpx
-
-from sandbox.control import SandboxControlError
+from sandbox.control import ControlClient, SandboxControlError
 from sandbox.cryptopay.notifications import DeliveryAttempt
 from sandbox.cryptopay.signature import SignatureMode
 
@@ -21,36 +18,8 @@ JsonObject = dict[str, Any]
 ForgedBody = bytes | str | Mapping[str, Any]
 
 
-class CryptoPaySandboxControl:
+class CryptoPaySandboxControl(ControlClient):
     """``async with CryptoPaySandboxControl(server.url) as control: await control.pay(id)``"""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/sandbox/",
-            timeout=timeout,
-            transport=transport,
-            trust_env=False,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> CryptoPaySandboxControl:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- apps -------------------------------------------------------------------------------
 
@@ -242,36 +211,3 @@ class CryptoPaySandboxControl:
     async def reset(self, *, keep_apps: bool = False) -> None:
         """Forget invoices, transfers, updates and deliveries (and apps, unless kept)."""
         await self._call("POST", "reset", {"keep_apps": keep_apps})
-
-    async def _object(self, method: str, path: str, body: object = None) -> JsonObject:
-        answer = await self._call(method, path, body)
-        if not isinstance(answer, dict):
-            raise SandboxControlError(200, answer)
-        return answer
-
-    async def _list(
-        self, method: str, path: str, *, params: dict[str, str] | None = None
-    ) -> list[JsonObject]:
-        answer = await self._call(method, path, None, params=params)
-        if not isinstance(answer, list):
-            raise SandboxControlError(200, answer)
-        return answer
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        body: object,
-        *,
-        params: dict[str, str] | None = None,
-    ) -> object:
-        response = await self._http.request(
-            method, path, json=None if method in ("GET", "DELETE") else body, params=params
-        )
-        try:
-            answer: object = response.json()
-        except ValueError:
-            answer = response.text
-        if response.status_code != 200:
-            raise SandboxControlError(response.status_code, answer)
-        return answer

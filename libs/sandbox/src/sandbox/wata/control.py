@@ -9,12 +9,9 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
 from typing import Any, Literal
 
-import httpx
-
-from sandbox.control import SandboxControlError
+from sandbox.control import ControlClient
 from sandbox.wata import wire
 from sandbox.wata.notifications import DeliveryAttempt
 
@@ -24,39 +21,11 @@ SignatureMode = Literal["valid", "missing", "garbage", "other-body", "foreign-ke
 _UNSET: Any = object()
 
 
-class WataSandboxControl:
+class WataSandboxControl(ControlClient):
     """``async with WataSandboxControl(server.url) as control: await control.pay(link_id)``
 
     Amounts in answers are ``Decimal``; objects are the API's own (camelCase) shapes.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/sandbox/",
-            timeout=timeout,
-            transport=transport,
-            trust_env=False,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> WataSandboxControl:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- terminals --------------------------------------------------------------------------
 
@@ -348,43 +317,11 @@ class WataSandboxControl:
         unless kept); ends an outage."""
         await self._call("POST", "reset", {"keepTerminals": keep_terminals})
 
-    async def _object(self, method: str, path: str, body: object = None) -> JsonObject:
-        answer = await self._call(method, path, body)
-        if not isinstance(answer, dict):
-            raise SandboxControlError(200, answer)
-        return answer
+    def _encode(self, body: object) -> bytes:
+        return wire.dumps(body)
 
-    async def _list(
-        self, method: str, path: str, *, params: dict[str, str] | None = None
-    ) -> list[JsonObject]:
-        answer = await self._call(method, path, None, params=params)
-        if not isinstance(answer, list):
-            raise SandboxControlError(200, answer)
-        return answer
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        body: object,
-        *,
-        params: dict[str, str] | None = None,
-    ) -> object:
-        content = None if body is None or method == "GET" else wire.dumps(body)
-        response = await self._http.request(
-            method,
-            path,
-            content=content,
-            headers={"Content-Type": "application/json"} if content is not None else None,
-            params=params,
-        )
-        try:
-            answer: object = json.loads(response.content, parse_float=Decimal)
-        except ValueError:
-            answer = response.text
-        if response.status_code != 200:
-            raise SandboxControlError(response.status_code, answer)
-        return answer
+    def _decode(self, content: bytes) -> object:
+        return json.loads(content, parse_float=Decimal)
 
 
 def _token(token: str | tuple[str, datetime | None]) -> object:

@@ -5,47 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, Literal
 
-import httpx
-
-from sandbox.control import SandboxControlError
+from sandbox.control import ControlClient
 from sandbox.yookassa.notifications import DeliveryAttempt
 
 JsonObject = dict[str, Any]
 
 
-class YooKassaSandboxControl:
+class YooKassaSandboxControl(ControlClient):
     """``async with YooKassaSandboxControl(server.url) as control: await control.succeed(id)``"""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/sandbox/",
-            timeout=timeout,
-            transport=transport,
-            trust_env=False,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> YooKassaSandboxControl:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- shops ------------------------------------------------------------------------------
 
@@ -328,36 +297,3 @@ class YooKassaSandboxControl:
         """Forget payments, refunds, keys, deliveries and plans, end any outage (and forget
         shops, unless kept)."""
         await self._call("POST", "reset", {"keep_shops": keep_shops})
-
-    async def _object(self, method: str, path: str, body: object = None) -> JsonObject:
-        answer = await self._call(method, path, body)
-        if not isinstance(answer, dict):
-            raise SandboxControlError(200, answer)
-        return answer
-
-    async def _list(
-        self, method: str, path: str, *, params: dict[str, str] | None = None
-    ) -> list[JsonObject]:
-        answer = await self._call(method, path, None, params=params)
-        if not isinstance(answer, list):
-            raise SandboxControlError(200, answer)
-        return answer
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        body: object,
-        *,
-        params: dict[str, str] | None = None,
-    ) -> object:
-        response = await self._http.request(
-            method, path, json=None if method in ("GET", "DELETE") else body, params=params
-        )
-        try:
-            answer: object = response.json()
-        except ValueError:
-            answer = response.text
-        if response.status_code != 200:
-            raise SandboxControlError(response.status_code, answer)
-        return answer
