@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any, Literal, TypedDict, cast
 
-import httpx
-
-from sandbox.control import SandboxControlError
+from sandbox.control import ControlClient, SandboxControlError
 
 
 class RawNextPlan(TypedDict):
@@ -59,36 +56,12 @@ class OutageState(TypedDict, total=False):
     started_at: float
 
 
-class MarzbanSandboxControl:
+class MarzbanSandboxControl(ControlClient):
     """``async with MarzbanSandboxControl(server.url) as control: await control.outage()``"""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=f"{base_url.rstrip('/')}/sandbox", timeout=timeout, transport=transport
-        )
-
-    async def __aenter__(self) -> MarzbanSandboxControl:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def _call(self, method: str, path: str, json: Any = None) -> Any:
-        response = await self._client.request(method, path, json=json)
+    async def _call(self, method: str, path: str, json: Any = None) -> Any:  # type: ignore[override]
+        # Any 2xx is an answer here, and the body goes as ``json`` (the callers' keyword).
+        response = await self._http.request(method, path, json=json)
         if response.is_error:
             raise SandboxControlError(response.status_code, response.text)
         return response.json()
@@ -115,7 +88,7 @@ class MarzbanSandboxControl:
         return cast(list[RawUser], await self._call("GET", "/users"))
 
     async def user(self, username: str) -> RawUser | None:
-        response = await self._client.get(f"/users/{username}")
+        response = await self._http.get(f"/users/{username}")
         if response.status_code == 404:
             return None
         if response.is_error:
