@@ -27,7 +27,7 @@ from billing.domain import autopay as rules
 from billing.domain import orders as order_rules
 from billing.domain.autopay import OffReason, Schedule, Tell
 from billing.domain.orders import OrderKind, OrderStatus
-from billing.models import Autopay, Order, PlanPrice, PlanRow, Subscription
+from billing.models import Autopay, Customer, Order, PlanPrice, PlanRow, Subscription
 from billing.providers import Providers
 from billing.providers.base import (
     CreatedPayment,
@@ -257,20 +257,24 @@ class AutopayCharges:
         existing = await orders.lock(session, order_id)
         if existing is not None:
             return existing
+        # The customer's language and receipt address as they are now, not at consent.
+        customer = await session.get(Customer, row.customer_id)
+        language = customer.language if customer is not None else row.language
+        email = (customer.email if customer is not None else None) or row.receipt_email
         order = Order(
             order_id=order_id,
             checkout_id=checkout_id,
             customer_id=row.customer_id,
             kind=OrderKind.PLAN.value,
             plan_id=plan.plan_id,
-            language=row.language,
-            title=localized(plan.titles, row.language)[:128],
+            language=language,
+            title=localized(plan.titles, language)[:128],
             amount_minor=price.amount_minor,
             currency=price.currency,
             duration_days=plan.duration_days,
             traffic_limit_bytes=plan.traffic_limit_bytes,
             provider=row.provider,
-            receipt_email=row.receipt_email if self._receipts else None,
+            receipt_email=email if self._receipts else None,
             autopay_charge=True,
             status=OrderStatus.PENDING.value,
             checkout_attempts=0,

@@ -55,13 +55,18 @@ def renewals(billing: Billing, *, url: str | None = None, attempts: int = 3) -> 
         unavailable_attempts=attempts,
         unavailable_retry=RetryPolicy(0.01, 0.01),
         pending_timeout=timedelta(hours=1),
-        receipts=False,
+        receipts=billing.receipts,
         receipt_vat_code=VAT_CODE,
     )
 
 
 async def checkout(
-    billing: Billing, customer: uuid.UUID, agreed: AutopayConsent | None, *, autopay: bool = True
+    billing: Billing,
+    customer: uuid.UUID,
+    agreed: AutopayConsent | None,
+    *,
+    autopay: bool = True,
+    email: str | None = None,
 ) -> uuid.UUID:
     checkout_id = uuid.uuid4()
     request = RequestCheckout(
@@ -73,23 +78,32 @@ async def checkout(
         requested_at=datetime.now(UTC),
         save_payment_method=agreed is not None,
         autopay_consent=agreed,
+        receipt_email=email,
     )
     checkouts = Checkouts(
-        billing.providers(), billing.outbox, Wakeup(), wallet_currency="RUB", autopay=autopay
+        billing.providers(),
+        billing.outbox,
+        Wakeup(),
+        wallet_currency="RUB",
+        receipts=billing.receipts,
+        autopay=autopay,
     )
     await billing.consume(request, checkouts.plan)
     return checkout_id
 
 
-async def buy(billing: Billing, customer: uuid.UUID, agreed: AutopayConsent | None) -> Order:
+async def buy(
+    billing: Billing, customer: uuid.UUID, agreed: AutopayConsent | None, email: str | None = None
+) -> Order:
     """A plan bought and paid in the sandbox, saving the card when ``agreed``."""
-    checkout_id = await checkout(billing, customer, agreed)
+    checkout_id = await checkout(billing, customer, agreed, email=email)
     payments = CheckoutPayments(
         billing.providers(),
         billing.sessions,
         billing.outbox,
         attempts=1,
         retry=RetryPolicy(0.01, 0.01),
+        receipt_vat_code=VAT_CODE,
     )
     assert await payments.step() == 1
     order = await billing.order(order_id_for(checkout_id))
@@ -181,6 +195,25 @@ async def test_a_payment_without_consent_saves_nothing(billing: Billing) -> None
     assert payment["saved_payment_method"] is None
     async with billing.sessions() as session:
         assert await session.get(Autopay, customer) is None
+
+
+async def test_a_renewal_carries_its_receipt(billing: Billing) -> None:
+    """With 54-FZ receipts on, a renewal the customer does not see is a payment like any
+    other: the fiscalized shop refuses one without its receipt."""
+    fiscal = billing.with_receipts()
+    customer = uuid.uuid4()
+    order = await buy(fiscal, customer, consent(), email="ivan@example.ru")
+    worker = renewals(fiscal)
+    await worker.step()
+    await make_due(fiscal, customer)
+    await worker.step()
+    (charge,) = await charge_orders(fiscal, customer)
+    assert charge.status == "paid"
+    assert charge.receipt_email == "ivan@example.ru"
+    state = await fiscal.control.payment(str(charge.provider_payment_id))
+    assert state["payment_method_id"] == order.provider_payment_id
+    assert state["receipt"]["customer"] == {"email": "ivan@example.ru"}
+    assert state["receipt"]["items"][0]["vat_code"] == VAT_CODE
 
 
 async def test_the_reminder_is_sent_once_when_due(billing: Billing) -> None:
