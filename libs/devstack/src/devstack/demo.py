@@ -204,7 +204,8 @@ async def run() -> int:
             purchase = [
                 r
                 for r in records
-                if r.event_type == "gateway.payment_notification.received.v1"
+                # v2 since the gateway writes the raw body; v1 from older gateways
+                if r.event_type.startswith("gateway.payment_notification.received.")
                 and payment_id in r.key
             ]
             _out(f"\n{RULE}\n The purchase's trace\n{RULE}")
