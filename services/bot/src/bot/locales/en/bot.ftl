@@ -38,7 +38,7 @@ method-cryptopay = 🪙 Crypto
 method-wallet = 👛 From balance
 method-other = 💳 { $provider }
 pay-button = { $method } — { $price }
-pay-autopay-button = 🔁 { $method } — { $price }, renew automatically
+pay-autopay-button = { $method } — { $price } + auto-renewal 🔁
 plan-how-to-pay = How would you like to pay?
 
 checkout-invoice =

@@ -42,7 +42,7 @@ method-cryptopay = 🪙 Криптовалютой
 method-wallet = 👛 С баланса
 method-other = 💳 { $provider }
 pay-button = { $method } — { $price }
-pay-autopay-button = 🔁 { $method } — { $price }, с автопродлением
+pay-autopay-button = { $method } — { $price } + автопродление 🔁
 plan-how-to-pay = Как оплатить?
 
 checkout-invoice =
@@ -175,4 +175,4 @@ autopay-turn-off-button = Отключить автопродление
 autopay-turned-off =
     🔁 <b>Автопродление отключено.</b> Способ оплаты удалён, больше ничего списываться не будет.
 
-    Подписка остаётся в силе до <b>{ DATETIME($expires, dateStyle: "long") }</b>. Чтобы продлить её, используйте /buy.
+    Подписка остаётся в силе до <b>{ DATETIME($expires, dateStyle: "long") }</b>; продлить её можно через /buy.
