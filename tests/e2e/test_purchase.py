@@ -115,7 +115,8 @@ async def test_a_second_purchase_extends_from_the_current_end_on_the_same_panel_
     second = await shop.marzban.user(username)
     assert second is not None
     assert second["expire"] == first["expire"] + 90 * 24 * 3600
-    assert second["data_limit"] == 300 * GIB
+    # The new plan's 300 GiB, and the first period's 100 GiB, unused, carried over.
+    assert second["data_limit"] == 400 * GIB
     assert len(await access_messages(shop, customer)) == 2
     users = [u for u in await shop.marzban.users() if u["username"] == username]
     assert len(users) == 1
@@ -124,6 +125,36 @@ async def test_a_second_purchase_extends_from_the_current_end_on_the_same_panel_
 async def _expire_changed(shop: Shop, username: str, old: int | None) -> bool:
     user = await shop.marzban.user(username)
     return user is not None and user["expire"] != old
+
+
+async def test_a_customer_who_used_all_the_traffic_renews_and_is_active_again(
+    shop: Shop,
+) -> None:
+    """On Marzban a renewal that only moves the expiry leaves a limited user limited: the
+    customer paid and stayed cut off. The renewal starts the new period's allowance."""
+    customer, url = await bought(shop, "m1")
+    username = panel_username(url)
+    await shop.marzban.add_traffic(username, 100 * GIB + 1)
+    await shop.marzban.run_review()
+    limited = await shop.marzban.user(username)
+    assert limited is not None
+    assert limited["status"] == "limited"
+
+    await customer.start()
+    link = await customer.buy("m1")
+    await customer.pay(link)
+    await wait_until(lambda: _count_access(shop, customer, 2), timeout_s=30)
+
+    user = await shop.marzban.user(username)
+    assert user is not None
+    assert user["status"] == "active"
+    assert (user["used_traffic"], user["data_limit"]) == (0, 100 * GIB)
+    assert user["expire"] == limited["expire"] + 30 * 24 * 3600
+    assert user["proxies"] == limited["proxies"]
+
+
+async def _count_access(shop: Shop, customer: SimulatedCustomer, count: int) -> bool:
+    return len(await access_messages(shop, customer)) >= count
 
 
 async def test_a_canceled_payment_provisions_nothing_and_tells_the_customer(shop: Shop) -> None:

@@ -44,6 +44,8 @@ class PanelUser:
     data_limit: int | None
     subscription_url: str
     links: tuple[str, ...]
+    used_traffic: int = 0
+    """Bytes used since the panel last reset the user's usage."""
 
     @classmethod
     def from_api(cls, body: Any) -> PanelUser:
@@ -55,6 +57,7 @@ class PanelUser:
                 data_limit=None if body.get("data_limit") is None else int(body["data_limit"]),
                 subscription_url=str(body["subscription_url"]),
                 links=tuple(str(link) for link in body.get("links") or ()),
+                used_traffic=int(body.get("used_traffic") or 0),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MarzbanError(f"not a Marzban user object: {exc!r}") from exc
@@ -138,6 +141,14 @@ class MarzbanClient:
             "status": desired.status,
         }
         response = await self._call("PUT", f"/api/user/{desired.username}", json=body)
+        if response.status_code == 404:
+            return None
+        return PanelUser.from_api(self._json(response))
+
+    async def reset_usage(self, username: str) -> PanelUser | None:
+        """Start the user's traffic count again from zero (its lifetime total is kept); the
+        panel makes a limited user active again. ``None`` if there is no such user."""
+        response = await self._call("POST", f"/api/user/{username}/reset")
         if response.status_code == 404:
             return None
         return PanelUser.from_api(self._json(response))

@@ -44,6 +44,12 @@ class Placement(Base):
     # event written before revisions), and whether that change moved the end earlier.
     desired_revision: Mapped[int | None] = mapped_column(Integer)
     shortened: Mapped[bool] = mapped_column(default=False)
+    # A paid extension starts a new allowance: the panel's usage count is reset once,
+    # keeping what was left of the limit (``carry_pending``, measured before the reset);
+    # applied, that remainder stays part of the limit (``carried_bytes``).
+    renewal_due: Mapped[bool] = mapped_column(default=False)
+    carry_pending: Mapped[int | None] = mapped_column(BigInteger)
+    carried_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     desired_version: Mapped[int] = mapped_column(Integer)
     applied_version: Mapped[int] = mapped_column(Integer, default=0)
     on_panel: Mapped[bool] = mapped_column(default=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 from uuid import UUID
@@ -70,6 +70,9 @@ class Desired:
     """Billing's revision of the subscription; None from events written before revisions."""
     shortened: bool = False
     """This change moved the end earlier (a refund)."""
+    renewal: bool = False
+    """This change is a paid extension: a new allowance starts (the panel's usage count is
+    reset once, keeping what was left)."""
 
 
 SubscriptionChange = SubscriptionActivated | SubscriptionExtended | SubscriptionShortened
@@ -81,6 +84,7 @@ def desired_of(event: SubscriptionChange) -> Desired:
         traffic_limit_bytes=event.traffic_limit_bytes,
         revision=event.revision,
         shortened=isinstance(event, SubscriptionShortened),
+        renewal=isinstance(event, SubscriptionExtended),
     )
 
 
@@ -102,8 +106,9 @@ def next_desired(current: Desired | None, incoming: Desired) -> Desired | None:
             expire=max(current.expire, incoming.expire),
             traffic_limit_bytes=incoming.traffic_limit_bytes,
             revision=None,
+            renewal=incoming.renewal,
         )
-        return None if merged == current else merged
+        return None if replace(merged, renewal=current.renewal) == current else merged
     if current.revision is not None and incoming.revision <= current.revision:
         return None
     return incoming
@@ -122,10 +127,12 @@ _NEW_PLACEMENT = (
             "desired_traffic_limit_bytes",
             "desired_revision",
             "shortened",
+            "renewal_due",
             "next_attempt_at",
             "trace_context",
         ),
         desired_version=1,
+        carried_bytes=0,
         applied_version=0,
         on_panel=False,
         attempts=0,
@@ -161,6 +168,8 @@ async def record_desired_state(
                 "desired_traffic_limit_bytes": incoming.traffic_limit_bytes,
                 "desired_revision": incoming.revision,
                 "shortened": incoming.shortened,
+                # The first event seen may be an extension (its user may be on the panel).
+                "renewal_due": incoming.renewal,
                 "next_attempt_at": now,
                 "trace_context": trace_carrier(),
             },
@@ -176,6 +185,7 @@ async def record_desired_state(
             traffic_limit_bytes=placement.desired_traffic_limit_bytes,
             revision=placement.desired_revision,
             shortened=placement.shortened,
+            renewal=placement.renewal_due,
         ),
         incoming,
     )
@@ -190,6 +200,11 @@ async def record_desired_state(
     placement.desired_traffic_limit_bytes = change.traffic_limit_bytes
     placement.desired_revision = change.revision
     placement.shortened = change.shortened
+    if change.renewal and not placement.renewal_due:
+        # Measured again for this renewal; one still pending keeps what it measured
+        # (after its reset the panel would report the old limit as unused).
+        placement.renewal_due = True
+        placement.carry_pending = None
     placement.desired_version += 1
     placement.attempts = 0
     placement.next_attempt_at = now
@@ -226,6 +241,23 @@ _APPLIED_WITH_URL = text(
 )
 
 
+_CARRY_MEASURED = text(
+    """
+    UPDATE placements SET carry_pending = :carry
+    WHERE subscription_id = :placement AND renewal_due AND carry_pending IS NULL
+    """
+)
+# The renewal is done unless another came meanwhile (a newer desired version): that one
+# still resets, with the remainder measured before the first reset.
+_RENEWED = text(
+    """
+    UPDATE placements
+    SET renewal_due = false, carried_bytes = :carried, carry_pending = NULL
+    WHERE subscription_id = :placement AND desired_version = :applied
+    """
+)
+
+
 async def _locked(session: AsyncSession, subscription_id: UUID) -> Placement | None:
     placement: Placement | None = await session.scalar(
         _LOCKED, {"subscription_id": subscription_id}
@@ -248,16 +280,37 @@ class Claimed:
     attempts: int
     failure_reported: bool
     trace_context: dict[str, str] | None
+    renewal_due: bool = False
+    carry_pending: int | None = None
+    carried_bytes: int = 0
 
-    def desired_user(self, now: datetime) -> DesiredUser:
+    def data_limit(self, carry: int) -> int:
+        """The period's allowance plus what was carried over; unlimited stays unlimited."""
+        allowance = self.desired_traffic_limit_bytes
+        return allowance + carry if allowance else 0
+
+    def desired_user(self, now: datetime, carry: int | None = None) -> DesiredUser:
         """The panel user; disabled when its paid access is over (a refund ended it)."""
         return DesiredUser(
             username=self.panel_username,
             expire=int(self.desired_expire.timestamp()),
-            data_limit=self.desired_traffic_limit_bytes,
+            data_limit=self.data_limit(self.carried_bytes if carry is None else carry),
             note=f"customer {self.customer_id} subscription {self.subscription_id}",
             status="active" if self.desired_expire > now else "disabled",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What the panel has after the worker's calls."""
+
+    user: PanelUser | None
+    carried: int | None = None
+    """The remainder carried into a renewal whose usage reset was done."""
+
+    @property
+    def data_limit(self) -> int:
+        return (self.user.data_limit or 0) if self.user is not None else 0
 
 
 _CLAIM = text(
@@ -273,7 +326,7 @@ _CLAIM = text(
     )
     RETURNING subscription_id, customer_id, region, panel_id, panel_username, desired_expire,
               desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
-              failure_reported, trace_context
+              failure_reported, trace_context, renewal_due, carry_pending, carried_bytes
     """
 )
 
@@ -320,7 +373,7 @@ class PlacementWorker:
                         await self._succeeded(session, placement, result)
         return len(claimed)
 
-    async def _apply(self, placement: Claimed) -> PanelUser | MarzbanError | None:
+    async def _apply(self, placement: Claimed) -> Applied | MarzbanError:
         with continuing_trace(
             "placement apply",
             placement.trace_context,
@@ -328,9 +381,44 @@ class PlacementWorker:
             panel_id=placement.panel_id,
         ):
             try:
-                return await self._ensure_user(placement)
+                if not placement.renewal_due:
+                    return Applied(await self._ensure_user(placement))
+                if placement.on_panel and placement.desired_user(datetime.now(UTC)).active:
+                    return await self._renew(placement)
+                # A user created now starts from zero, and one disabled needs no allowance:
+                # the renewal is done with nothing carried.
+                return Applied(await self._ensure_user(placement), carried=0)
             except MarzbanError as exc:
                 return exc
+
+    async def _renew(self, placement: Claimed) -> Applied:
+        """A new paid period on an existing user: its usage count starts again, and its limit
+        is the new allowance plus what was left (a customer who used it all is active again;
+        one who renews early loses nothing).
+
+        What was left is measured once, before the first reset, and kept: a retry after a
+        reset would otherwise count the whole old limit as unused.
+        """
+        carry = placement.carry_pending
+        if carry is None:
+            user = await self._marzban.get_user(placement.panel_username)
+            if user is None:  # deleted on the panel by someone: a fresh user, nothing left
+                return Applied(await self._ensure_user(placement), carried=0)
+            carry = max((user.data_limit or 0) - user.used_traffic, 0) if user.data_limit else 0
+            async with transaction(self._sessions) as session:
+                await session.execute(
+                    _CARRY_MEASURED,
+                    {"placement": placement.subscription_id, "carry": carry},
+                )
+        if await self._marzban.reset_usage(placement.panel_username) is None:
+            return Applied(await self._ensure_user(placement), carried=0)
+        desired = placement.desired_user(datetime.now(UTC), carry)
+        user = await self._marzban.modify_user(desired)
+        if user is None:
+            raise MarzbanUnavailable("user gone between its reset and its modification")
+        if not desired.matches(user):
+            raise MarzbanRejected(200, f"panel kept a different state: {user}")
+        return Applied(user, carried=carry)
 
     async def _ensure_user(self, placement: Claimed) -> PanelUser | None:
         """The panel user as desired; None when access is over and there is no user to
@@ -356,9 +444,8 @@ class PlacementWorker:
             raise MarzbanRejected(200, f"panel kept a different state: {user}")
         return user
 
-    async def _succeeded(
-        self, session: AsyncSession, placement: Claimed, user: PanelUser | None
-    ) -> None:
+    async def _succeeded(self, session: AsyncSession, placement: Claimed, applied: Applied) -> None:
+        user = applied.user
         # Access that was granted and is now shortened (a refund) is not granted again:
         # the customer hears of the refund from billing, not of "access ready".
         granted = (
@@ -380,6 +467,15 @@ class PlacementWorker:
                 "url": url,
             },
         )
+        if applied.carried is not None:
+            await session.execute(
+                _RENEWED,
+                {
+                    "placement": placement.subscription_id,
+                    "applied": placement.desired_version,
+                    "carried": applied.carried,
+                },
+            )
         if granted:
             assert url is not None
             await self._outbox.add(
@@ -392,7 +488,7 @@ class PlacementWorker:
                     panel_username=placement.panel_username,
                     subscription_url=url,
                     expires_at=placement.desired_expire,
-                    traffic_limit_bytes=placement.desired_traffic_limit_bytes,
+                    traffic_limit_bytes=applied.data_limit,
                 ),
             )
         metrics.WORK_OUTCOMES.labels("provisioning", "placement", "done").inc()

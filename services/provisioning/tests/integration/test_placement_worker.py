@@ -326,3 +326,98 @@ async def test_access_ended_before_it_reached_the_panel_creates_no_user(setup: S
     assert (placement.applied_version, placement.on_panel) == (1, False)
     assert await setup.panel.user(panel_username(subscription)) is None
     assert await _events(setup, subscription) == []
+
+
+async def _activated(setup: Setup, subscription: uuid.UUID, customer: uuid.UUID) -> datetime:
+    """A subscription placed on the panel with 100 GiB for 30 days; returns its end."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    await _record(
+        setup,
+        SubscriptionActivated(
+            subscription_id=subscription,
+            customer_id=customer,
+            plan_id="m1",
+            order_id=uuid.uuid4(),
+            period_start=now,
+            period_end=now + timedelta(days=30),
+            traffic_limit_bytes=100 * GIB,
+            revision=1,
+        ),
+    )
+    await _settle(setup, subscription)
+    return now + timedelta(days=30)
+
+
+async def test_a_renewal_after_the_traffic_ran_out_makes_the_user_active_again(
+    setup: Setup,
+) -> None:
+    """Marzban keeps a user limited while its usage is over the limit: a renewal that only
+    moved the expiry left a paying customer cut off."""
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)
+    await setup.panel.add_traffic(username, 101 * GIB)
+    await setup.panel.run_review()
+    limited = await setup.panel.user(username)
+    assert limited is not None
+    assert limited["status"] == "limited"
+
+    await _record(setup, _period(subscription, customer, end + timedelta(days=30), 2))
+    placement = await _settle(setup, subscription)
+
+    assert placement.applied_version == placement.desired_version
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert user["status"] == "active"
+    assert (user["used_traffic"], user["data_limit"]) == (0, 100 * GIB)
+    assert user["lifetime_used_traffic"] == 101 * GIB
+    assert user["proxies"] == limited["proxies"]
+    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"] * 2
+
+
+async def test_an_early_renewal_keeps_what_was_left_of_the_traffic(setup: Setup) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)
+    await setup.panel.add_traffic(username, 30 * GIB)
+
+    await _record(setup, _period(subscription, customer, end + timedelta(days=30), 2))
+    placement = await _settle(setup, subscription)
+
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["used_traffic"], user["data_limit"]) == ("active", 0, 170 * GIB)
+    assert (placement.renewal_due, placement.carried_bytes) == (False, 70 * GIB)
+    # A later change (a refund's shortening) keeps the carried remainder in the limit.
+    await _record(
+        setup,
+        _shortened(subscription, customer, end + timedelta(days=10), end + timedelta(days=30), 3),
+    )
+    await _settle(setup, subscription)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert user["data_limit"] == 170 * GIB
+
+
+async def test_a_renewal_retried_after_its_reset_counts_the_remainder_once(setup: Setup) -> None:
+    """The panel stops answering after the usage was reset: the retry must not take the old
+    limit, now unused on the panel, for what was left."""
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)
+    await setup.panel.add_traffic(username, 60 * GIB)
+    await _record(setup, _period(subscription, customer, end + timedelta(days=30), 2))
+    # As if the first attempt measured 40 GiB left, reset the usage, and lost the rest.
+    async with transaction(setup.sessions) as session:
+        await session.execute(
+            update(Placement)
+            .where(Placement.subscription_id == subscription)
+            .values(carry_pending=40 * GIB)
+        )
+    await setup.marzban.reset_usage(username)
+
+    await _settle(setup, subscription)
+
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["data_limit"]) == ("active", 140 * GIB)
