@@ -106,6 +106,7 @@ async def shop(
             "PROVISIONING_REPORT_FAILURE_AFTER_ATTEMPTS": "2",
             "PROVISIONING_MARZBAN_TIMEOUT_S": "1.5",
             "PROVISIONING_WORKER_LEASE_S": "5",
+            "PROVISIONING_PANEL_WATCH_INTERVAL_S": "0.5",
             # Short ingress deadlines, so that slow-header and slow-body attacks take seconds.
             "GATEWAY_HTTP_HEADER_TIMEOUT_S": "2",
             "GATEWAY_HTTP_BODY_TIMEOUT_S": "2",

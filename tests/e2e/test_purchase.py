@@ -139,6 +139,8 @@ async def test_a_customer_who_used_all_the_traffic_renews_and_is_active_again(
     limited = await shop.marzban.user(username)
     assert limited is not None
     assert limited["status"] == "limited"
+    # Paid until next month, but cut off by the panel: "My subscription" says which.
+    await wait_until(lambda: _subscription_says(customer, "трафик закончился"), timeout_s=20)
 
     await customer.start()
     link = await customer.buy("m1")
@@ -151,6 +153,12 @@ async def test_a_customer_who_used_all_the_traffic_renews_and_is_active_again(
     assert (user["used_traffic"], user["data_limit"]) == (0, 100 * GIB)
     assert user["expire"] == limited["expire"] + 30 * 24 * 3600
     assert user["proxies"] == limited["proxies"]
+    await wait_until(lambda: _subscription_says(customer, "✅ активна"), timeout_s=20)
+
+
+async def _subscription_says(customer: SimulatedCustomer, text: str) -> bool:
+    await customer.start()
+    return text in ((await customer.press("m:subscription")).text or "")
 
 
 async def _count_access(shop: Shop, customer: SimulatedCustomer, count: int) -> bool:

@@ -45,7 +45,7 @@ from contracts.gateway import (
 )
 from contracts.money import Money
 from contracts.notifier import SendNotification
-from contracts.provisioning import AccessGranted, AccessProvisioningFailed
+from contracts.provisioning import AccessGranted, AccessProvisioningFailed, AccessStatusChanged
 
 CUSTOMER_ID = UUID("0b6f3c4e-8d7a-4f7e-9a51-3c2d1e0f9a8b")
 CHECKOUT_ID = UUID("7e0f6f8a-3c1e-4b8e-9d8e-2a0b6c5d4e3f")
@@ -323,6 +323,14 @@ def sample_events() -> dict[str, Event]:
             reason="panel nl-1 answered 502 Bad Gateway to POST /api/user",
             attempts=5,
             retryable=True,
+        ),
+        AccessStatusChanged(
+            subscription_id=SUBSCRIPTION_ID,
+            customer_id=CUSTOMER_ID,
+            status="limited",
+            used_traffic_bytes=107374182400,
+            traffic_limit_bytes=107374182400,
+            observed_at=datetime(2025, 2, 1, 12, 0, 30, tzinfo=UTC),
         ),
         SendNotification(
             notification_id=UUID("3a16a4f0-27b0-49d1-96da-ba8d5c63eae3"),

@@ -72,3 +72,36 @@ class AccessProvisioningFailed(Event):
 
     def key(self) -> str:
         return str(self.subscription_id)
+
+
+ACCESS_STATUSES = ("active", "limited", "expired", "disabled", "on_hold")
+"""A panel user's statuses as provisioning reports them (Marzban's); the set may grow."""
+
+
+class AccessStatusChanged(Event):
+    """The panel changed a subscription's user by itself: its traffic ran out (``limited``),
+    its expiry passed (``expired``), or it is usable again; or an operator disabled it.
+
+    Emitted by provisioning when its watch of the panel sees a status other than the last
+    one it reported (or granted). Consumed by the bot ("My subscription" shows the state the
+    customer actually has) and the gateway.
+    """
+
+    event_type = "provisioning.access.status_changed.v1"
+    topic = PROVISIONING_ACCESS
+
+    subscription_id: UUID = Field(description="The subscription the access serves.")
+    customer_id: UUID = Field(description="The subscriber.")
+    status: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,31}$")] = Field(
+        description=(
+            "The panel user's status: "
+            + ", ".join(f"`{status}`" for status in ACCESS_STATUSES)
+            + ". New statuses may appear."
+        )
+    )
+    used_traffic_bytes: ByteCount = Field(description="Traffic used since the last reset.")
+    traffic_limit_bytes: ByteCount = Field(description="The user's limit; 0 means unlimited.")
+    observed_at: UtcDatetime = Field(description="When provisioning saw it on the panel.")
+
+    def key(self) -> str:
+        return str(self.subscription_id)

@@ -15,7 +15,7 @@ from bot.autopay import record_change as record_autopay_change
 from bot.catalog import mirror_catalog
 from bot.checkouts import CheckoutAnswers, CheckoutScreens
 from bot.customers import CustomerMiddleware
-from bot.events import record_access, record_shortening, record_subscription
+from bot.events import record_access, record_access_status, record_shortening, record_subscription
 from bot.handlers import build_router
 from bot.models import metadata
 from bot.payments import build_router as stars_router
@@ -44,7 +44,7 @@ from contracts.billing import (
     WalletChanged,
 )
 from contracts.gateway import TelegramUpdateReceived
-from contracts.provisioning import AccessGranted
+from contracts.provisioning import AccessGranted, AccessStatusChanged
 
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
@@ -107,6 +107,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(SubscriptionExtended)(subscription_changed)
     consumer.handles(SubscriptionShortened)(record_shortening)
     consumer.handles(AccessGranted)(record_access)
+    consumer.handles(AccessStatusChanged)(record_access_status)
     consumer.handles(WalletChanged)(wallet_changed)
     consumer.handles(AutopayChanged)(record_autopay_change)
     # The catalog is read by a group of its own: its one compacted partition is replayed

@@ -10,7 +10,7 @@ from sqlalchemy import text, update
 from bot.models import CustomerSubscription
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
-from contracts.provisioning import AccessGranted
+from contracts.provisioning import AccessGranted, AccessStatusChanged
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,14 @@ _ACCESS = text(
     """
     INSERT INTO customer_subscriptions AS s
         (subscription_id, customer_id, plan_id, period_end, traffic_limit_bytes,
-         subscription_url, access_expires_at, updated_at)
+         subscription_url, access_expires_at, access_status, updated_at)
     VALUES (:subscription_id, :customer_id, '', :expires_at, :traffic_limit_bytes,
-            :subscription_url, :expires_at, now())
+            :subscription_url, :expires_at, 'active', now())
     ON CONFLICT (subscription_id) DO UPDATE
     SET subscription_url = EXCLUDED.subscription_url,
         access_expires_at = EXCLUDED.access_expires_at,
-        traffic_limit_bytes = EXCLUDED.traffic_limit_bytes, updated_at = now()
+        traffic_limit_bytes = EXCLUDED.traffic_limit_bytes, access_status = 'active',
+        updated_at = now()
     """
 )
 
@@ -84,4 +85,15 @@ async def record_access(event: AccessGranted, ctx: MessageContext) -> None:
             "traffic_limit_bytes": event.traffic_limit_bytes,
             "subscription_url": str(event.subscription_url),
         },
+    )
+
+
+async def record_access_status(event: AccessStatusChanged, ctx: MessageContext) -> None:
+    """The panel limited, expired or disabled the user by itself (or made it usable again):
+    "My subscription" shows what the customer actually has. Grants and status changes of
+    one subscription arrive in order (one partition), so the last one read is the state."""
+    await ctx.session.execute(
+        update(CustomerSubscription)
+        .where(CustomerSubscription.subscription_id == event.subscription_id)
+        .values(access_status=event.status, updated_at=datetime.now(UTC))
     )

@@ -38,8 +38,12 @@ def subscription_view(
 ) -> str:
     if subscription is None:
         return say("subscription-none", language)
-    if subscription.period_end <= now:
+    if subscription.period_end <= now or subscription.access_status == "expired":
         status = "subscription-status-expired"
+    elif subscription.access_status == "limited":
+        status = "subscription-status-limited"
+    elif subscription.access_status == "disabled":
+        status = "subscription-status-disabled"
     elif subscription.subscription_url is None:
         status = "subscription-status-provisioning"
     else:

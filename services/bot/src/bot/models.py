@@ -109,6 +109,9 @@ class CustomerSubscription(Base):
     traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
     subscription_url: Mapped[str | None] = mapped_column(Text)
     access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The panel user's status, as provisioning granted or last saw it (``active``,
+    # ``limited`` when the traffic ran out, ``disabled``, ``expired``).
+    access_status: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

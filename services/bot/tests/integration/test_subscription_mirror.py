@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.events import record_access, record_subscription
+from bot.events import record_access, record_access_status, record_subscription
 from bot.models import CustomerSubscription
 from contracts.billing import SubscriptionActivated, SubscriptionExtended
-from contracts.provisioning import AccessGranted
+from contracts.provisioning import AccessGranted, AccessStatusChanged
 
 from .conftest import BotWorld
 
@@ -80,3 +80,36 @@ async def test_access_before_the_subscription_then_a_renewal_and_a_replay(
     # A redelivered activation (an older period) does not shorten what the customer sees.
     await world.handle(lambda ctx: record_subscription(activated, ctx), activated)
     assert (await row(world, subscription_id)).period_end == first_end + timedelta(days=30)
+
+
+async def test_the_panels_own_changes_replace_the_granted_status(world: BotWorld) -> None:
+    subscription_id, customer_id = uuid.uuid4(), uuid.uuid4()
+    end = datetime(2027, 1, 1, tzinfo=UTC)
+    granted = AccessGranted(
+        subscription_id=subscription_id,
+        customer_id=customer_id,
+        region="nl",
+        panel_id="nl-1",
+        panel_username="vpn_" + subscription_id.hex[:28],
+        subscription_url="https://vpn.example/sub/abc",
+        expires_at=end,
+        traffic_limit_bytes=100 * GIB,
+    )
+    await world.handle(lambda ctx: record_access(granted, ctx), granted)
+    assert (await row(world, subscription_id)).access_status == "active"
+
+    limited = AccessStatusChanged(
+        subscription_id=subscription_id,
+        customer_id=customer_id,
+        status="limited",
+        used_traffic_bytes=100 * GIB,
+        traffic_limit_bytes=100 * GIB,
+        observed_at=datetime(2026, 12, 20, tzinfo=UTC),
+    )
+    await world.handle(lambda ctx: record_access_status(limited, ctx), limited)
+    assert (await row(world, subscription_id)).access_status == "limited"
+
+    # Renewed: the next grant is active again.
+    again = AccessGranted(**granted.model_dump() | {"expires_at": end + timedelta(days=30)})
+    await world.handle(lambda ctx: record_access(again, ctx), again)
+    assert (await row(world, subscription_id)).access_status == "active"

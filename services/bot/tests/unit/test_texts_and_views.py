@@ -175,6 +175,22 @@ def test_an_ended_subscription_is_expired() -> None:
     assert "expired" in view
 
 
+@pytest.mark.parametrize(
+    ("panel", "shown"),
+    [
+        ("limited", "traffic used up"),
+        ("disabled", "access suspended"),
+        ("expired", "expired"),
+        ("active", "active"),
+    ],
+)
+def test_my_subscription_shows_what_the_panel_has(panel: str, shown: str) -> None:
+    """Paid until next month, but the panel cut the user off: the screen says so."""
+    mine = subscription(url="https://x.example/s", ends_in=timedelta(days=30))
+    mine.access_status = panel
+    assert shown in subscription_view(mine, "en", NOW)
+
+
 def test_no_subscription() -> None:
     assert subscription_view(None, "en", NOW) == say("subscription-none", "en")
 

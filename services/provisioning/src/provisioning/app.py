@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from datetime import timedelta
 
 from chassis.service import Service
@@ -10,6 +11,7 @@ from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
 from provisioning.marzban import MarzbanClient
 from provisioning.models import metadata
+from provisioning.panel_watch import PanelWatch
 from provisioning.placements import PanelConfig, PlacementWorker, record_desired_state
 from provisioning.settings import ProvisioningSettings
 
@@ -54,6 +56,19 @@ def build(settings: ProvisioningSettings) -> Service:
             wakeup,
             poll_interval_s=settings.worker_poll_interval_s,
             batch_size=settings.worker_concurrency,
+        ),
+    )
+    watch = PanelWatch(sessions=service.sessions, outbox=service.outbox, marzban=marzban)
+    service.background(
+        "panel-watch",
+        functools.partial(
+            run_worker,
+            "panel-watch",
+            watch.step,
+            # Nothing announces what the panel does by itself: found by looking.
+            Wakeup(),
+            poll_interval_s=settings.panel_watch_interval_s,
+            batch_size=sys.maxsize,  # a pass covers every user: always rest after one
         ),
     )
     service.on_stop(marzban.aclose)

@@ -145,6 +145,16 @@ class MarzbanClient:
             return None
         return PanelUser.from_api(self._json(response))
 
+    async def list_users(self, *, offset: int, limit: int) -> tuple[list[PanelUser], int]:
+        """One page of the panel's users (in the panel's order) and how many there are."""
+        response = await self._call("GET", "/api/users", params={"offset": offset, "limit": limit})
+        body = self._json(response)
+        try:
+            users, total = body["users"], int(body["total"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MarzbanError(f"not a Marzban user list: {exc!r}") from exc
+        return [PanelUser.from_api(user) for user in users], total
+
     async def reset_usage(self, username: str) -> PanelUser | None:
         """Start the user's traffic count again from zero (its lifetime total is kept); the
         panel makes a limited user active again. ``None`` if there is no such user."""

@@ -53,6 +53,9 @@ class Placement(Base):
     desired_version: Mapped[int] = mapped_column(Integer)
     applied_version: Mapped[int] = mapped_column(Integer, default=0)
     on_panel: Mapped[bool] = mapped_column(default=False)
+    # The user's status on the panel as last granted or seen by the panel watch (the panel
+    # limits and expires users by itself); a change is published as AccessStatusChanged.
+    panel_status: Mapped[str | None] = mapped_column(String(16))
     subscription_url: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

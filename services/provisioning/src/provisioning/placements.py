@@ -227,7 +227,7 @@ _APPLIED = text(
     """
     UPDATE placements
     SET applied_version = :applied, on_panel = :present, attempts = 0, lease_until = NULL,
-        last_error = NULL, updated_at = now()
+        last_error = NULL, updated_at = now(), panel_status = :status
     WHERE subscription_id = :placement
     """
 )
@@ -235,7 +235,7 @@ _APPLIED_WITH_URL = text(
     """
     UPDATE placements
     SET applied_version = :applied, on_panel = :present, attempts = 0, lease_until = NULL,
-        last_error = NULL, updated_at = now(), subscription_url = :url
+        last_error = NULL, updated_at = now(), subscription_url = :url, panel_status = :status
     WHERE subscription_id = :placement
     """
 )
@@ -465,6 +465,7 @@ class PlacementWorker:
                 "applied": placement.desired_version,
                 "present": user is not None,
                 "url": url,
+                "status": user.status if user is not None else None,
             },
         )
         if applied.carried is not None:

@@ -39,6 +39,11 @@ class ProvisioningSettings(ServiceSettings):
 
     worker_concurrency: int = Field(default=16, ge=1, description="Panel calls in flight")
     worker_poll_interval_s: float = Field(default=2.0, gt=0)
+    panel_watch_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the panel's users are read for statuses it set by itself",
+    )
     worker_lease_s: float = Field(
         default=60.0,
         gt=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from contracts.envelope import Envelope
 from devstack.pytest_plugin import DatabaseFactory
 from provisioning.marzban import MarzbanClient
 from provisioning.models import Placement, metadata
+from provisioning.panel_watch import PanelWatch
 from provisioning.placements import (
     PanelConfig,
     PlacementWorker,
@@ -421,3 +423,41 @@ async def test_a_renewal_retried_after_its_reset_counts_the_remainder_once(setup
     user = await setup.panel.user(username)
     assert user is not None
     assert (user["status"], user["data_limit"]) == ("active", 140 * GIB)
+
+
+async def _status_events(setup: Setup, subscription: uuid.UUID) -> list[dict[str, object]]:
+    async with setup.sessions() as session:
+        rows = await session.scalars(
+            select(tables.outbox.c.payload)
+            .where(
+                tables.outbox.c.key == str(subscription),
+                tables.outbox.c.event_type == "provisioning.access.status_changed.v1",
+            )
+            .order_by(tables.outbox.c.id)
+        )
+        return [json.loads(bytes(payload)) for payload in rows]
+
+
+async def test_the_watch_reports_what_the_panel_did_by_itself_once(setup: Setup) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)
+    watch = PanelWatch(
+        sessions=setup.sessions, outbox=setup.outbox, marzban=setup.marzban, page_size=2
+    )
+
+    await watch.step()
+    assert await _status_events(setup, subscription) == []  # active, as granted
+
+    await setup.panel.add_traffic(username, 100 * GIB)
+    await setup.panel.run_review()
+    await asyncio.gather(watch.step(), watch.step())  # two replicas at once
+    (limited,) = await _status_events(setup, subscription)
+    assert (limited["status"], limited["customer_id"]) == ("limited", str(customer))
+    assert limited["used_traffic_bytes"] == limited["traffic_limit_bytes"] == 100 * GIB
+
+    # The renewal makes it active again; the grant says so, the watch adds nothing.
+    await _record(setup, _period(subscription, customer, end + timedelta(days=30), 2))
+    await _settle(setup, subscription)
+    await watch.step()
+    assert len(await _status_events(setup, subscription)) == 1

@@ -87,6 +87,8 @@ subscription-active =
 subscription-status-active = ✅ active
 subscription-status-provisioning = ⏳ paid, access is being set up
 subscription-status-expired = ⛔ expired
+subscription-status-limited = ⛔ traffic used up: renew to connect again (/buy)
+subscription-status-disabled = ⛔ access suspended
 subscription-link =
     Subscription link:
     <code>{ $url }</code>

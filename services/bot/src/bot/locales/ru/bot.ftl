@@ -91,6 +91,8 @@ subscription-active =
 subscription-status-active = ✅ активна
 subscription-status-provisioning = ⏳ оплачена, доступ настраивается
 subscription-status-expired = ⛔ истекла
+subscription-status-limited = ⛔ трафик закончился: продлите подписку, чтобы снова подключиться (/buy)
+subscription-status-disabled = ⛔ доступ приостановлен
 subscription-link =
     Ссылка-подписка:
     <code>{ $url }</code>

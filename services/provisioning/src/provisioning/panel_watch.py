@@ -1,0 +1,106 @@
+"""The panel watch: what the panel did to its users by itself, reported.
+
+Marzban limits a user whose traffic ran out and expires one whose time passed, on its own
+schedule; an operator may disable one by hand. The watch reads the panel's users a page
+at a time, compares each of ours with the status last granted or seen, and publishes
+``AccessStatusChanged`` for each that differs, in one transaction per page with the
+outbox. The comparison is in the update itself, so two replicas watching at once report
+a change once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chassis import metrics
+from chassis.db import transaction
+from chassis.messaging.outbox import Outbox
+from contracts.provisioning import AccessStatusChanged
+from provisioning.marzban import MarzbanClient, MarzbanError, PanelUser
+
+log = logging.getLogger(__name__)
+
+# One statement per page, whatever its size.
+_SEEN = text(
+    """
+    UPDATE placements p SET panel_status = seen.status, updated_at = now()
+    FROM unnest(CAST(:usernames AS text[]), CAST(:statuses AS text[])) AS seen(username, status)
+    WHERE p.panel_username = seen.username AND p.on_panel
+      AND p.panel_status IS DISTINCT FROM seen.status
+      AND p.applied_version = p.desired_version
+    RETURNING p.subscription_id, p.customer_id, p.panel_username
+    """
+)
+
+
+class PanelWatch:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        marzban: MarzbanClient,
+        page_size: int = 500,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._marzban = marzban
+        self._page_size = page_size
+
+    async def step(self) -> int:
+        """One pass over the panel's users; returns how many changes were reported.
+
+        A user whose placement has work pending is left to the placement worker, which
+        records the status it brings the user to.
+        """
+        reported, offset = 0, 0
+        while True:
+            try:
+                users, total = await self._marzban.list_users(offset=offset, limit=self._page_size)
+            except MarzbanError as exc:
+                log.warning("the panel watch cannot read the panel", extra={"error": repr(exc)})
+                metrics.WORK_OUTCOMES.labels("provisioning", "panel_watch", "retry").inc()
+                return reported
+            async with transaction(self._sessions) as session:
+                reported += await self._compare(session, users)
+            offset += len(users)
+            if not users or offset >= total:
+                return reported
+
+    async def _compare(self, session: AsyncSession, users: list[PanelUser]) -> int:
+        ours = {user.username: user for user in users if user.username.startswith("vpn_")}
+        if not ours:
+            return 0
+        rows = await session.execute(
+            _SEEN,
+            {
+                "usernames": list(ours),
+                "statuses": [user.status for user in ours.values()],
+            },
+        )
+        now = datetime.now(UTC)
+        changes = []
+        for row in rows:
+            user = ours[row.panel_username]
+            changes.append(
+                AccessStatusChanged(
+                    subscription_id=row.subscription_id,
+                    customer_id=row.customer_id,
+                    status=user.status,
+                    used_traffic_bytes=user.used_traffic,
+                    traffic_limit_bytes=user.data_limit or 0,
+                    observed_at=now,
+                )
+            )
+            log.info(
+                "the panel changed a user's status",
+                extra={"subscription_id": str(row.subscription_id), "status": user.status},
+            )
+        if changes:
+            await self._outbox.add_many(session, list(changes))
+            metrics.WORK_OUTCOMES.labels("provisioning", "panel_watch", "changed").inc(len(changes))
+        return len(changes)
