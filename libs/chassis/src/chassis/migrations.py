@@ -158,6 +158,39 @@ def drop_messaging_schema_v1() -> None:
     op.drop_table("outbox")
 
 
+def create_timers_schema_v1() -> None:
+    """Create the ``timers`` table of ``chassis.timers`` (version 1) inside a service's
+    migration; it matches ``chassis.timers.timer_table``."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects import postgresql
+
+    op.create_table(
+        "timers",
+        sa.Column("timer_id", sa.Text(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("payload", postgresql.JSONB(), nullable=False),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("fired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("timer_id", name="pk_timers"),
+    )
+    op.create_index(
+        "ix_timers_due", "timers", ["due_at"], postgresql_where=sa.text("fired_at IS NULL")
+    )
+
+
+def drop_timers_schema_v1() -> None:
+    from alembic import op
+
+    op.drop_table("timers")
+
+
 async def create_schema_without_migrations(database_url: str, metadata: MetaData) -> None:
     """Every table of ``metadata`` plus the outbox trigger, straight from the models.
 

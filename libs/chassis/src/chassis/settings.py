@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chassis.clock import Clock, clock_from
+
 Port = Annotated[int, Field(ge=0, le=65535)]
 """A TCP port; 0 lets the OS choose."""
 
@@ -110,6 +112,13 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = Field(
         default=True, description="Apply migrations at start; off when a deploy job runs them"
     )
+    clock_file: str | None = Field(
+        default=None,
+        description=(
+            "Outside production only: a file holding seconds added to the real time, which "
+            "tests write to move every service's clock at once (chassis.clock)"
+        ),
+    )
 
     @property
     def is_production(self) -> bool:
@@ -136,8 +145,13 @@ class ServiceSettings(BaseSettings):
     def _refuse_sandbox_in_production(self) -> ServiceSettings:
         if self.is_production:
             problems = self.sandbox_violations()
+            if self.clock_file:
+                problems.append(f"{self.env_name('clock_file')} moves the clock")
             if problems:
                 raise ValueError(
                     "refusing to start in production with sandbox settings: " + "; ".join(problems)
                 )
         return self
+
+    def clock(self) -> Clock:
+        return clock_from(self.clock_file)
