@@ -190,7 +190,8 @@ class TimerWorker:
             result = await session.execute(
                 _CLAIM, {"now": self._clock.now(), "lease": self._lease, "limit": self.batch_size}
             )
-            due = [Timer(**row) for row in result.mappings()]
+            # In the order they came due (RETURNING keeps none).
+            due = sorted((Timer(**row) for row in result.mappings()), key=lambda t: t.due_at)
         for timer in due:
             await self._fire(timer)
         return len(due)

@@ -258,3 +258,12 @@ class AutopayTurnedOff(Event):
 
     def key(self) -> str:
         return str(self.customer_id)
+
+
+def choose_plan_callback(plan_id: str) -> str:
+    """The bot's callback data for "show this plan and its ways to pay".
+
+    Messages other services send as the bot (the notifier's reminders) carry it on a
+    "Renew" button: the press reaches the bot, which opens that plan's checkout in place.
+    """
+    return f"plan:{plan_id}"

@@ -11,6 +11,7 @@ from billing.catalog import PaymentMethods, publish_if_changed
 from billing.checkout import CheckoutPayments, Checkouts
 from billing.customers import record_customer, record_email, record_language
 from billing.expiry import ExpiredPayments
+from billing.lifecycle import HANDLERS as LIFECYCLE
 from billing.models import metadata
 from billing.notifications import NotificationInbox, NotificationVerifier, Received
 from billing.providers import WALLET, Providers
@@ -23,6 +24,7 @@ from billing.refund_worker import RefundPayouts
 from billing.settings import BillingSettings
 from chassis.db import transaction
 from chassis.service import Service
+from chassis.timers import TimerWorker
 from chassis.worker import Handoff, RetryPolicy, Wakeup, run_worker
 from contracts.bot import (
     AutopayTurnedOff,
@@ -157,6 +159,14 @@ def build(settings: BillingSettings) -> Service:
         receipts=settings.receipts_enabled,
         receipt_vat_code=settings.receipt_vat_code,
     )
+    due_times = TimerWorker(
+        "billing",
+        service.sessions,
+        service.outbox,
+        settings.clock(),
+        LIFECYCLE,
+        retry=RetryPolicy(5.0, 300.0),
+    )
     handoff: Handoff[Received] = Handoff(Wakeup())
     inbox = NotificationInbox(handoff)
     verifier = NotificationVerifier(
@@ -195,6 +205,8 @@ def build(settings: BillingSettings) -> Service:
         # Renewals are due by the clock, and what payments record for them is found by
         # polling (a few seconds late is on time).
         ("autopay", renewals, Wakeup(), settings.autopay_poll_s),
+        # Reminders are due by the clock: a few seconds late is on time.
+        ("due-times", due_times, Wakeup(), settings.timers_poll_s),
     ):
         service.background(
             name,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chassis.db import ServiceBase, new_metadata
 from chassis.messaging.tables import messaging_tables
+from chassis.timers import timer_table
 
 metadata: MetaData = new_metadata()
 
@@ -35,6 +36,7 @@ class Base(ServiceBase):
 
 
 messaging = messaging_tables(metadata)
+timers = timer_table(metadata)  # due times: billing.lifecycle's reminders
 
 
 class PlanRow(Base):

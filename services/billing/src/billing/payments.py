@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import autopay, ledger, orders, wallets
+from billing import autopay, ledger, lifecycle, orders, wallets
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind
@@ -124,4 +124,5 @@ async def deliver(
     if order.kind != OrderKind.PLAN:
         return ()
     period = await extend_for(session, order, paid_at)
+    await lifecycle.schedule(session, period.subscription_id, period.period_end)
     return (period, *await autopay.paid(session, order, saved, period.period_end))

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import autopay, ledger, orders, wallets
+from billing import autopay, ledger, lifecycle, orders, wallets
 from billing import refund_queries as queries
 from billing.domain import ledger as entries
 from billing.domain import orders as order_rules
@@ -329,6 +329,8 @@ async def _succeed(
             now=now,
         )
         if event is not None:
+            if not event.ended:
+                await lifecycle.schedule(session, event.subscription_id, event.period_end)
             follows = await autopay.refunded(
                 session, order.customer_id, event.period_end, ended=event.ended
             )

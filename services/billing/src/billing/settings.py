@@ -158,6 +158,9 @@ class BillingSettings(ServiceSettings):
     autopay_poll_s: float = Field(
         default=5.0, gt=0, description="How often billing looks for renewals and reminders due"
     )
+    timers_poll_s: float = Field(
+        default=5.0, gt=0, description="How often due times (reminders) are looked for"
+    )
     refund_retry_first_delay_s: float = Field(default=1.0, gt=0)
     refund_retry_max_delay_s: float = Field(default=60.0, gt=0)
 

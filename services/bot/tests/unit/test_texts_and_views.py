@@ -18,6 +18,7 @@ from bot.keyboards import (
 from bot.models import CustomerSubscription
 from bot.texts import CATALOGS, LANGUAGES, gib, language_of, say
 from chassis.i18n import catalog_problems, shipped_texts
+from contracts.bot import choose_plan_callback
 from contracts.money import Money
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -222,3 +223,8 @@ def test_callback_data_fits_telegrams_64_bytes(
     data: Menu | ChoosePlan | Pay | Autopay | AutopayTerms | TurnOffAutopay | ChooseLanguage,
 ) -> None:
     assert len(data.pack().encode()) <= 64
+
+
+def test_the_renew_button_other_services_send_is_the_bots_choose_plan() -> None:
+    """The notifier's reminders carry it: the press must land on the plan's screen."""
+    assert ChoosePlan(plan_id="m1").pack() == choose_plan_callback("m1")

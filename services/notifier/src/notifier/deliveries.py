@@ -37,7 +37,7 @@ from notifier.telegram import (
     TelegramRetryAfter,
     TelegramUncertain,
 )
-from notifier.templates import Params, UnknownTemplate, render
+from notifier.templates import Params, UnknownTemplate, render, reply_markup
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,9 @@ class Sender:
             return self._finish(delivery, "failed", error=f"cannot render: {exc!r}")
         await self._rate_limit.wait()
         try:
-            message_id = await self._telegram.send_message(delivery.chat_id, text_)
+            message_id = await self._telegram.send_message(
+                delivery.chat_id, text_, reply_markup(delivery.language, delivery.params)
+            )
         except TelegramRetryAfter as exc:
             return self._retry_later(delivery, timedelta(seconds=exc.retry_after), str(exc))
         except TelegramUncertain as exc:

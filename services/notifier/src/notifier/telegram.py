@@ -54,14 +54,18 @@ class TelegramClient:
             base_url=f"{api_url.rstrip('/')}/bot{token}/", timeout_s=timeout_s, transport=transport
         )
 
-    async def send_message(self, chat_id: int, text: str) -> int:
-        """Send HTML text; returns Telegram's message id."""
+    async def send_message(
+        self, chat_id: int, text: str, reply_markup: dict[str, object] | None = None
+    ) -> int:
+        """Send HTML text (with inline buttons, if given); returns Telegram's message id."""
         body: dict[str, Any] = {
             "chat_id": chat_id,
             "text": text,
             "parse_mode": "HTML",
             "link_preview_options": {"is_disabled": True},
         }
+        if reply_markup is not None:
+            body["reply_markup"] = reply_markup
         try:
             response = await self._http.post("sendMessage", json=body)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -19,6 +19,7 @@ from importlib.resources import files
 from typing import Final
 
 from chassis.i18n import Catalogs, Html, MissingText, Value
+from contracts.bot import choose_plan_callback
 from contracts.money import Money
 
 Params = Mapping[str, str | int]
@@ -74,3 +75,16 @@ def values_of(params: Params) -> dict[str, Value]:
             amount_minor=int(params["amount_minor"]), currency=str(params["currency"])
         )
     return values
+
+
+def reply_markup(language: str, params: Params) -> dict[str, object] | None:
+    """The message's buttons: "Renew" where the message names the plan to renew
+    (``renew_plan_id``), which opens its checkout in the bot in one tap."""
+    plan_id = params.get("renew_plan_id")
+    if not isinstance(plan_id, str) or not plan_id:
+        return None
+    button = {
+        "text": CATALOGS.text("button-renew", language),
+        "callback_data": choose_plan_callback(plan_id),
+    }
+    return {"inline_keyboard": [[button]]}

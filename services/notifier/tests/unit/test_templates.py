@@ -6,7 +6,7 @@ import pytest
 
 from chassis.i18n import TextError, catalog_problems
 from notifier.deliveries import RateLimit
-from notifier.templates import CATALOGS, UnknownTemplate, render, values_of
+from notifier.templates import CATALOGS, UnknownTemplate, render, reply_markup, values_of
 
 ACCESS = {
     "subscription_url": "https://vpn.example/sub/abc",
@@ -220,3 +220,26 @@ def test_autopay_off_says_why_and_until_when_the_subscription_stays(
     assert "/buy" in english
     assert ru in russian
     assert "15 января 2027" in russian
+
+
+@pytest.mark.parametrize(("hours", "ru_hours"), [(72, "72 часа"), (24, "24 часа")])
+def test_a_subscription_ending_soon_says_when_with_a_renew_button(
+    hours: int, ru_hours: str
+) -> None:
+    params = {"expires_at": "2027-01-15T09:00:00+00:00", "renew_plan_id": "m1", "hours": hours}
+    ru = render("subscription.expiring", "ru", params)
+    assert ru_hours in ru
+    assert "15 января 2027" in ru
+    assert f"ends in {hours} hours" in render("subscription.expiring", "en", params)
+    assert reply_markup("ru", params) == {
+        "inline_keyboard": [[{"text": "🔁 Продлить", "callback_data": "plan:m1"}]]
+    }
+
+
+def test_an_ended_subscription_is_told_with_a_renew_button_and_others_get_none() -> None:
+    params = {"expires_at": "2027-01-15T09:00:00+00:00", "renew_plan_id": "m3"}
+    assert "закончилась" in render("subscription.expired", "ru", params)
+    assert reply_markup("en", params) == {
+        "inline_keyboard": [[{"text": "🔁 Renew", "callback_data": "plan:m3"}]]
+    }
+    assert reply_markup("en", {"expires_at": "2027-01-15T09:00:00+00:00"}) is None

@@ -105,3 +105,13 @@ reason-payment-method-limit-exceeded = the payment method's limit is reached
 reason-payment-method-restricted = the payment method is restricted
 reason-unsupported-mobile-operator = the mobile operator does not support such payments
 reason-other = the payment was canceled
+
+subscription-expiring =
+    ⏰ <b>Your VPN subscription ends in { $hours } hours</b>
+
+    Valid until: <b>{ DATETIME($expires, dateStyle: "long") }</b>. Renew now so that your access does not stop: one tap below.
+subscription-expired =
+    ⛔ <b>Your VPN subscription has ended</b>
+
+    It was valid until { DATETIME($expires, dateStyle: "long") }. Renew to connect again: your link stays the same.
+button-renew = 🔁 Renew

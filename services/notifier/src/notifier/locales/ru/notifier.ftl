@@ -110,3 +110,17 @@ reason-payment-method-limit-exceeded = превышен лимит платёж�
 reason-payment-method-restricted = платёжное средство ограничено
 reason-unsupported-mobile-operator = мобильный оператор не поддерживает такие платежи
 reason-other = платёж отменён
+
+subscription-expiring =
+    ⏰ <b>Подписка на VPN закончится через { $hours } { $hours ->
+        [one] час
+        [few] часа
+       *[many] часов
+    }</b>
+
+    Действует до: <b>{ DATETIME($expires, dateStyle: "long") }</b>. Продлите сейчас, чтобы доступ не прервался, — одной кнопкой ниже.
+subscription-expired =
+    ⛔ <b>Подписка на VPN закончилась</b>
+
+    Она действовала до { DATETIME($expires, dateStyle: "long") }. Продлите её, чтобы снова подключиться: ссылка останется прежней.
+button-renew = 🔁 Продлить

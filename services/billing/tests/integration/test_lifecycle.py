@@ -1,0 +1,136 @@
+"""Reminders on a real PostgreSQL, on a clock the test moves: 72 h and 24 h before the end
+and at it, once each; none for an end that has since moved; none to renew by hand when
+autopay will."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from billing.lifecycle import HANDLERS
+from billing.models import Autopay, timers
+from chassis.clock import OffsetClock
+from chassis.db import transaction
+from chassis.timers import TimerWorker
+from chassis.worker import RetryPolicy
+
+from .conftest import Billing
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+class Clock:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.clock = OffsetClock(path, reread_every_s=0)
+
+    def move_to(self, when: Any) -> None:
+        OffsetClock.move(self.path, when - self.clock.now())
+
+
+def worker(billing: Billing, clock: Clock) -> TimerWorker:
+    return TimerWorker(
+        "billing", billing.sessions, billing.outbox, clock.clock, HANDLERS, retry=RetryPolicy(1, 1)
+    )
+
+
+async def reminders(billing: Billing, customer: uuid.UUID) -> list[dict[str, Any]]:
+    sent = await billing.events(str(customer), "notifier.notification.requested.v1")
+    return [e for e in sent if e["template"].startswith("subscription.")]
+
+
+async def test_a_subscription_is_reminded_before_and_at_its_end_once_each(
+    billing: Billing, tmp_path: Path
+) -> None:
+    clock = Clock(tmp_path / "clock")
+    order = await billing.buy()
+    subscription = await billing.subscription(order.customer_id)
+    end = subscription.period_end
+    due = worker(billing, clock)
+
+    await due.step()
+    assert await reminders(billing, order.customer_id) == []
+    clock.move_to(end - timedelta(hours=72) + timedelta(seconds=1))
+    await due.step()
+    await due.step()
+    (first,) = await reminders(billing, order.customer_id)
+    assert first["template"] == "subscription.expiring"
+    assert first["params"] == {
+        "expires_at": end.isoformat(),
+        "renew_plan_id": "m1",
+        "hours": 72,
+    }
+    clock.move_to(end + timedelta(seconds=1))
+    await due.step()
+    sent = await reminders(billing, order.customer_id)
+    assert [(e["template"], e["params"].get("hours")) for e in sent] == [
+        ("subscription.expiring", 72),
+        ("subscription.expiring", 24),
+        ("subscription.expired", None),
+    ]
+    await due.step()
+    assert len(await reminders(billing, order.customer_id)) == 3
+
+
+async def test_a_renewed_subscription_is_reminded_of_its_new_end_only(
+    billing: Billing, tmp_path: Path
+) -> None:
+    clock = Clock(tmp_path / "clock")
+    order = await billing.buy()
+    first_end = (await billing.subscription(order.customer_id)).period_end
+    await billing.buy(customer=order.customer_id)  # renewed by hand
+    new_end = (await billing.subscription(order.customer_id)).period_end
+    assert new_end == first_end + timedelta(days=30)
+
+    clock.move_to(first_end + timedelta(seconds=1))
+    await worker(billing, clock).step()
+    assert await reminders(billing, order.customer_id) == []  # the old end's: nothing
+    clock.move_to(new_end - timedelta(hours=24) + timedelta(seconds=1))
+    await worker(billing, clock).step()
+    sent = await reminders(billing, order.customer_id)
+    assert [e["params"]["hours"] for e in sent] == [72, 24]
+    assert {e["params"]["expires_at"] for e in sent} == {new_end.isoformat()}
+    async with billing.sessions() as session:
+        scheduled = await session.scalar(
+            select(timers.c.timer_id).where(timers.c.timer_id.like(f"%{new_end.isoformat()}"))
+        )
+    assert scheduled is not None
+
+
+async def test_autopay_customers_are_not_told_to_renew_by_hand(
+    billing: Billing, tmp_path: Path
+) -> None:
+    clock = Clock(tmp_path / "clock")
+    order = await billing.buy()
+    subscription = await billing.subscription(order.customer_id)
+    async with transaction(billing.sessions) as session:
+        session.add(
+            Autopay(
+                customer_id=order.customer_id,
+                subscription_id=subscription.subscription_id,
+                provider="yookassa",
+                method_id="pm",
+                plan_id="m1",
+                amount_minor=order.amount_minor,
+                currency="RUB",
+                period_days=30,
+                language="ru",
+                enabled=True,
+                revision=1,
+                period_end=subscription.period_end,
+                declines=0,
+                unavailable_attempts=0,
+            )
+        )
+    clock.move_to(subscription.period_end - timedelta(hours=24) + timedelta(seconds=1))
+    await worker(billing, clock).step()
+    assert await reminders(billing, order.customer_id) == []
+    async with transaction(billing.sessions) as session:
+        await session.execute(
+            update(Autopay).where(Autopay.customer_id == order.customer_id).values(enabled=False)
+        )
