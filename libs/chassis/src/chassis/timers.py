@@ -128,6 +128,21 @@ class Timers:
             {"timer_id": timer_id, "kind": kind, "due_at": due_at, "payload": dict(payload or {})},
         )
 
+    async def schedule_many(
+        self, session: AsyncSession, timers: Sequence[tuple[str, str, datetime, Mapping[str, Any]]]
+    ) -> None:
+        """Several timers in one round trip: ``(timer_id, kind, due_at, payload)`` each."""
+        if any(due_at.tzinfo is None for _, _, due_at, _ in timers):
+            raise ValueError("a due time is a UTC datetime")
+        if timers:
+            await session.execute(
+                self._schedule,
+                [
+                    {"timer_id": timer_id, "kind": kind, "due_at": due_at, "payload": dict(payload)}
+                    for timer_id, kind, due_at, payload in timers
+                ],
+            )
+
     async def cancel(self, session: AsyncSession, timer_id: str) -> bool:
         """Drop a timer that has not fired; True when there was one."""
         return (await session.scalar(self._cancel, {"cancelled_id": timer_id})) is not None

@@ -24,30 +24,31 @@ from contracts.envelope import Event
 from contracts.notifier import SendNotification
 
 TIMERS: Final = Timers(timers)
-REMINDERS_BEFORE: Final = (timedelta(hours=72), timedelta(hours=24))
+REMINDER_HOURS: Final = (72, 24)
 EXPIRING: Final = "subscription-expiring"
 EXPIRED: Final = "subscription-expired"
 _NAMESPACE: Final = uuid.UUID("c2b7e0a4-1d6f-4f8e-9a35-7b0d52e6f1c8")
 
 
 async def schedule(session: AsyncSession, subscription_id: uuid.UUID, period_end: datetime) -> None:
-    """The reminders of a subscription that now ends at ``period_end``."""
+    """The reminders of a subscription that now ends at ``period_end`` (one round trip: it
+    runs with every paid plan order)."""
     end = period_end.isoformat()
-    for before in REMINDERS_BEFORE:
-        hours = round(before.total_seconds() / 3600)
-        await TIMERS.schedule(
-            session,
-            f"{EXPIRING}-{hours}h:{subscription_id}:{end}",
-            EXPIRING,
-            period_end - before,
-            {"subscription_id": str(subscription_id), "period_end": end, "hours": hours},
-        )
-    await TIMERS.schedule(
+    ours = {"subscription_id": str(subscription_id), "period_end": end}
+    await TIMERS.schedule_many(
         session,
-        f"{EXPIRED}:{subscription_id}:{end}",
-        EXPIRED,
-        period_end,
-        {"subscription_id": str(subscription_id), "period_end": end},
+        [
+            *(
+                (
+                    f"{EXPIRING}-{hours}h:{subscription_id}:{end}",
+                    EXPIRING,
+                    period_end - timedelta(hours=hours),
+                    {**ours, "hours": hours},
+                )
+                for hours in REMINDER_HOURS
+            ),
+            (f"{EXPIRED}:{subscription_id}:{end}", EXPIRED, period_end, ours),
+        ],
     )
 
 
