@@ -59,3 +59,19 @@ async def test_reminders_come_once_and_renew_opens_the_checkout(shop: Shop) -> N
 
 async def _count(shop: Shop, user_id: int, marker: str, count: int) -> bool:
     return len(await texts(shop, user_id, marker)) >= count
+
+
+async def test_a_customer_who_turned_reminders_off_gets_none(shop: Shop) -> None:
+    customer = await shop.customer()
+    await customer.start()
+    await customer.press("m:settings", expect="Напоминания")
+    await customer.press("rem:0", expect="выключены")
+    await customer.press("m:home")
+    link = await customer.buy("m1")
+    await customer.pay(link)
+    await customer.wait_for(ACCESS_READY)  # payment and access messages still come
+
+    OffsetClock.move(CLOCK, timedelta(days=31))  # past every reminder of this period
+    await asyncio.sleep(3.0)
+    assert await texts(shop, customer.user_id, ENDS_SOON) == []
+    assert await texts(shop, customer.user_id, ENDED) == []

@@ -33,6 +33,7 @@ from contracts.bot import (
     CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRegistered,
+    CustomerRemindersChanged,
     RequestCheckout,
     RequestTopUp,
     StarsPaymentReceived,
@@ -179,6 +180,11 @@ def sample_events() -> dict[str, Event]:
         ),
         AutopayTurnedOff(
             customer_id=CUSTOMER_ID, turned_off_at=datetime(2025, 1, 20, 18, 3, tzinfo=UTC)
+        ),
+        CustomerRemindersChanged(
+            customer_id=CUSTOMER_ID,
+            reminders=False,
+            changed_at=datetime(2025, 1, 21, 8, 0, tzinfo=UTC),
         ),
         WalletChanged(
             customer_id=CUSTOMER_ID,

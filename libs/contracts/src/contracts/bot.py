@@ -260,6 +260,25 @@ class AutopayTurnedOff(Event):
         return str(self.customer_id)
 
 
+class CustomerRemindersChanged(Event):
+    """A customer turned the reminders about their subscription's end off, or on again.
+
+    Emitted by the bot from its settings screen. Consumed by the notifier, which then
+    skips (or sends again) those reminders; payment, access and autopay notices are sent
+    whatever this says.
+    """
+
+    event_type = "bot.customer.reminders_changed.v1"
+    topic = BOT_CUSTOMERS
+
+    customer_id: UUID = Field(description="The customer.")
+    reminders: bool = Field(description="Whether reminders are sent from now on.")
+    changed_at: UtcDatetime = Field(description="When the customer chose it.")
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
 def choose_plan_callback(plan_id: str) -> str:
     """The bot's callback data for "show this plan and its ways to pay".
 

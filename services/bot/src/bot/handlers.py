@@ -25,7 +25,11 @@ from bot.texts import LANGUAGES, Html, gib, method_name, say
 from bot.wallets import wallet_view
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import PaymentMethodOffer
-from contracts.bot import CustomerEmailProvided, CustomerLanguageChanged
+from contracts.bot import (
+    CustomerEmailProvided,
+    CustomerLanguageChanged,
+    CustomerRemindersChanged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +122,8 @@ def build_router(*, slow_after: timedelta) -> Router:
             text, markup = await _wallet_screen(ctx, customer)
         elif callback_data.action == "language":
             text, markup = say("language-choose", language), keyboards.languages(language)
+        elif callback_data.action == "settings":
+            text, markup = _settings_screen(customer)
         else:
             name = query.from_user.first_name
             text, markup = say("welcome", language, name=name), keyboards.main_menu(language)
@@ -323,6 +329,26 @@ def build_router(*, slow_after: timedelta) -> Router:
         )
         await _show(query, say("checkout-preparing", customer.language), None)
 
+    @router.callback_query(keyboards.Reminders.filter())
+    async def switch_reminders(
+        query: CallbackQuery,
+        callback_data: keyboards.Reminders,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        """Reminders about the subscription's end on or off; payment, access and autopay
+        messages are not switched (autopay's notice before a charge is required)."""
+        if callback_data.on != customer.reminders:
+            customer.reminders = callback_data.on
+            await ctx.publish(
+                CustomerRemindersChanged(
+                    customer_id=customer.customer_id,
+                    reminders=callback_data.on,
+                    changed_at=datetime.now(UTC),
+                )
+            )
+        await _show(query, *_settings_screen(customer))
+
     @router.callback_query(keyboards.ChooseLanguage.filter())
     async def choose_language(
         query: CallbackQuery,
@@ -375,6 +401,13 @@ def build_router(*, slow_after: timedelta) -> Router:
         )
 
     return router
+
+
+def _settings_screen(customer: Customer) -> tuple[str, InlineKeyboardMarkup]:
+    language = customer.language
+    state = "settings-reminders-on" if customer.reminders else "settings-reminders-off"
+    text = say("settings-title", language, reminders=Html(say(state, language)))
+    return text, keyboards.settings(language, reminders=customer.reminders)
 
 
 async def _catalog_screen(ctx: MessageContext, language: str) -> tuple[str, InlineKeyboardMarkup]:

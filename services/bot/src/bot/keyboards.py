@@ -12,7 +12,13 @@ from contracts.money import Money
 
 
 class Menu(CallbackData, prefix="m"):
-    action: str  # home | buy | subscription | wallet | language
+    action: str  # home | buy | subscription | wallet | language | settings
+
+
+class Reminders(CallbackData, prefix="rem"):
+    """The settings screen's switch: reminders about the subscription's end on or off."""
+
+    on: bool
 
 
 class ChoosePlan(CallbackData, prefix="plan"):
@@ -71,6 +77,17 @@ def main_menu(language: str) -> InlineKeyboardMarkup:
             [_button(say("menu-subscription", language), Menu(action="subscription"))],
             [_button(say("menu-wallet", language), Menu(action="wallet"))],
             [_button(say("menu-language", language), Menu(action="language"))],
+            [_button(say("menu-settings", language), Menu(action="settings"))],
+        ]
+    )
+
+
+def settings(language: str, *, reminders: bool) -> InlineKeyboardMarkup:
+    switch = "settings-reminders-turn-off" if reminders else "settings-reminders-turn-on"
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(say(switch, language), Reminders(on=not reminders))],
+            back(language),
         ]
     )
 

@@ -36,6 +36,8 @@ class Customer(Base):
     referral_code: Mapped[str | None] = mapped_column(String(64))
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     email: Mapped[str | None] = mapped_column(String(254))  # for 54-FZ receipts
+    # Reminders about the subscription's end (the notifier sends them); the settings screen.
+    reminders: Mapped[bool] = mapped_column(default=True)
     # What the customer's next text message answers (a conversation that outlives any
     # replica): a ``bot.receipts.PendingCheckout`` while the bot waits for an e-mail.
     awaiting: Mapped[str | None] = mapped_column(String(256))

@@ -80,6 +80,7 @@ def test_every_text_renders_in_every_locale() -> None:
         "text": "not an address",
         "email": "ivan@example.ru",
         "charge": NOW,
+        "reminders": "on",
     }
     for locale, key in shipped_texts(CATALOGS):
         if "." in key:

@@ -7,7 +7,7 @@ import functools
 from chassis.service import Service
 from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import PaymentCanceled, PaymentRefunded
-from contracts.bot import CustomerLanguageChanged, CustomerRegistered
+from contracts.bot import CustomerLanguageChanged, CustomerRegistered, CustomerRemindersChanged
 from contracts.notifier import SendNotification
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
 from notifier.deliveries import RateLimit, Recorder, Sender
@@ -23,6 +23,7 @@ def build(settings: NotifierSettings) -> Service:
     consumer = service.consumer()
     consumer.handles(CustomerRegistered)(recorder.customer_registered)
     consumer.handles(CustomerLanguageChanged)(recorder.language_changed)
+    consumer.handles(CustomerRemindersChanged)(recorder.reminders_changed)
     consumer.handles(AccessGranted)(recorder.access_granted)
     consumer.handles(AccessProvisioningFailed)(recorder.access_failed)
     consumer.handles(PaymentCanceled)(recorder.payment_canceled)

@@ -26,7 +26,7 @@ from chassis.db import bound, transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
 from contracts.billing import PaymentCanceled, PaymentRefunded
-from contracts.bot import CustomerLanguageChanged, CustomerRegistered
+from contracts.bot import CustomerLanguageChanged, CustomerRegistered, CustomerRemindersChanged
 from contracts.notifier import SendNotification
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
 from notifier.models import Contact, Delivery
@@ -37,7 +37,7 @@ from notifier.telegram import (
     TelegramRetryAfter,
     TelegramUncertain,
 )
-from notifier.templates import Params, UnknownTemplate, render, reply_markup
+from notifier.templates import OPTIONAL, Params, UnknownTemplate, render, reply_markup
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,13 @@ class Recorder:
             update(Contact)
             .where(Contact.customer_id == event.customer_id)
             .values(language=event.language, updated_at=datetime.now(UTC))
+        )
+
+    async def reminders_changed(self, event: CustomerRemindersChanged, ctx: MessageContext) -> None:
+        await ctx.session.execute(
+            update(Contact)
+            .where(Contact.customer_id == event.customer_id)
+            .values(reminders=event.reminders, updated_at=datetime.now(UTC))
         )
 
     async def access_granted(self, event: AccessGranted, ctx: MessageContext) -> None:
@@ -167,6 +174,7 @@ class Claimed:
     chat_id: int
     language: str
     trace_context: dict[str, str] | None
+    reminders: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +223,7 @@ _CLAIM = text(
         FOR UPDATE OF p SKIP LOCKED
     )
     RETURNING d.delivery_id, d.customer_id, d.template, d.params, d.attempts, d.created_at,
-              d.trace_context, c.chat_id, c.language
+              d.trace_context, c.chat_id, c.language, c.reminders
     """
 )
 
@@ -273,6 +281,7 @@ class Sender:
                     attempts=row["attempts"],
                     chat_id=row["chat_id"],
                     language=row["language"],
+                    reminders=row["reminders"],
                     trace_context=row["trace_context"],
                 )
             )
@@ -305,6 +314,10 @@ class Sender:
                 outcomes.append(await self._send(delivery))
 
     async def _send(self, delivery: Claimed) -> _Outcome:
+        if delivery.template in OPTIONAL and not delivery.reminders:
+            # Decided at the send, so a reminder recorded before the customer turned them
+            # off is not sent either.
+            return self._finish(delivery, "skipped")
         try:
             text_ = render(delivery.template, delivery.language, delivery.params)
         except (UnknownTemplate, KeyError, ValueError) as exc:

@@ -32,6 +32,8 @@ class Contact(Base):
     customer_id: Mapped[UUID] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(35))  # a BCP 47 tag
+    # Reminders about the subscription's end (templates.OPTIONAL); the rest always goes.
+    reminders: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -31,6 +31,11 @@ _GIB: Final = Decimal(1024**3)
 _AT: Final = "_at"
 
 
+OPTIONAL: Final = frozenset({"subscription.expiring", "subscription.expired"})
+"""Templates a customer can turn off in the bot's settings. Payment, access and autopay
+messages are not among them (autopay's notice before a charge is required by law)."""
+
+
 class UnknownTemplate(ValueError):
     pass
 

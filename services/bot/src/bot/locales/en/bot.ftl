@@ -171,3 +171,15 @@ autopay-turned-off =
     🔁 <b>Autopay is off.</b> Your payment method is forgotten; nothing more will be charged.
 
     Your subscription stays valid until <b>{ DATETIME($expires, dateStyle: "long") }</b>. To renew, use /buy.
+
+menu-settings = ⚙️ Settings
+settings-title =
+    ⚙️ <b>Settings</b>
+
+    Reminders before your subscription ends: { $reminders }
+
+    Payment and access messages, and the notice before each automatic renewal, are always sent.
+settings-reminders-on = ✅ on
+settings-reminders-off = off
+settings-reminders-turn-off = 🔕 Turn reminders off
+settings-reminders-turn-on = 🔔 Turn reminders on

@@ -178,3 +178,15 @@ autopay-turned-off =
     🔁 <b>Автопродление отключено.</b> Способ оплаты удалён, больше ничего списываться не будет.
 
     Подписка остаётся в силе до <b>{ DATETIME($expires, dateStyle: "long") }</b>; продлить её можно через /buy.
+
+menu-settings = ⚙️ Настройки
+settings-title =
+    ⚙️ <b>Настройки</b>
+
+    Напоминания об окончании подписки: { $reminders }
+
+    Сообщения об оплате и доступе, а также уведомления перед автопродлением приходят всегда.
+settings-reminders-on = ✅ включены
+settings-reminders-off = выключены
+settings-reminders-turn-off = 🔕 Выключить напоминания
+settings-reminders-turn-on = 🔔 Включить напоминания
