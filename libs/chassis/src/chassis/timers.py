@@ -77,9 +77,10 @@ class Timer:
     attempts: int
 
 
-TimerHandler = Callable[[AsyncSession, Timer], Awaitable[Sequence[Event]]]
-"""Fires one timer inside the transaction that marks it fired; returns the events it
-implies. Raising leaves the timer to be tried again."""
+TimerHandler = Callable[[AsyncSession, Timer, datetime], Awaitable[Sequence[Event]]]
+"""Fires one timer inside the transaction that marks it fired, at the clock's time (which
+may be well after the due time, after a downtime); returns the events it implies.
+Raising leaves the timer to be tried again."""
 
 
 class Timers:
@@ -219,12 +220,11 @@ class TimerWorker:
                     return
                 if handler is None:
                     raise LookupError(f"no handler for timers of kind {timer.kind!r}")
-                events = await handler(session, timer)
+                now = self._clock.now()
+                events = await handler(session, timer, now)
                 if events:
                     await self._outbox.add_many(session, list(events))
-                await session.execute(
-                    _FIRED, {"now": self._clock.now(), "timer_id": timer.timer_id}
-                )
+                await session.execute(_FIRED, {"now": now, "timer_id": timer.timer_id})
         except Exception as exc:
             delay = self._retry.delay(timer.attempts)
             log.warning(

@@ -55,7 +55,7 @@ class World:
             retry=RetryPolicy(60.0, 60.0),
         )
 
-    async def remind(self, session: AsyncSession, timer: Timer) -> Sequence[Event]:
+    async def remind(self, session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
         self.fired.append(timer.timer_id)
         return [
             SendNotification(
@@ -166,7 +166,7 @@ async def test_a_failing_handler_leaves_its_timer_to_be_tried_again(world: World
     await world.schedule("remind:d", timedelta(seconds=1), customer)
     world.move(timedelta(seconds=2))
 
-    async def broken(session: AsyncSession, timer: Timer) -> Sequence[Event]:
+    async def broken(session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
         raise RuntimeError("the template store is down")
 
     assert await world.worker(remind=broken).step() == 1

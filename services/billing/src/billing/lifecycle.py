@@ -10,6 +10,7 @@ will renew is not told to renew: autopay sends its own notice of the charge.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -69,21 +70,22 @@ async def _renews_by_itself(session: AsyncSession, customer_id: uuid.UUID) -> bo
     return bool(enabled)
 
 
-async def expiring(session: AsyncSession, timer: Timer) -> Sequence[Event]:
+async def expiring(session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
+    """ "Ends in N hours", with the hours actually left: a reminder fired late (after a
+    downtime, or for an end a refund brought near) says the truth, and one overtaken by a
+    nearer reminder is left to that one."""
     subscription = await _current(session, timer)
     if subscription is None or await _renews_by_itself(session, subscription.customer_id):
         return ()
-    return (
-        _notification(
-            subscription,
-            timer,
-            "subscription.expiring",
-            hours=int(timer.payload["hours"]),
-        ),
-    )
+    left = subscription.period_end - now
+    nearer = [hours for hours in REMINDER_HOURS if hours < int(timer.payload["hours"])]
+    if left <= timedelta(0) or (nearer and left <= timedelta(hours=max(nearer))):
+        return ()
+    hours_left = max(1, math.ceil(left.total_seconds() / 3600 - 0.25))
+    return (_notification(subscription, timer, "subscription.expiring", hours=hours_left),)
 
 
-async def expired(session: AsyncSession, timer: Timer) -> Sequence[Event]:
+async def expired(session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
     subscription = await _current(session, timer)
     if subscription is None:
         return ()

@@ -65,6 +65,8 @@ async def test_a_subscription_is_reminded_before_and_at_its_end_once_each(
         "renew_plan_id": "m1",
         "hours": 72,
     }
+    clock.move_to(end - timedelta(hours=24) + timedelta(seconds=1))
+    await due.step()
     clock.move_to(end + timedelta(seconds=1))
     await due.step()
     sent = await reminders(billing, order.customer_id)
@@ -93,7 +95,8 @@ async def test_a_renewed_subscription_is_reminded_of_its_new_end_only(
     clock.move_to(new_end - timedelta(hours=24) + timedelta(seconds=1))
     await worker(billing, clock).step()
     sent = await reminders(billing, order.customer_id)
-    assert [e["params"]["hours"] for e in sent] == [72, 24]
+    # Both of the new end's reminders were due; the nearer one speaks for both.
+    assert [e["params"]["hours"] for e in sent] == [24]
     assert {e["params"]["expires_at"] for e in sent} == {new_end.isoformat()}
     async with billing.sessions() as session:
         scheduled = await session.scalar(
@@ -134,3 +137,25 @@ async def test_autopay_customers_are_not_told_to_renew_by_hand(
         await session.execute(
             update(Autopay).where(Autopay.customer_id == order.customer_id).values(enabled=False)
         )
+
+
+async def test_a_late_reminder_tells_the_hours_actually_left_and_an_overtaken_one_is_dropped(
+    billing: Billing, tmp_path: Path
+) -> None:
+    """Billing was down past the 72-hour mark: the reminder says what is left; down past
+    the 24-hour mark too, only the nearer one speaks."""
+    clock = Clock(tmp_path / "clock")
+    order = await billing.buy()
+    end = (await billing.subscription(order.customer_id)).period_end
+    clock.move_to(end - timedelta(hours=30))
+    await worker(billing, clock).step()
+    (late,) = await reminders(billing, order.customer_id)
+    assert late["params"]["hours"] == 30
+
+    other = await billing.buy()
+    other_end = (await billing.subscription(other.customer_id)).period_end
+    clock.move_to(other_end - timedelta(hours=10))
+    await worker(billing, clock).step()
+    (only,) = await reminders(billing, other.customer_id)
+    assert only["params"]["hours"] == 10
+    assert only["notification_id"] != late["notification_id"]
