@@ -122,12 +122,7 @@ class Timers:
         due_at: datetime,
         payload: Mapping[str, Any] | None = None,
     ) -> None:
-        if due_at.tzinfo is None:
-            raise ValueError("a due time is a UTC datetime")
-        await session.execute(
-            self._schedule,
-            {"timer_id": timer_id, "kind": kind, "due_at": due_at, "payload": dict(payload or {})},
-        )
+        await self.schedule_many(session, [(timer_id, kind, due_at, payload or {})])
 
     async def schedule_many(
         self, session: AsyncSession, timers: Sequence[tuple[str, str, datetime, Mapping[str, Any]]]

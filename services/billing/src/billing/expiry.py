@@ -20,8 +20,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing import autopay, orders, payments
-from billing.domain import orders as rules
+from billing import orders, payments
 from billing.providers import Providers
 from billing.providers.base import (
     PaymentNotFound,
@@ -157,14 +156,13 @@ class ExpiredPayments:
         locked = await orders.lock(session, order.order_id)
         if locked is None:
             return payments.Outcome("rejected_unknown_order")
-        settlement = rules.cancel(
+        settlement = await payments.cancel(
+            session,
             locked,
             provider_payment_id=order.provider_payment_id,
             canceled_at=datetime.now(UTC),
             party="merchant",
             reason="expired",
         )
-        if settlement.changed:
-            await autopay.declined(session, locked)
         detail = f"the provider's payment is {why} after {order.expiry_checks} checks"
         return payments.Outcome(settlement.outcome, detail, settlement.events)

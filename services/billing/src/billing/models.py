@@ -269,7 +269,6 @@ class Autopay(Base):
     declines: Mapped[int] = mapped_column(Integer, default=0)  # of this period's charges
     unavailable_attempts: Mapped[int] = mapped_column(Integer, default=0)  # of this charge
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (

@@ -54,7 +54,8 @@ async def settle(session: AsyncSession, provider: str, state: PaymentState) -> O
     if state.status is PaymentStatus.SUCCEEDED:
         return await _paid(session, order, state)
     if state.status is PaymentStatus.CANCELED and state.final:
-        settlement = rules.cancel(
+        settlement = await cancel(
+            session,
             order,
             provider_payment_id=state.provider_payment_id,
             canceled_at=state.occurred_at or datetime.now(UTC),
@@ -66,12 +67,33 @@ async def settle(session: AsyncSession, provider: str, state: PaymentState) -> O
                 "a provider canceled a payment of a settled order",
                 extra={"order_id": str(order.order_id), "status": order.status},
             )
-        if settlement.changed:
-            await autopay.declined(session, order)
         return Outcome(settlement.outcome, settlement.detail, settlement.events)
     if state.status is PaymentStatus.CANCELED:
         return Outcome("declined_attempt", state.cancellation_reason)
     return Outcome("not_final", f"payment is {state.status}")
+
+
+async def cancel(
+    session: AsyncSession,
+    order: Order,
+    *,
+    provider_payment_id: str,
+    canceled_at: datetime,
+    party: str | None,
+    reason: str | None,
+) -> rules.Settlement:
+    """The payment will not happen: the order settles canceled, and an autopay charge's
+    decline is recorded for the autopay worker."""
+    settlement = rules.cancel(
+        order,
+        provider_payment_id=provider_payment_id,
+        canceled_at=canceled_at,
+        party=party,
+        reason=reason,
+    )
+    if settlement.changed:
+        await autopay.declined(session, order)
+    return settlement
 
 
 async def _paid(session: AsyncSession, order: Order, state: PaymentState) -> Outcome:

@@ -24,7 +24,7 @@ from bot.receipts import PendingCheckout, valid_email
 from bot.texts import LANGUAGES, Html, gib, method_name, say
 from bot.wallets import wallet_view
 from chassis.messaging.consumer import MessageContext
-from contracts.billing import PaymentMethodOffer
+from contracts.billing import PaymentMethodOffer, PlanOffer
 from contracts.bot import (
     CustomerEmailProvided,
     CustomerLanguageChanged,
@@ -141,9 +141,7 @@ def build_router(*, slow_after: timedelta) -> Router:
         plan = catalog.plan(callback_data.plan_id)
         offers = catalog.offers(plan.prices) if plan is not None else []
         if plan is None or not plan.active or not offers:
-            await _show(
-                query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
-            )
+            await _plan_gone(query, catalog.plans, language)
             return
         text = say(
             "plan-details",
@@ -169,12 +167,10 @@ def build_router(*, slow_after: timedelta) -> Router:
             callback_data.plan_id, callback_data.provider, callback_data.currency
         )
         if chosen is None or query.message is None:
-            await _show(
-                query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
-            )
+            await _plan_gone(query, catalog.plans, language)
             return
         plan, method, price = chosen
-        await _pay_plan(
+        await _pay(
             query,
             ctx,
             customer,
@@ -199,9 +195,7 @@ def build_router(*, slow_after: timedelta) -> Router:
             callback_data.plan_id, callback_data.provider, callback_data.currency
         )
         if chosen is None or not chosen[1].recurring:
-            await _show(
-                query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
-            )
+            await _plan_gone(query, catalog.plans, language)
             return
         plan, method, price = chosen
         text = say(
@@ -234,13 +228,11 @@ def build_router(*, slow_after: timedelta) -> Router:
             or chosen[2].amount_minor != callback_data.amount_minor
             or query.message is None
         ):
-            await _show(
-                query, say("plan-unavailable", language), keyboards.catalog(catalog.plans, language)
-            )
+            await _plan_gone(query, catalog.plans, language)
             return
         plan, method, price = chosen
         agreed = autopay.consent(plan, price, language)
-        await _pay_plan(
+        await _pay(
             query,
             ctx,
             customer,
@@ -311,23 +303,15 @@ def build_router(*, slow_after: timedelta) -> Router:
             await _show(query, *await _wallet_screen(ctx, customer))
             return
         method = next(m for m in catalog.methods if m.provider == callback_data.provider)
-        if method.receipt_email_required and customer.email is None:
-            customer.awaiting = PendingCheckout(
-                topup.topup_id, method.provider, callback_data.currency, kind="topup"
-            ).encode()
-            await _show(query, say("receipt-email-ask", customer.language), None)
-            return
-        await open_checkout(
+        await _pay(
+            query,
             ctx,
             customer,
+            PendingCheckout(topup.topup_id, method.provider, callback_data.currency, kind="topup"),
+            method,
             message_id=query.message.message_id,
-            plan_id=topup.topup_id,
-            provider=callback_data.provider,
-            currency=callback_data.currency,
             slow_after=slow_after,
-            kind="topup",
         )
-        await _show(query, say("checkout-preparing", customer.language), None)
 
     @router.callback_query(keyboards.Reminders.filter())
     async def switch_reminders(
@@ -434,7 +418,7 @@ async def _subscription_screen(
     return text, keyboards.subscription(customer.language, autopay_on=autopay_on)
 
 
-async def _pay_plan(
+async def _pay(
     query: CallbackQuery,
     ctx: MessageContext,
     customer: Customer,
@@ -444,8 +428,8 @@ async def _pay_plan(
     message_id: int,
     slow_after: timedelta,
 ) -> None:
-    """Open the checkout of a plan on the pressed message, unless the method needs a
-    receipt e-mail the bot does not have yet: then the choice waits for the answer."""
+    """Open the checkout of a plan or top-up on the pressed message, unless the method
+    needs a receipt e-mail the bot does not have yet: then the choice waits for it."""
     language = customer.language
     if method.receipt_email_required and customer.email is None:
         customer.awaiting = chosen.encode()
@@ -459,9 +443,15 @@ async def _pay_plan(
         provider=chosen.provider,
         currency=chosen.currency,
         slow_after=slow_after,
+        kind=chosen.kind,
         autopay=chosen.autopay,
     )
     await _show(query, say("checkout-preparing", language), None)
+
+
+async def _plan_gone(query: CallbackQuery, plans: list[PlanOffer], language: str) -> None:
+    """A button of a plan (or price, or way to pay) no longer on sale: the catalog now."""
+    await _show(query, say("plan-unavailable", language), keyboards.catalog(plans, language))
 
 
 async def _receipt_email(

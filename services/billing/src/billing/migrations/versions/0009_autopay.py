@@ -7,7 +7,6 @@ Create Date: 2026-12-02
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision = "0009"
 down_revision = "0008"
@@ -65,7 +64,6 @@ def upgrade() -> None:
         sa.Column("declines", sa.Integer(), nullable=False),
         sa.Column("unavailable_attempts", sa.Integer(), nullable=False),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("trace_context", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
