@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +21,10 @@ from sandbox.marzban import MarzbanSandboxControl
 from sandbox.telegram import TelegramSandboxControl
 from sandbox.wata import WataSandboxControl
 from sandbox.yookassa import YooKassaSandboxControl
+
+GRACE = timedelta(hours=48)
+"""The grace after a paid end that the shop runs with (the product's default): the panel's
+expiry is the paid end plus it."""
 
 
 class LogRecorder:
@@ -86,10 +92,15 @@ async def shop(
 ) -> AsyncIterator[Shop]:
     """Every service as its own process, wired to the Telegram, YooKassa and Marzban sandboxes.
 
-    A test module's ``SHOP_ENV`` (a dict) adds or overrides settings for its platform.
+    A test module's ``SHOP_ENV`` (a dict) adds or overrides settings for its platform; its
+    ``CLOCK_FILE`` (a path) puts the services, YooKassa and the panel on one clock that the
+    test moves (``chassis.clock.OffsetClock.move``).
     """
     gateway_port = free_port()
-    sandboxes = Sandboxes(gateway_url=f"http://127.0.0.1:{gateway_port}")
+    sandboxes = Sandboxes(
+        gateway_url=f"http://127.0.0.1:{gateway_port}",
+        clock_file=getattr(request.module, "CLOCK_FILE", None),
+    )
     await sandboxes.start()
     logs = LogRecorder()
     running = Platform(
@@ -129,6 +140,14 @@ async def shop(
     finally:
         await running.stop()
         await sandboxes.stop()
+
+
+def panel_username(link: str) -> str:
+    """Marzban's subscription token is base64url("<username>,<ts>") plus a signature."""
+    token = link.rsplit("/", 1)[-1]
+    encoded = token[:-10]
+    decoded = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    return decoded.split(",")[0]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,28 +1,38 @@
-"""The life of a subscription end to end, on billing's clock moved by the test: the
-reminders come before the end, once each, with a "Renew" button that opens the checkout
-in one tap; a renewed subscription is not told that its old end passed."""
+"""The life of a subscription end to end, on one clock the test moves for every service,
+YooKassa and the panel: the reminders come before the end, once each, with a "Renew"
+button that opens the checkout in one tap; a renewed subscription is not told that its
+old end passed; unpaid, it is served through the grace, then suspended on the panel, and
+a payment brings back the same panel user with the same link. Billing restarted between
+due times, or run twice, fires each of them once."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
+import asyncpg
+import httpx
 import pytest
 
 from chassis.clock import OffsetClock
-from devstack.customer import buttons, subscription_link
+from devstack.customer import SimulatedCustomer, buttons, subscription_link
+from devstack.postgres import plain_dsn
 
-from .conftest import Shop, wait_until
+from .conftest import Shop, panel_username, wait_until
 
 pytestmark = pytest.mark.e2e
 
-CLOCK = Path(tempfile.mkdtemp(prefix="vpn-e2e-clock-")) / "clock"
-SHOP_ENV = {"BILLING_CLOCK_FILE": str(CLOCK), "BILLING_TIMERS_POLL_S": "0.3"}
+CLOCK = CLOCK_FILE = Path(tempfile.mkdtemp(prefix="vpn-e2e-clock-")) / "clock"
+SHOP_ENV = {"BILLING_TIMERS_POLL_S": "0.3", "BILLING_GRACE_HOURS": "24"}
 ACCESS_READY = "Доступ к VPN готов"
 ENDS_SOON = "закончится через"
 ENDED = "Подписка на VPN закончилась"
+SUSPENDED = "Доступ к VPN приостановлен"
 
 
 async def texts(shop: Shop, user_id: int, marker: str) -> list[str]:
@@ -75,3 +85,147 @@ async def test_a_customer_who_turned_reminders_off_gets_none(shop: Shop) -> None
     await asyncio.sleep(3.0)
     assert await texts(shop, customer.user_id, ENDS_SOON) == []
     assert await texts(shop, customer.user_id, ENDED) == []
+
+
+async def test_unpaid_it_is_cut_off_after_the_grace_and_a_payment_brings_the_same_link(
+    shop: Shop,
+) -> None:
+    customer = await shop.customer()
+    link = await customer.buy("m1")
+    await customer.pay(link)
+    url = subscription_link(await customer.wait_for(ACCESS_READY))
+    username = panel_username(url)
+
+    OffsetClock.move(CLOCK, timedelta(days=27, seconds=5))
+    await customer.wait_for("72 часа", timeout_s=20)
+    OffsetClock.move(CLOCK, timedelta(days=2))
+    await customer.wait_for("24 часа", timeout_s=20)
+    OffsetClock.move(CLOCK, timedelta(days=1))  # past the end: in the grace
+    ended = await customer.wait_for(ENDED, timeout_s=20)
+    assert "Доступ сохранится до" in (ended.text or "")
+    assert await _panel_status(shop, username) == "active"  # still served
+    assert "доступ сохранится до" in await _my_subscription(customer)
+
+    OffsetClock.move(CLOCK, timedelta(days=1))  # past the grace
+    suspended = await customer.wait_for(SUSPENDED, timeout_s=20)
+    await wait_until(lambda: _panel_status_is(shop, username, "disabled"), timeout_s=20)
+    assert "приостановлена" in await _my_subscription(customer)
+
+    # "Renew" on the suspension's message: paid, the same user is active again.
+    customer.screen = suspended
+    await customer.press("plan:m1", expect="Как оплатить?")
+    renewal = await customer.pay_on_screen("m1", "yookassa")
+    await customer.pay(renewal)
+    await wait_until(lambda: _count(shop, customer.user_id, ACCESS_READY, 2), timeout_s=30)
+    user = await shop.marzban.user(username)
+    assert user is not None
+    assert user["status"] == "active"
+    assert user["data_limit"] == 100 * 1024**3  # a lapse carries nothing over
+    async with httpx.AsyncClient() as client:  # the link the customer has works again
+        info = await client.get(f"{url}/info")
+    assert info.status_code == 200
+    assert info.json()["status"] == "active"
+    assert "✅ активна" in await _my_subscription(customer)
+
+
+async def test_billing_restarted_between_due_times_fires_each_once(shop: Shop) -> None:
+    customer = await shop.customer()
+    link = await customer.buy("m1")
+    await customer.pay(link)
+    await customer.wait_for(ACCESS_READY)
+    # Down across the 72-hour mark, back: the missed reminder comes, once.
+    await _restart_billing_across(shop, timedelta(days=27, seconds=5))
+    await customer.wait_for("72 часа", timeout_s=30)
+    # Killed across the 24-hour mark and the end.
+    await _restart_billing_across(shop, timedelta(days=3), sig=signal.SIGKILL)
+    await customer.wait_for(ENDED, timeout_s=30)
+    await asyncio.sleep(2.0)
+    assert await _requested(shop, customer) == {
+        ("subscription.expiring", 72): 1,
+        ("subscription.expired", None): 1,
+        # Fired late, past the end: left to the "ended" message.
+    }
+
+
+async def test_two_billing_replicas_fire_each_due_time_once(shop: Shop) -> None:
+    customers = [await shop.customer() for _ in range(3)]
+    for customer in customers:
+        link = await customer.buy("m1")
+        await customer.pay(link)
+        await customer.wait_for(ACCESS_READY)
+    await shop.platform.start_service("billing", replica="2")
+    await shop.platform.wait_ready(within_s=60)
+    try:
+        OffsetClock.move(CLOCK, timedelta(days=27, seconds=5))
+        for customer in customers:
+            await customer.wait_for("72 часа", timeout_s=30)
+        OffsetClock.move(CLOCK, timedelta(days=2))
+        for customer in customers:
+            await customer.wait_for("24 часа", timeout_s=30)
+        await asyncio.sleep(2.0)
+    finally:
+        await shop.platform.stop_service("billing-2")
+    for customer in customers:
+        assert await _requested(shop, customer) == {
+            ("subscription.expiring", 72): 1,
+            ("subscription.expiring", 24): 1,
+        }
+        assert len(await texts(shop, customer.user_id, ENDS_SOON)) == 2
+
+
+async def _restart_billing_across(
+    shop: Shop, moved: timedelta, *, sig: signal.Signals = signal.SIGTERM
+) -> None:
+    await shop.platform.stop_service("billing", sig=sig)
+    OffsetClock.move(CLOCK, moved)
+    await asyncio.sleep(1.0)
+    await shop.platform.start_service("billing")
+    await shop.platform.wait_ready(within_s=60)
+
+
+async def _requested(shop: Shop, customer: SimulatedCustomer) -> dict[tuple[str, object], int]:
+    """How many times billing asked for each reminder of the customer's subscription (its
+    outbox keeps what it sent for a day)."""
+    customer_id = await _customer_id(shop, customer.user_id)
+    connection = await asyncpg.connect(plain_dsn(shop.platform.database_url("billing")))
+    try:
+        rows = await connection.fetch(
+            "SELECT payload FROM outbox WHERE key = $1 AND event_type = $2",
+            str(customer_id),
+            "notifier.notification.requested.v1",
+        )
+    finally:
+        await connection.close()
+    counts: dict[tuple[str, object], int] = {}
+    for row in rows:
+        payload = json.loads(bytes(row["payload"]))
+        if payload["template"].startswith("subscription."):
+            reminder = (payload["template"], payload["params"].get("hours"))
+            counts[reminder] = counts.get(reminder, 0) + 1
+    return counts
+
+
+async def _customer_id(shop: Shop, telegram_user_id: int) -> UUID:
+    connection = await asyncpg.connect(plain_dsn(shop.platform.database_url("bot")))
+    try:
+        customer_id = await connection.fetchval(
+            "SELECT customer_id FROM customers WHERE telegram_user_id = $1", telegram_user_id
+        )
+    finally:
+        await connection.close()
+    assert customer_id is not None
+    return UUID(str(customer_id))
+
+
+async def _panel_status(shop: Shop, username: str) -> str | None:
+    user = await shop.marzban.user(username)
+    return None if user is None else str(user["status"])
+
+
+async def _panel_status_is(shop: Shop, username: str, status: str) -> bool:
+    return await _panel_status(shop, username) == status
+
+
+async def _my_subscription(customer: SimulatedCustomer) -> str:
+    await customer.start()
+    return (await customer.press("m:subscription")).text or ""

@@ -441,11 +441,21 @@ class _SubscriptionPeriod(Event):
             "higher revision is the newer state. Absent from events written before refunds."
         ),
     )
+    access_until: UtcDatetime | None = Field(
+        default=None,
+        description=(
+            "Until when the customer is served: `period_end` plus the grace period, after "
+            "which the subscription is suspended unless paid. The panel user's `expire` is "
+            "set to it. Absent from events written before grace periods (then `period_end`)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _period_not_empty(self) -> Self:
         if self.period_end <= self.period_start:
             raise ValueError("period_end must be after period_start")
+        if self.access_until is not None and self.access_until < self.period_end:
+            raise ValueError("access_until is never before period_end")
         return self
 
     def key(self) -> str:
@@ -516,6 +526,14 @@ class SubscriptionShortened(Event):
         description="True when access ends at once: `period_end` is `shortened_at`."
     )
     shortened_at: UtcDatetime = Field(description="When billing applied the refund.")
+    access_until: UtcDatetime | None = Field(
+        default=None,
+        description=(
+            "Until when the customer is served: the new `period_end` plus the grace period, "
+            "or `period_end` itself when the refund ended access. The panel user's `expire` "
+            "is set to it. Absent from events written before grace periods (then `period_end`)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _shortens(self) -> Self:
@@ -523,7 +541,63 @@ class SubscriptionShortened(Event):
             raise ValueError("a shortening moves period_end earlier than previous_period_end")
         if self.ended != (self.period_end <= self.shortened_at):
             raise ValueError("ended is true exactly when period_end is not after shortened_at")
+        if self.access_until is not None and self.access_until < self.period_end:
+            raise ValueError("access_until is never before period_end")
         return self
+
+    def key(self) -> str:
+        return str(self.subscription_id)
+
+
+class SubscriptionSuspended(Event):
+    """The grace after a subscription's end ran out unpaid: the customer is cut off.
+
+    Emitted by billing when the subscription's `access_until` passes without a payment
+    (or at once when a refund ended access). Consumed by provisioning (disables the panel
+    user, keeping it and its subscription link, so that a payment brings both back) and
+    the bot ("My subscription"). The panel user is removed after `remove_at` unless the
+    customer pays first.
+    """
+
+    event_type = "billing.subscription.suspended.v1"
+    topic = BILLING_SUBSCRIPTIONS
+
+    subscription_id: UUID = Field(description="The subscription.")
+    customer_id: UUID = Field(description="The subscriber.")
+    plan_id: PlanId = Field(description="The subscription's plan.")
+    period_end: UtcDatetime = Field(description="End of the last paid period.")
+    revision: int = Field(
+        strict=True, ge=1, description="The subscription's revision after this change."
+    )
+    suspended_at: UtcDatetime = Field(description="When billing suspended it.")
+    remove_at: UtcDatetime = Field(
+        description="When the panel user will be removed if nothing is paid by then."
+    )
+
+    def key(self) -> str:
+        return str(self.subscription_id)
+
+
+class SubscriptionRemoved(Event):
+    """A suspended subscription's retention is over: its panel user is deleted.
+
+    Emitted by billing `remove_at` after the suspension. Consumed by provisioning (deletes
+    the panel user; the subscription link stops working) and the bot. Billing keeps the
+    subscription and its history: a later payment extends the same subscription, and
+    provisioning creates the panel user again under the same name, with a new link.
+    """
+
+    event_type = "billing.subscription.removed.v1"
+    topic = BILLING_SUBSCRIPTIONS
+
+    subscription_id: UUID = Field(description="The subscription.")
+    customer_id: UUID = Field(description="The subscriber.")
+    plan_id: PlanId = Field(description="The subscription's plan.")
+    period_end: UtcDatetime = Field(description="End of the last paid period.")
+    revision: int = Field(
+        strict=True, ge=1, description="The subscription's revision after this change."
+    )
+    removed_at: UtcDatetime = Field(description="When billing removed it.")
 
     def key(self) -> str:
         return str(self.subscription_id)

@@ -43,6 +43,14 @@ class AccessGranted(Event):
     traffic_limit_bytes: ByteCount = Field(
         description="Traffic limit set on the panel user in bytes; 0 means unlimited."
     )
+    paid_until: UtcDatetime | None = Field(
+        default=None,
+        description=(
+            "End of the paid period, as billing set it: what customers are told. The panel's "
+            "`expires_at` is later by the grace after it. Absent from events written before "
+            "grace periods (then `expires_at`)."
+        ),
+    )
 
     def key(self) -> str:
         return str(self.subscription_id)

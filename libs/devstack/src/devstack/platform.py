@@ -142,8 +142,15 @@ class Platform:
         await self.wait_ready(within_s=ready_within_s)
         return self.urls
 
-    async def start_service(self, service: str) -> ServiceProcess:
-        port = self.ports.get(service) or self._pick_port(service)
+    def database_url(self, service: str) -> str:
+        """The service's own database, as its processes reach it (SQLAlchemy's asyncpg URL)."""
+        return self._database_urls[service]
+
+    async def start_service(self, service: str, *, replica: str | None = None) -> ServiceProcess:
+        """Start ``service``; with ``replica``, one more process of it beside the others
+        (known, and stopped, as ``<service>-<replica>``)."""
+        name = f"{service}-{replica}" if replica else service
+        port = (None if replica else self.ports.get(service)) or self._pick_port(service)
         env = self.env_for(service) | {f"{_env_prefix(service)}HTTP_PORT": str(port)}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -158,9 +165,9 @@ class Platform:
             start_new_session=True,
             preexec_fn=_death_signal_preexec(signal.SIGTERM),
         )
-        reader = asyncio.create_task(self._pump(service, proc), name=f"log-{service}")
-        running = ServiceProcess(service, port, proc, reader)
-        self._running[service] = running
+        reader = asyncio.create_task(self._pump(name, proc), name=f"log-{name}")
+        running = ServiceProcess(name, port, proc, reader)
+        self._running[name] = running
         return running
 
     def _pick_port(self, service: str) -> int:

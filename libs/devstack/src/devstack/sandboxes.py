@@ -6,14 +6,21 @@ configured with one bot, one shop, one WATA terminal, one Crypto Pay app and one
 admin, and tells each service how to reach them (:meth:`Sandboxes.service_env`).
 ``make up``, the demo, the benchmark and the end-to-end tests all use it; nothing here is
 imported by the services.
+
+Given a ``clock_file`` (``chassis.clock``), the platform and the third parties whose
+clocks matter to it (YooKassa's payment times, the panel's expiry) live in one moved
+time: a test that moves the file walks them all through a month in seconds. Telegram
+keeps the real time (its windows are about its own updates).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
+from chassis.clock import OffsetClock
 from sandbox.cryptopay import App, CryptoPayEmulator, CryptoPaySandboxControl
 from sandbox.cryptopay import create_app as cryptopay_app
 from sandbox.marzban import AdminAccount, MarzbanEmulator, MarzbanSandboxControl
@@ -52,7 +59,18 @@ class Sandboxes:
             admins=[AdminAccount(username=PANEL_ADMIN, password=PANEL_PASSWORD, is_sudo=True)]
         )
     )
+    clock_file: Path | None = None
     _servers: dict[str, SandboxServer] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.clock_file is None:
+            return
+        clock = OffsetClock(self.clock_file)
+        self.yookassa = YooKassaEmulator(clock=clock.now)
+        self.marzban = MarzbanEmulator(
+            admins=[AdminAccount(username=PANEL_ADMIN, password=PANEL_PASSWORD, is_sudo=True)],
+            clock=lambda: clock.now().timestamp(),
+        )
 
     async def start(self) -> None:
         self.yookassa.put_shop(
@@ -110,7 +128,15 @@ class Sandboxes:
         telegram, yookassa, wata, cryptopay, marzban = (
             self.url(n) for n in ("telegram", "yookassa", "wata", "cryptopay", "marzban")
         )
-        return {
+        moved = (
+            {
+                f"{service.upper()}_CLOCK_FILE": str(self.clock_file)
+                for service in ("bot", "billing", "provisioning", "notifier", "gateway")
+            }
+            if self.clock_file is not None
+            else {}
+        )
+        return moved | {
             "BOT_TELEGRAM_API_URL": telegram,
             "BOT_TELEGRAM_BOT_TOKEN": BOT.token,
             "BOT_UPDATE_MODE": "webhook",

@@ -11,7 +11,7 @@ from billing.catalog import PaymentMethods, publish_if_changed
 from billing.checkout import CheckoutPayments, Checkouts
 from billing.customers import record_customer, record_email, record_language
 from billing.expiry import ExpiredPayments
-from billing.lifecycle import HANDLERS as LIFECYCLE
+from billing.lifecycle import Lifecycle
 from billing.models import metadata
 from billing.notifications import NotificationInbox, NotificationVerifier, Received
 from billing.providers import WALLET, Providers
@@ -120,6 +120,7 @@ def build(settings: BillingSettings) -> Service:
         wallet_currency=wallet_currency,
         receipts=settings.receipts_enabled,
         autopay=settings.autopay_enabled,
+        grace_hours=settings.grace_hours,
     )
     payments = CheckoutPayments(
         providers,
@@ -158,13 +159,14 @@ def build(settings: BillingSettings) -> Service:
         pending_timeout=timedelta(seconds=settings.autopay_pending_timeout_s),
         receipts=settings.receipts_enabled,
         receipt_vat_code=settings.receipt_vat_code,
+        grace_hours=settings.grace_hours,
     )
     due_times = TimerWorker(
         "billing",
         service.sessions,
         service.outbox,
         settings.clock(),
-        LIFECYCLE,
+        Lifecycle(settings.lifecycle_terms).handlers,
         retry=RetryPolicy(5.0, 300.0),
     )
     handoff: Handoff[Received] = Handoff(Wakeup())

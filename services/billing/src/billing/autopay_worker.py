@@ -87,6 +87,7 @@ class AutopayCharges:
         pending_timeout: timedelta,
         receipts: bool,
         receipt_vat_code: int,
+        grace_hours: int = 0,
         lease: timedelta = timedelta(seconds=60),
         batch_size: int = 16,
     ) -> None:
@@ -100,6 +101,7 @@ class AutopayCharges:
         self._pending_timeout = pending_timeout
         self._receipts = receipts
         self._receipt_vat_code = receipt_vat_code
+        self._grace_hours = grace_hours
         self._lease = lease
         self.batch_size = batch_size
 
@@ -273,6 +275,7 @@ class AutopayCharges:
             currency=price.currency,
             duration_days=plan.duration_days,
             traffic_limit_bytes=plan.traffic_limit_bytes,
+            grace_hours=self._grace_hours,
             provider=row.provider,
             receipt_email=email if self._receipts else None,
             autopay_charge=True,

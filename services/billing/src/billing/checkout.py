@@ -112,6 +112,7 @@ class Checkouts:
         wallet_currency: str | None,
         receipts: bool = False,
         autopay: bool = False,
+        grace_hours: int = 0,
     ) -> None:
         self._providers = providers
         self._outbox = outbox
@@ -121,6 +122,8 @@ class Checkouts:
         self._receipts = receipts
         # Payments may save their method for automatic renewals (the shop allows it).
         self._autopay = autopay
+        # The grace after the end each order is sold with (BILLING_GRACE_HOURS).
+        self._grace_hours = grace_hours
 
     async def plan(self, request: RequestCheckout, ctx: MessageContext) -> None:
         await self._checkout(ctx, request, OrderKind.PLAN, request.plan_id, request.return_url)
@@ -193,6 +196,7 @@ class Checkouts:
             currency=price.currency,
             duration_days=item.duration_days,
             traffic_limit_bytes=item.traffic_limit_bytes,
+            grace_hours=self._grace_hours if kind is OrderKind.PLAN else 0,
             provider=request.provider,
             receipt_email=receipt_email,
             autopay_charge=False,

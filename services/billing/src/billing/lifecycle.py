@@ -1,11 +1,13 @@
-"""The life of a subscription after its sale: the reminders before and at its end.
+"""The life of a subscription after its sale: the reminders before its end, and the
+suspension and removal after it (``billing.domain.lifecycle``).
 
 Every change of a subscription's end (a paid period, a refund's shortening) schedules the
-new end's reminders as due times (``chassis.timers``), in the transaction that changed it:
-``expiring`` 72 and 24 hours before, and ``expired`` at the end. A timer is named by the
-subscription and the end it is for, so a replay schedules nothing new; one for an end
-that has since moved fires as nothing (the new end has its own). A customer whose autopay
-will renew is not told to renew: autopay sends its own notice of the charge.
+new end's due times (``chassis.timers``), in the transaction that changed it:
+``expiring`` 72 and 24 hours before, ``expired`` at the end, and ``suspend`` when the
+grace after it is over. The suspension schedules the removal, after the retention. A
+timer is named by the subscription and the end it is for, so a replay schedules nothing
+new; one for an end that has since moved fires as nothing (the new end has its own). A
+customer whose autopay will renew is not told to renew: autopay sends its own notice.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.domain.lifecycle import Stage, Terms
 from billing.models import Autopay, Subscription, timers
 from chassis.timers import Timer, TimerHandler, Timers
+from contracts.billing import SubscriptionRemoved, SubscriptionSuspended
 from contracts.envelope import Event
 from contracts.notifier import SendNotification
 
@@ -28,12 +32,19 @@ TIMERS: Final = Timers(timers)
 REMINDER_HOURS: Final = (72, 24)
 EXPIRING: Final = "subscription-expiring"
 EXPIRED: Final = "subscription-expired"
+SUSPEND: Final = "subscription-suspend"
+REMOVE: Final = "subscription-remove"
 _NAMESPACE: Final = uuid.UUID("c2b7e0a4-1d6f-4f8e-9a35-7b0d52e6f1c8")
 
 
-async def schedule(session: AsyncSession, subscription_id: uuid.UUID, period_end: datetime) -> None:
-    """The reminders of a subscription that now ends at ``period_end`` (one round trip: it
-    runs with every paid plan order)."""
+async def schedule(
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    period_end: datetime,
+    access_until: datetime,
+) -> None:
+    """The due times of a subscription that now ends at ``period_end`` and is served until
+    ``access_until`` (one round trip: it runs with every paid plan order)."""
     end = period_end.isoformat()
     ours = {"subscription_id": str(subscription_id), "period_end": end}
     await TIMERS.schedule_many(
@@ -49,13 +60,44 @@ async def schedule(session: AsyncSession, subscription_id: uuid.UUID, period_end
                 for hours in REMINDER_HOURS
             ),
             (f"{EXPIRED}:{subscription_id}:{end}", EXPIRED, period_end, ours),
+            (f"{SUSPEND}:{subscription_id}:{end}", SUSPEND, access_until, ours),
         ],
     )
 
 
-async def _current(session: AsyncSession, timer: Timer) -> Subscription | None:
+async def schedule_cut_off(
+    session: AsyncSession, subscription_id: uuid.UUID, period_end: datetime
+) -> None:
+    """A refund ended access now: the subscription is suspended at once, without a message
+    (the customer hears of the refund), and removed after the retention."""
+    end = period_end.isoformat()
+    await TIMERS.schedule(
+        session,
+        f"{SUSPEND}:{subscription_id}:{end}",
+        SUSPEND,
+        period_end,
+        {"subscription_id": str(subscription_id), "period_end": end, "quiet": True},
+    )
+
+
+_LOCKED: Final = (
+    select(Subscription)
+    .where(Subscription.subscription_id == bindparam("subscription_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+async def _current(
+    session: AsyncSession, timer: Timer, *, lock: bool = False
+) -> Subscription | None:
     """The subscription, if it still ends where the timer was set for."""
-    subscription = await session.get(Subscription, uuid.UUID(timer.payload["subscription_id"]))
+    subscription_id = uuid.UUID(timer.payload["subscription_id"])
+    subscription = (
+        await session.scalar(_LOCKED, {"subscription_id": subscription_id})
+        if lock
+        else await session.get(Subscription, subscription_id)
+    )
     if subscription is None:
         return None
     if subscription.period_end != datetime.fromisoformat(timer.payload["period_end"]):
@@ -70,26 +112,94 @@ async def _renews_by_itself(session: AsyncSession, customer_id: uuid.UUID) -> bo
     return bool(enabled)
 
 
-async def expiring(session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
-    """ "Ends in N hours", with the hours actually left: a reminder fired late (after a
-    downtime, or for an end a refund brought near) says the truth, and one overtaken by a
-    nearer reminder is left to that one."""
-    subscription = await _current(session, timer)
-    if subscription is None or await _renews_by_itself(session, subscription.customer_id):
-        return ()
-    left = subscription.period_end - now
-    nearer = [hours for hours in REMINDER_HOURS if hours < int(timer.payload["hours"])]
-    if left <= timedelta(0) or (nearer and left <= timedelta(hours=max(nearer))):
-        return ()
-    hours_left = max(1, math.ceil(left.total_seconds() / 3600 - 0.25))
-    return (_notification(subscription, timer, "subscription.expiring", hours=hours_left),)
+class Lifecycle:
+    """The due times' handlers, under the operator's terms."""
 
+    def __init__(self, terms: Terms) -> None:
+        self._terms = terms
 
-async def expired(session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
-    subscription = await _current(session, timer)
-    if subscription is None:
-        return ()
-    return (_notification(subscription, timer, "subscription.expired"),)
+    @property
+    def handlers(self) -> dict[str, TimerHandler]:
+        return {
+            EXPIRING: self.expiring,
+            EXPIRED: self.expired,
+            SUSPEND: self.suspend,
+            REMOVE: self.remove,
+        }
+
+    async def expiring(self, session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
+        """ "Ends in N hours", with the hours actually left: a reminder fired late (after a
+        downtime, or for an end a refund brought near) says the truth, and one overtaken by
+        a nearer reminder is left to that one."""
+        subscription = await _current(session, timer)
+        if subscription is None or await _renews_by_itself(session, subscription.customer_id):
+            return ()
+        left = subscription.period_end - now
+        nearer = [hours for hours in REMINDER_HOURS if hours < int(timer.payload["hours"])]
+        if left <= timedelta(0) or (nearer and left <= timedelta(hours=max(nearer))):
+            return ()
+        hours_left = max(1, math.ceil(left.total_seconds() / 3600 - 0.25))
+        return (_notification(subscription, timer, "subscription.expiring", hours=hours_left),)
+
+    async def expired(self, session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
+        """ "Your subscription ended; you are served until <the grace's end>". Without a
+        grace (or fired after it) the suspension's message says it all."""
+        subscription = await _current(session, timer)
+        if subscription is None or subscription.stage != Stage.ACTIVE:
+            return ()
+        if now >= subscription.access_until:
+            return ()
+        return (_notification(subscription, timer, "subscription.expired"),)
+
+    async def suspend(self, session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
+        """The grace is over unpaid: the panel user is disabled (kept, with its link), and
+        removed after the retention unless the customer pays first."""
+        subscription = await _current(session, timer, lock=True)
+        if subscription is None or subscription.stage != Stage.ACTIVE:
+            return ()
+        remove_at = self._terms.remove_at(now)
+        subscription.stage = Stage.SUSPENDED.value
+        subscription.revision += 1
+        subscription.updated_at = now
+        end = subscription.period_end.isoformat()
+        await TIMERS.schedule(
+            session,
+            f"{REMOVE}:{subscription.subscription_id}:{end}",
+            REMOVE,
+            remove_at,
+            {"subscription_id": str(subscription.subscription_id), "period_end": end},
+        )
+        suspended = SubscriptionSuspended(
+            subscription_id=subscription.subscription_id,
+            customer_id=subscription.customer_id,
+            plan_id=subscription.plan_id,
+            period_end=subscription.period_end,
+            revision=subscription.revision,
+            suspended_at=now,
+            remove_at=remove_at,
+        )
+        if timer.payload.get("quiet"):
+            return (suspended,)
+        return (suspended, _notification(subscription, timer, "subscription.suspended"))
+
+    async def remove(self, session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
+        """The retention is over: the panel user goes; billing keeps the subscription."""
+        subscription = await _current(session, timer, lock=True)
+        if subscription is None or subscription.stage != Stage.SUSPENDED:
+            return ()
+        subscription.stage = Stage.REMOVED.value
+        subscription.revision += 1
+        subscription.updated_at = now
+        return (
+            SubscriptionRemoved(
+                subscription_id=subscription.subscription_id,
+                customer_id=subscription.customer_id,
+                plan_id=subscription.plan_id,
+                period_end=subscription.period_end,
+                revision=subscription.revision,
+                removed_at=now,
+            ),
+        )
 
 
 def _notification(
@@ -101,12 +211,10 @@ def _notification(
         template=template,
         params={
             "expires_at": subscription.period_end.isoformat(),
+            "access_until_at": subscription.access_until.isoformat(),
             # A "Renew" button opens the checkout of the same plan.
             "renew_plan_id": subscription.plan_id,
             **params,
         },
         channel="telegram",
     )
-
-
-HANDLERS: Final[dict[str, TimerHandler]] = {EXPIRING: expiring, EXPIRED: expired}

@@ -136,6 +136,8 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3))
     duration_days: Mapped[int] = mapped_column(Integer)
     traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    # The grace after the period's end this order was sold with (BILLING_GRACE_HOURS then).
+    grace_hours: Mapped[int] = mapped_column(Integer, default=0)
     provider: Mapped[str] = mapped_column(String(32))
     provider_payment_id: Mapped[str | None] = mapped_column(String(128))
     # The charge refunds name, where the provider has one besides the payment (a WATA
@@ -203,6 +205,10 @@ class Subscription(Base):
     # One higher with every change (an order extends it, a refund shortens it); carried by
     # the subscription events, so that their readers can tell the newer state.
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    # The customer is served until ``access_until``: the end plus the grace of the order
+    # that set it. ``stage`` is what the due times did after it (billing.domain.lifecycle).
+    access_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stage: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

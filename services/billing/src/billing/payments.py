@@ -146,5 +146,8 @@ async def deliver(
     if order.kind != OrderKind.PLAN:
         return ()
     period = await extend_for(session, order, paid_at)
-    await lifecycle.schedule(session, period.subscription_id, period.period_end)
+    assert period.access_until is not None
+    await lifecycle.schedule(
+        session, period.subscription_id, period.period_end, period.access_until
+    )
     return (period, *await autopay.paid(session, order, saved, period.period_end))

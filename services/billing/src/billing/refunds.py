@@ -329,8 +329,13 @@ async def _succeed(
             now=now,
         )
         if event is not None:
-            if not event.ended:
-                await lifecycle.schedule(session, event.subscription_id, event.period_end)
+            if event.ended:
+                await lifecycle.schedule_cut_off(session, event.subscription_id, event.period_end)
+            else:
+                assert event.access_until is not None
+                await lifecycle.schedule(
+                    session, event.subscription_id, event.period_end, event.access_until
+                )
             follows = await autopay.refunded(
                 session, order.customer_id, event.period_end, ended=event.ended
             )

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from billing.domain.autopay import Schedule
+from billing.domain.lifecycle import Terms
 from chassis.settings import Port, SandboxCheck, ServiceSettings, sandbox_setting
 
 KNOWN_METHODS = ("yookassa", "wata", "telegram_stars", "cryptopay", "wallet")
@@ -161,12 +162,33 @@ class BillingSettings(ServiceSettings):
     timers_poll_s: float = Field(
         default=5.0, gt=0, description="How often due times (reminders) are looked for"
     )
+    grace_hours: int = Field(
+        default=48,
+        ge=0,
+        le=24 * 30,
+        description=(
+            "How long past its end an unpaid subscription is still served before it is "
+            "suspended (taken by each order when it is created)"
+        ),
+    )
+    retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="How long a suspended subscription's panel user is kept before removal",
+    )
     refund_retry_first_delay_s: float = Field(default=1.0, gt=0)
     refund_retry_max_delay_s: float = Field(default=60.0, gt=0)
 
     @property
     def methods(self) -> tuple[str, ...]:
         return tuple(m.strip() for m in self.payment_methods.split(",") if m.strip())
+
+    @property
+    def lifecycle_terms(self) -> Terms:
+        return Terms(
+            grace=timedelta(hours=self.grace_hours), retention=timedelta(days=self.retention_days)
+        )
 
     @property
     def autopay_schedule(self) -> Schedule:

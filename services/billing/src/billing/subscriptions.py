@@ -1,10 +1,10 @@
 """Subscriptions' SQL: a paid plan order starts or extends the customer's subscription; a
-refund of one shortens it."""
+refund of one shortens it; the due times after its end suspend and remove it."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain import refunds as rules
+from billing.domain.lifecycle import Stage
 from billing.domain.periods import next_period
 from billing.models import Order, Subscription
 from chassis.db import bound
@@ -40,6 +41,7 @@ async def extend_for(
                     "plan_id": order.plan_id,
                     "period_start": period.start,
                     "period_end": period.end,
+                    "access_until": period.end + _grace(order),
                     "traffic_limit_bytes": order.traffic_limit_bytes,
                 },
             )
@@ -49,10 +51,18 @@ async def extend_for(
             else:
                 order.subscription_id = subscription.subscription_id
                 return SubscriptionActivated(**_common(order, subscription))
-        period = next_period(subscription.period_end, paid_at, order.duration_days)
+        period = next_period(
+            subscription.period_end,
+            paid_at,
+            order.duration_days,
+            # A suspended subscription is no longer served, whatever its grace said.
+            served_until=subscription.access_until if subscription.stage == Stage.ACTIVE else None,
+        )
         subscription.plan_id = order.plan_id
         subscription.period_start = period.start
         subscription.period_end = period.end
+        subscription.access_until = period.end + _grace(order)
+        subscription.stage = Stage.ACTIVE
         subscription.traffic_limit_bytes = order.traffic_limit_bytes
         subscription.revision += 1
         subscription.updated_at = datetime.now(UTC)
@@ -72,9 +82,11 @@ _FIRST = (
             "plan_id",
             "period_start",
             "period_end",
+            "access_until",
             "traffic_limit_bytes",
         ),
         revision=1,
+        stage=Stage.ACTIVE.value,
     )
     .on_conflict_do_nothing(index_elements=[Subscription.customer_id])
     .returning(Subscription)
@@ -92,6 +104,10 @@ async def _locked(session: AsyncSession, customer_id: uuid.UUID) -> Subscription
     return subscription
 
 
+def _grace(order: Order) -> timedelta:
+    return timedelta(hours=order.grace_hours)
+
+
 def _common(order: Order, subscription: Subscription) -> dict[str, Any]:
     return {
         "subscription_id": subscription.subscription_id,
@@ -102,6 +118,7 @@ def _common(order: Order, subscription: Subscription) -> dict[str, Any]:
         "period_end": subscription.period_end,
         "traffic_limit_bytes": order.traffic_limit_bytes,
         "revision": subscription.revision,
+        "access_until": subscription.access_until,
     }
 
 
@@ -137,7 +154,10 @@ async def shorten_for(
     )
     if change is None:
         return subscription.period_end, None
+    # A refund that ends access ends it now, without a grace; another keeps the grace.
+    grace = subscription.access_until - subscription.period_end
     subscription.period_end = change.period_end
+    subscription.access_until = change.period_end + (timedelta(0) if change.ended else grace)
     subscription.period_start = min(subscription.period_start, change.period_end)
     subscription.revision += 1
     subscription.updated_at = now
@@ -153,4 +173,5 @@ async def shorten_for(
         revision=subscription.revision,
         ended=change.ended,
         shortened_at=now,
+        access_until=subscription.access_until,
     )

@@ -56,7 +56,12 @@ class Billing:
     control: YooKassaSandboxControl
     clients: list[YooKassaClient] = field(default_factory=list)
     shop_id: str = SHOP
+    grace_hours: int = 0
     receipts: bool = False
+
+    def with_grace(self, hours: int) -> Billing:
+        """The same billing, selling with a grace of ``hours`` after each end."""
+        return replace(self, grace_hours=hours)
 
     def with_receipts(self) -> Billing:
         """The same billing, selling through the fiscalized shop with receipts on."""
@@ -103,7 +108,12 @@ class Billing:
         checkout = uuid.uuid4()
         customer = customer or uuid.uuid4()
         checkouts = Checkouts(
-            self.providers(), self.outbox, Wakeup(), wallet_currency="RUB", receipts=self.receipts
+            self.providers(),
+            self.outbox,
+            Wakeup(),
+            wallet_currency="RUB",
+            receipts=self.receipts,
+            grace_hours=self.grace_hours,
         )
         request: RequestCheckout | RequestTopUp
         if topup:

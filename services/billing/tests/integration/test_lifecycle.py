@@ -1,6 +1,7 @@
-"""Reminders on a real PostgreSQL, on a clock the test moves: 72 h and 24 h before the end
-and at it, once each; none for an end that has since moved; none to renew by hand when
-autopay will."""
+"""A subscription's due times on a real PostgreSQL, on a clock the test moves: 72 h and
+24 h before the end and at it, the suspension after the grace and the removal after the
+retention, once each; none for an end that has since moved; a payment at any stage makes
+it active again; none to renew by hand when autopay will."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from billing.lifecycle import HANDLERS
+from billing.domain.lifecycle import Terms
+from billing.lifecycle import Lifecycle
 from billing.models import Autopay, timers
 from chassis.clock import OffsetClock
 from chassis.db import transaction
@@ -33,9 +35,17 @@ class Clock:
         OffsetClock.move(self.path, when - self.clock.now())
 
 
-def worker(billing: Billing, clock: Clock) -> TimerWorker:
+TERMS = Terms(grace=timedelta(hours=48), retention=timedelta(days=30))
+
+
+def worker(billing: Billing, clock: Clock, terms: Terms = TERMS) -> TimerWorker:
     return TimerWorker(
-        "billing", billing.sessions, billing.outbox, clock.clock, HANDLERS, retry=RetryPolicy(1, 1)
+        "billing",
+        billing.sessions,
+        billing.outbox,
+        clock.clock,
+        Lifecycle(terms).handlers,
+        retry=RetryPolicy(1, 1),
     )
 
 
@@ -44,13 +54,18 @@ async def reminders(billing: Billing, customer: uuid.UUID) -> list[dict[str, Any
     return [e for e in sent if e["template"].startswith("subscription.")]
 
 
-async def test_a_subscription_is_reminded_before_and_at_its_end_once_each(
+async def test_a_subscription_walks_through_reminders_grace_suspension_and_removal_once(
     billing: Billing, tmp_path: Path
 ) -> None:
     clock = Clock(tmp_path / "clock")
-    order = await billing.buy()
+    order = await billing.with_grace(48).buy()
     subscription = await billing.subscription(order.customer_id)
     end = subscription.period_end
+    assert subscription.access_until == end + timedelta(hours=48)
+    (activated,) = await billing.events(
+        str(subscription.subscription_id), "billing.subscription.activated.v1"
+    )
+    assert activated["access_until"] == subscription.access_until.isoformat().replace("+00:00", "Z")
     due = worker(billing, clock)
 
     await due.step()
@@ -62,6 +77,7 @@ async def test_a_subscription_is_reminded_before_and_at_its_end_once_each(
     assert first["template"] == "subscription.expiring"
     assert first["params"] == {
         "expires_at": end.isoformat(),
+        "access_until_at": (end + timedelta(hours=48)).isoformat(),
         "renew_plan_id": "m1",
         "hours": 72,
     }
@@ -69,14 +85,90 @@ async def test_a_subscription_is_reminded_before_and_at_its_end_once_each(
     await due.step()
     clock.move_to(end + timedelta(seconds=1))
     await due.step()
+    assert (await billing.subscription(order.customer_id)).stage == "active"  # in the grace
+    clock.move_to(end + timedelta(hours=48, seconds=1))
+    await due.step()
+    await due.step()
     sent = await reminders(billing, order.customer_id)
     assert [(e["template"], e["params"].get("hours")) for e in sent] == [
         ("subscription.expiring", 72),
         ("subscription.expiring", 24),
         ("subscription.expired", None),
+        ("subscription.suspended", None),
     ]
+    suspended = await billing.subscription(order.customer_id)
+    assert (suspended.stage, suspended.revision) == ("suspended", subscription.revision + 1)
+    key = str(subscription.subscription_id)
+    (event,) = await billing.events(key, "billing.subscription.suspended.v1")
+    assert event["revision"] == suspended.revision
+
+    clock.move_to(end + timedelta(hours=48, days=30, seconds=2))
     await due.step()
-    assert len(await reminders(billing, order.customer_id)) == 3
+    await due.step()
+    removed = await billing.subscription(order.customer_id)
+    assert (removed.stage, removed.revision) == ("removed", suspended.revision + 1)
+    (gone,) = await billing.events(key, "billing.subscription.removed.v1")
+    assert gone["revision"] == removed.revision
+    assert len(await reminders(billing, order.customer_id)) == 4  # removal tells nobody
+
+
+async def test_without_a_grace_the_end_is_the_suspension_with_one_message(
+    billing: Billing, tmp_path: Path
+) -> None:
+    clock = Clock(tmp_path / "clock")
+    order = await billing.buy()  # grace 0
+    end = (await billing.subscription(order.customer_id)).period_end
+    clock.move_to(end + timedelta(seconds=1))
+    await worker(billing, clock).step()
+    sent = await reminders(billing, order.customer_id)
+    assert [e["template"] for e in sent] == ["subscription.suspended"]  # not "ended" too
+    assert (await billing.subscription(order.customer_id)).stage == "suspended"
+
+
+async def test_paid_in_the_grace_it_continues_from_the_end_and_is_never_suspended(
+    billing: Billing, tmp_path: Path
+) -> None:
+    clock = Clock(tmp_path / "clock")
+    graced = billing.with_grace(48)
+    order = await graced.buy()
+    first = await billing.subscription(order.customer_id)
+    clock.move_to(first.period_end + timedelta(hours=1))
+    await worker(billing, clock).step()  # "ended", served until the grace's end
+    # Paid within the grace: continues from the end (the provider's time here is real,
+    # before the end; the rule is the same for any moment before the grace's end).
+    await graced.buy(customer=order.customer_id)
+    renewed = await billing.subscription(order.customer_id)
+    assert renewed.period_end == first.period_end + timedelta(days=30)
+    assert renewed.stage == "active"
+    clock.move_to(first.access_until + timedelta(seconds=1))
+    await worker(billing, clock).step()
+    assert (await billing.subscription(order.customer_id)).stage == "active"
+    key = str(first.subscription_id)
+    assert await billing.events(key, "billing.subscription.suspended.v1") == []
+
+
+async def test_paid_after_the_suspension_it_is_active_again_and_never_removed(
+    billing: Billing, tmp_path: Path
+) -> None:
+    clock = Clock(tmp_path / "clock")
+    terms = Terms(grace=timedelta(0), retention=timedelta(days=1))
+    order = await billing.buy()
+    first = await billing.subscription(order.customer_id)
+    clock.move_to(first.period_end + timedelta(seconds=1))
+    await worker(billing, clock, terms).step()
+    suspended = await billing.subscription(order.customer_id)
+    assert suspended.stage == "suspended"
+    await billing.buy(customer=order.customer_id)
+    back = await billing.subscription(order.customer_id)
+    assert (back.stage, back.revision) == ("active", suspended.revision + 1)
+    (extended,) = await billing.events(
+        str(first.subscription_id), "billing.subscription.extended.v1"
+    )
+    assert extended["revision"] == back.revision
+    clock.move_to(first.period_end + timedelta(days=1, seconds=2))  # past the retention
+    await worker(billing, clock, terms).step()
+    assert (await billing.subscription(order.customer_id)).stage == "active"
+    assert await billing.events(str(first.subscription_id), "billing.subscription.removed.v1") == []
 
 
 async def test_a_renewed_subscription_is_reminded_of_its_new_end_only(
@@ -159,3 +251,27 @@ async def test_a_late_reminder_tells_the_hours_actually_left_and_an_overtaken_on
     (only,) = await reminders(billing, other.customer_id)
     assert only["params"]["hours"] == 10
     assert only["notification_id"] != late["notification_id"]
+
+
+async def test_a_refund_that_ends_access_suspends_at_once_without_a_message(
+    billing: Billing, tmp_path: Path
+) -> None:
+    clock = Clock(tmp_path / "clock")
+    order = await billing.with_grace(48).buy()
+    await billing.refund(order)
+    assert await billing.worker().step() == 1
+    subscription = await billing.subscription(order.customer_id)
+    assert subscription.access_until == subscription.period_end  # no grace after a refund
+    (shortened,) = await billing.events(
+        str(subscription.subscription_id), "billing.subscription.shortened.v1"
+    )
+    assert shortened["ended"] is True
+    assert shortened["access_until"] == shortened["period_end"]
+    clock.move_to(subscription.period_end + timedelta(seconds=1))
+    await worker(billing, clock).step()
+    assert (await billing.subscription(order.customer_id)).stage == "suspended"
+    (suspended,) = await billing.events(
+        str(subscription.subscription_id), "billing.subscription.suspended.v1"
+    )
+    assert suspended["period_end"] == shortened["period_end"]
+    assert await reminders(billing, order.customer_id) == []  # the refund was the message

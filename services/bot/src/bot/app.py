@@ -15,7 +15,13 @@ from bot.autopay import record_change as record_autopay_change
 from bot.catalog import mirror_catalog
 from bot.checkouts import CheckoutAnswers, CheckoutScreens
 from bot.customers import CustomerMiddleware
-from bot.events import record_access, record_access_status, record_shortening, record_subscription
+from bot.events import (
+    record_access,
+    record_access_status,
+    record_shortening,
+    record_stage,
+    record_subscription,
+)
 from bot.handlers import build_router
 from bot.models import metadata
 from bot.payments import build_router as stars_router
@@ -40,7 +46,9 @@ from contracts.billing import (
     CheckoutReady,
     SubscriptionActivated,
     SubscriptionExtended,
+    SubscriptionRemoved,
     SubscriptionShortened,
+    SubscriptionSuspended,
     WalletChanged,
 )
 from contracts.gateway import TelegramUpdateReceived
@@ -71,7 +79,9 @@ def update_processor(settings: BotSettings, bot: Bot) -> UpdateProcessor:
     # Payments first: a service message about a payment must not reach "anything else".
     dispatcher.include_router(stars_router())
     dispatcher.include_router(
-        build_router(slow_after=timedelta(seconds=settings.checkout_slow_after_s)),
+        build_router(
+            slow_after=timedelta(seconds=settings.checkout_slow_after_s), clock=settings.clock()
+        ),
     )
     return UpdateProcessor(bot, dispatcher)
 
@@ -106,6 +116,8 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(SubscriptionActivated)(subscription_changed)
     consumer.handles(SubscriptionExtended)(subscription_changed)
     consumer.handles(SubscriptionShortened)(record_shortening)
+    consumer.handles(SubscriptionSuspended)(record_stage)
+    consumer.handles(SubscriptionRemoved)(record_stage)
     consumer.handles(AccessGranted)(record_access)
     consumer.handles(AccessStatusChanged)(record_access_status)
     consumer.handles(WalletChanged)(wallet_changed)

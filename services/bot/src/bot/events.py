@@ -9,7 +9,13 @@ from sqlalchemy import text, update
 
 from bot.models import CustomerSubscription
 from chassis.messaging.consumer import MessageContext
-from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
+from contracts.billing import (
+    SubscriptionActivated,
+    SubscriptionExtended,
+    SubscriptionRemoved,
+    SubscriptionShortened,
+    SubscriptionSuspended,
+)
 from contracts.provisioning import AccessGranted, AccessStatusChanged
 
 log = logging.getLogger(__name__)
@@ -20,10 +26,13 @@ log = logging.getLogger(__name__)
 _SUBSCRIPTION = text(
     """
     INSERT INTO customer_subscriptions AS s
-        (subscription_id, customer_id, plan_id, period_end, traffic_limit_bytes, updated_at)
-    VALUES (:subscription_id, :customer_id, :plan_id, :period_end, :traffic_limit_bytes, now())
+        (subscription_id, customer_id, plan_id, period_end, access_until, stage,
+         traffic_limit_bytes, updated_at)
+    VALUES (:subscription_id, :customer_id, :plan_id, :period_end, :access_until, 'active',
+            :traffic_limit_bytes, now())
     ON CONFLICT (subscription_id) DO UPDATE
     SET plan_id = EXCLUDED.plan_id, period_end = EXCLUDED.period_end,
+        access_until = EXCLUDED.access_until, stage = 'active',
         traffic_limit_bytes = EXCLUDED.traffic_limit_bytes, updated_at = now()
     -- A replayed older period must not shorten what the customer sees.
     WHERE s.period_end <= EXCLUDED.period_end
@@ -35,9 +44,9 @@ _ACCESS = text(
     """
     INSERT INTO customer_subscriptions AS s
         (subscription_id, customer_id, plan_id, period_end, traffic_limit_bytes,
-         subscription_url, access_expires_at, access_status, updated_at)
-    VALUES (:subscription_id, :customer_id, '', :expires_at, :traffic_limit_bytes,
-            :subscription_url, :expires_at, 'active', now())
+         subscription_url, access_expires_at, access_status, stage, updated_at)
+    VALUES (:subscription_id, :customer_id, '', :paid_until, :traffic_limit_bytes,
+            :subscription_url, :expires_at, 'active', 'active', now())
     ON CONFLICT (subscription_id) DO UPDATE
     SET subscription_url = EXCLUDED.subscription_url,
         access_expires_at = EXCLUDED.access_expires_at,
@@ -57,8 +66,28 @@ async def record_subscription(
             "customer_id": event.customer_id,
             "plan_id": event.plan_id,
             "period_end": event.period_end,
+            "access_until": event.access_until or event.period_end,
             "traffic_limit_bytes": event.traffic_limit_bytes,
         },
+    )
+
+
+async def record_stage(
+    event: SubscriptionSuspended | SubscriptionRemoved, ctx: MessageContext
+) -> None:
+    """Suspended (cut off, the link kept) or removed (the link gone) after an unpaid end.
+    Only about the end the bot shows: one that a payment has since moved changes nothing."""
+    removed = isinstance(event, SubscriptionRemoved)
+    values: dict[str, object] = {"stage": "removed" if removed else "suspended"}
+    if removed:
+        values["subscription_url"] = None
+    await ctx.session.execute(
+        update(CustomerSubscription)
+        .where(
+            CustomerSubscription.subscription_id == event.subscription_id,
+            CustomerSubscription.period_end == event.period_end,
+        )
+        .values(**values, updated_at=datetime.now(UTC))
     )
 
 
@@ -71,7 +100,11 @@ async def record_shortening(event: SubscriptionShortened, ctx: MessageContext) -
             # Only a shortening of the end the bot shows; a redelivered one changes nothing.
             CustomerSubscription.period_end > event.period_end,
         )
-        .values(period_end=event.period_end, updated_at=datetime.now(UTC))
+        .values(
+            period_end=event.period_end,
+            access_until=event.access_until or event.period_end,
+            updated_at=datetime.now(UTC),
+        )
     )
 
 
@@ -82,6 +115,7 @@ async def record_access(event: AccessGranted, ctx: MessageContext) -> None:
             "subscription_id": event.subscription_id,
             "customer_id": event.customer_id,
             "expires_at": event.expires_at,
+            "paid_until": event.paid_until or event.expires_at,
             "traffic_limit_bytes": event.traffic_limit_bytes,
             "subscription_url": str(event.subscription_url),
         },

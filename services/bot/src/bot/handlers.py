@@ -23,6 +23,8 @@ from bot.models import Customer, CustomerAutopay, CustomerSubscription
 from bot.receipts import PendingCheckout, valid_email
 from bot.texts import LANGUAGES, Html, gib, method_name, say
 from bot.wallets import wallet_view
+from chassis.clock import Clock, SystemClock
+from chassis.i18n import Value
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import PaymentMethodOffer, PlanOffer
 from contracts.bot import (
@@ -42,7 +44,17 @@ def subscription_view(
 ) -> str:
     if subscription is None:
         return say("subscription-none", language)
-    if subscription.period_end <= now or subscription.access_status == "expired":
+    served_until = subscription.access_until
+    status_params: dict[str, Value] = {}
+    if subscription.stage == "removed":
+        status = "subscription-status-removed"
+    elif subscription.stage == "suspended" or (served_until is not None and served_until <= now):
+        status = "subscription-status-suspended"
+    elif served_until is not None and subscription.period_end <= now:
+        status = "subscription-status-grace"  # past the end, served until the grace's end
+        status_params["until"] = served_until
+    elif subscription.period_end <= now or subscription.access_status == "expired":
+        # Told before grace periods (no access_until), or the panel expired the user.
         status = "subscription-status-expired"
     elif subscription.access_status == "limited":
         status = "subscription-status-limited"
@@ -60,7 +72,7 @@ def subscription_view(
     text = say(
         "subscription-active",
         language,
-        status=Html(say(status, language)),
+        status=Html(say(status, language, **status_params)),
         expires=subscription.period_end,
         traffic_gib=gib(subscription.traffic_limit_bytes),
         link=Html(link),
@@ -68,7 +80,9 @@ def subscription_view(
     return text if renewal is None else f"{text}\n\n{autopay.autopay_line(renewal, language)}"
 
 
-def build_router(*, slow_after: timedelta) -> Router:
+def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router:
+    """The customer's screens; "now" (what has expired) comes from ``clock``."""
+    clock = clock or SystemClock()
     router = Router(name="customer")
 
     @router.message(CommandStart())
@@ -89,7 +103,7 @@ def build_router(*, slow_after: timedelta) -> Router:
     async def subscription_command(
         message: Message, customer: Customer, ctx: MessageContext
     ) -> None:
-        text, markup = await _subscription_screen(ctx, customer)
+        text, markup = await _subscription_screen(ctx, customer, clock.now())
         await message.answer(text, reply_markup=markup)
 
     @router.message(Command("help"))
@@ -117,7 +131,7 @@ def build_router(*, slow_after: timedelta) -> Router:
         if callback_data.action == "buy":
             text, markup = await _catalog_screen(ctx, language)
         elif callback_data.action == "subscription":
-            text, markup = await _subscription_screen(ctx, customer)
+            text, markup = await _subscription_screen(ctx, customer, clock.now())
         elif callback_data.action == "wallet":
             text, markup = await _wallet_screen(ctx, customer)
         elif callback_data.action == "language":
@@ -252,7 +266,7 @@ def build_router(*, slow_after: timedelta) -> Router:
         subscription = await _subscription_of(ctx, customer)
         if subscription is None:
             # A button with no subscription behind it: what there is instead.
-            await _show(query, *await _subscription_screen(ctx, customer))
+            await _show(query, *await _subscription_screen(ctx, customer, clock.now()))
             return
         text = say("autopay-turned-off", language, expires=subscription.period_end)
         await _show(query, text, keyboards.main_menu(language))
@@ -409,11 +423,11 @@ async def _subscription_of(ctx: MessageContext, customer: Customer) -> CustomerS
 
 
 async def _subscription_screen(
-    ctx: MessageContext, customer: Customer
+    ctx: MessageContext, customer: Customer, now: datetime
 ) -> tuple[str, InlineKeyboardMarkup]:
     subscription = await _subscription_of(ctx, customer)
     renewal = await ctx.session.get(CustomerAutopay, customer.customer_id)
-    text = subscription_view(subscription, customer.language, datetime.now(UTC), renewal)
+    text = subscription_view(subscription, customer.language, now, renewal)
     autopay_on = subscription is not None and renewal is not None and renewal.enabled
     return text, keyboards.subscription(customer.language, autopay_on=autopay_on)
 

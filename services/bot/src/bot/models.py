@@ -114,6 +114,10 @@ class CustomerSubscription(Base):
     # The panel user's status, as provisioning granted or last saw it (``active``,
     # ``limited`` when the traffic ran out, ``disabled``, ``expired``).
     access_status: Mapped[str | None] = mapped_column(String(16))
+    # Served until (the end plus the grace), and billing's stage after it: ``active``,
+    # ``suspended`` (cut off, the link kept) or ``removed`` (the link is gone).
+    access_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stage: Mapped[str] = mapped_column(String(16), default="active")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -81,6 +81,7 @@ def test_every_text_renders_in_every_locale() -> None:
         "email": "ivan@example.ru",
         "charge": NOW,
         "reminders": "on",
+        "until": NOW,
     }
     for locale, key in shipped_texts(CATALOGS):
         if "." in key:
@@ -191,6 +192,38 @@ def test_my_subscription_shows_what_the_panel_has(panel: str, shown: str) -> Non
     mine = subscription(url="https://x.example/s", ends_in=timedelta(days=30))
     mine.access_status = panel
     assert shown in subscription_view(mine, "en", NOW)
+
+
+def test_past_the_end_in_the_grace_it_says_until_when_it_still_connects() -> None:
+    mine = subscription(url="https://x.example/s", ends_in=-timedelta(hours=1))
+    mine.access_until = NOW + timedelta(hours=47)
+    view = subscription_view(mine, "en", NOW)
+    assert "still connected until <b>November 29, 2026" in view
+    assert "https://x.example/s" in view
+    assert "ещё" not in view
+    assert "доступ сохранится до" in subscription_view(mine, "ru", NOW)
+
+
+@pytest.mark.parametrize(
+    ("stage", "en", "ru"),
+    [
+        ("suspended", "same link", "той же ссылке"),
+        ("removed", "new link", "новая ссылка"),
+    ],
+)
+def test_a_suspended_or_removed_subscription_says_what_a_payment_brings(
+    stage: str, en: str, ru: str
+) -> None:
+    mine = subscription(url="https://x.example/s", ends_in=-timedelta(days=3))
+    mine.stage = stage
+    assert en in subscription_view(mine, "en", NOW)
+    assert ru in subscription_view(mine, "ru", NOW)
+
+
+def test_past_the_grace_before_billing_said_so_it_is_suspended() -> None:
+    mine = subscription(url="https://x.example/s", ends_in=-timedelta(days=3))
+    mine.access_until = NOW - timedelta(days=1)
+    assert "suspended" in subscription_view(mine, "en", NOW)
 
 
 def test_no_subscription() -> None:

@@ -77,7 +77,8 @@ class Recorder:
     async def access_granted(self, event: AccessGranted, ctx: MessageContext) -> None:
         params: dict[str, str | int] = {
             "subscription_url": event.subscription_url,
-            "expires_at": event.expires_at.isoformat(),
+            # The paid end, as "My subscription" shows it (the panel's expiry adds the grace).
+            "expires_at": (event.paid_until or event.expires_at).isoformat(),
             "traffic_limit_bytes": event.traffic_limit_bytes,
         }
         await self._record(ctx, event.customer_id, "access.granted", params)

@@ -31,7 +31,9 @@ _GIB: Final = Decimal(1024**3)
 _AT: Final = "_at"
 
 
-OPTIONAL: Final = frozenset({"subscription.expiring", "subscription.expired"})
+OPTIONAL: Final = frozenset(
+    {"subscription.expiring", "subscription.expired", "subscription.suspended"}
+)
 """Templates a customer can turn off in the bot's settings. Payment, access and autopay
 messages are not among them (autopay's notice before a charge is required by law)."""
 

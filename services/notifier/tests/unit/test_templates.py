@@ -237,9 +237,29 @@ def test_a_subscription_ending_soon_says_when_with_a_renew_button(
 
 
 def test_an_ended_subscription_is_told_with_a_renew_button_and_others_get_none() -> None:
-    params = {"expires_at": "2027-01-15T09:00:00+00:00", "renew_plan_id": "m3"}
-    assert "закончилась" in render("subscription.expired", "ru", params)
+    params = {
+        "expires_at": "2027-01-15T09:00:00+00:00",
+        "access_until_at": "2027-01-17T09:00:00+00:00",
+        "renew_plan_id": "m3",
+    }
+    ru = render("subscription.expired", "ru", params)
+    assert "закончилась" in ru
+    assert "17 января 2027" in ru  # still served through the grace
+    assert "connected until <b>January 17, 2027" in render("subscription.expired", "en", params)
     assert reply_markup("en", params) == {
         "inline_keyboard": [[{"text": "🔁 Renew", "callback_data": "plan:m3"}]]
     }
     assert reply_markup("en", {"expires_at": "2027-01-15T09:00:00+00:00"}) is None
+
+
+def test_a_suspension_says_the_same_link_comes_back_with_a_renew_button() -> None:
+    params = {
+        "expires_at": "2027-01-15T09:00:00+00:00",
+        "access_until_at": "2027-01-17T09:00:00+00:00",
+        "renew_plan_id": "m1",
+    }
+    assert "приостановлен" in render("subscription.suspended", "ru", params)
+    assert "same link" in render("subscription.suspended", "en", params)
+    assert reply_markup("ru", params) == {
+        "inline_keyboard": [[{"text": "🔁 Продлить", "callback_data": "plan:m1"}]]
+    }

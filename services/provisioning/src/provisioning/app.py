@@ -8,7 +8,13 @@ from datetime import timedelta
 
 from chassis.service import Service
 from chassis.worker import RetryPolicy, Wakeup, run_worker
-from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
+from contracts.billing import (
+    SubscriptionActivated,
+    SubscriptionExtended,
+    SubscriptionRemoved,
+    SubscriptionShortened,
+    SubscriptionSuspended,
+)
 from provisioning.marzban import MarzbanClient
 from provisioning.models import metadata
 from provisioning.panel_watch import PanelWatch
@@ -36,6 +42,8 @@ def build(settings: ProvisioningSettings) -> Service:
     consumer.handles(SubscriptionActivated)(record)
     consumer.handles(SubscriptionExtended)(record)
     consumer.handles(SubscriptionShortened)(record)
+    consumer.handles(SubscriptionSuspended)(record)
+    consumer.handles(SubscriptionRemoved)(record)
 
     worker = PlacementWorker(
         sessions=service.sessions,
@@ -46,6 +54,7 @@ def build(settings: ProvisioningSettings) -> Service:
         lease=timedelta(seconds=settings.worker_lease_s),
         retry=RetryPolicy(settings.retry_first_delay_s, settings.retry_max_delay_s),
         report_failure_after_attempts=settings.report_failure_after_attempts,
+        clock=settings.clock(),
     )
     service.background(
         "placement-worker",

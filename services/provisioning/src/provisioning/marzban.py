@@ -163,6 +163,11 @@ class MarzbanClient:
             return None
         return PanelUser.from_api(self._json(response))
 
+    async def delete_user(self, username: str) -> bool:
+        """Remove the user and its links; False if there was no such user."""
+        response = await self._call("DELETE", f"/api/user/{username}")
+        return response.status_code != 404
+
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A request with a valid token: one fresh login when the panel says the token is stale."""
         for fresh_login in (False, True):

@@ -44,6 +44,12 @@ class Placement(Base):
     # event written before revisions), and whether that change moved the end earlier.
     desired_revision: Mapped[int | None] = mapped_column(Integer)
     shortened: Mapped[bool] = mapped_column(default=False)
+    # Billing's stage after the end: ``active`` (served until ``desired_expire``),
+    # ``suspended`` (the user disabled, kept with its link) or ``removed`` (deleted).
+    desired_state: Mapped[str] = mapped_column(String(16), default="active")
+    # The end of the paid period (the expiry is later by the grace): what customers are
+    # told; None for placements made before grace periods.
+    desired_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A paid extension starts a new allowance: the panel's usage count is reset once,
     # keeping what was left of the limit (``carry_pending``, measured before the reset);
     # applied, that remainder stays part of the limit (``carried_bytes``).

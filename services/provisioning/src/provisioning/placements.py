@@ -4,7 +4,9 @@ The consumer only records the desired state (one transaction with the inbox, no 
 call); the worker claims pending placements, calls the panel outside any transaction, and
 records the result together with the ``AccessGranted`` event. A refund's shortening is a
 desired state like an extension's, with an earlier end: the panel user's expiry moves
-back, and a user whose access is over is disabled.
+back, and a user whose access is over is disabled. Billing's stages after the end are
+desired states too: suspended (the user disabled, kept with its link, so that a payment
+brings both back) and removed (the user deleted; a payment creates it again).
 """
 
 from __future__ import annotations
@@ -21,11 +23,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chassis import metrics
+from chassis.clock import Clock, SystemClock
 from chassis.db import bound, transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
 from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_carrier
-from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
+from contracts.billing import (
+    SubscriptionActivated,
+    SubscriptionExtended,
+    SubscriptionRemoved,
+    SubscriptionShortened,
+    SubscriptionSuspended,
+)
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
 from provisioning.marzban import (
     DesiredUser,
@@ -53,6 +62,10 @@ def absolute_subscription_url(url: str, base_url: str) -> str:
     return urljoin(base_url.rstrip("/") + "/", url.lstrip("/"))
 
 
+ACTIVE, SUSPENDED, REMOVED = "active", "suspended", "removed"
+"""Billing's stages of a subscription, as a placement desires them."""
+
+
 @dataclass(frozen=True, slots=True)
 class PanelConfig:
     region: str
@@ -73,18 +86,44 @@ class Desired:
     renewal: bool = False
     """This change is a paid extension: a new allowance starts (the panel's usage count is
     reset once, keeping what was left)."""
+    state: str = ACTIVE
+    """Billing's stage: ``active``, ``suspended`` or ``removed``."""
+    period_end: datetime | None = None
+    """The end of the paid period (``expire`` is later by the grace); None from events
+    written before grace periods."""
+    lapsed: bool = False
+    """This renewal starts after a gap (paid after the end and its grace): nothing of the
+    old period's traffic is carried into it."""
 
 
-SubscriptionChange = SubscriptionActivated | SubscriptionExtended | SubscriptionShortened
+PeriodChange = SubscriptionActivated | SubscriptionExtended | SubscriptionShortened
+StageChange = SubscriptionSuspended | SubscriptionRemoved
+SubscriptionChange = PeriodChange | StageChange
 
 
-def desired_of(event: SubscriptionChange) -> Desired:
+def desired_of(event: SubscriptionChange, current: Desired | None) -> Desired | None:
+    """What ``event`` asks of the panel user; None for a stage change of a subscription
+    that never had one."""
+    if isinstance(event, SubscriptionSuspended | SubscriptionRemoved):
+        if current is None:
+            return None
+        return Desired(
+            expire=current.expire,
+            traffic_limit_bytes=current.traffic_limit_bytes,
+            revision=event.revision,
+            state=SUSPENDED if isinstance(event, SubscriptionSuspended) else REMOVED,
+            period_end=current.period_end,
+        )
     return Desired(
-        expire=event.period_end,
+        # Served through the grace after the end; older events have none.
+        expire=event.access_until or event.period_end,
         traffic_limit_bytes=event.traffic_limit_bytes,
         revision=event.revision,
         shortened=isinstance(event, SubscriptionShortened),
         renewal=isinstance(event, SubscriptionExtended),
+        period_end=event.period_end,
+        lapsed=isinstance(event, SubscriptionExtended)
+        and event.period_start > event.previous_period_end,
     )
 
 
@@ -107,6 +146,8 @@ def next_desired(current: Desired | None, incoming: Desired) -> Desired | None:
             traffic_limit_bytes=incoming.traffic_limit_bytes,
             revision=None,
             renewal=incoming.renewal,
+            # Written before grace periods: the expiry is the paid end.
+            period_end=max(current.expire, incoming.expire),
         )
         return None if replace(merged, renewal=current.renewal) == current else merged
     if current.revision is not None and incoming.revision <= current.revision:
@@ -127,11 +168,13 @@ _NEW_PLACEMENT = (
             "desired_traffic_limit_bytes",
             "desired_revision",
             "shortened",
+            "desired_period_end",
             "renewal_due",
             "next_attempt_at",
             "trace_context",
         ),
         desired_version=1,
+        desired_state=ACTIVE,
         carried_bytes=0,
         applied_version=0,
         on_panel=False,
@@ -152,9 +195,15 @@ async def record_desired_state(
     wakeup: Wakeup,
 ) -> None:
     session = ctx.session
-    incoming = desired_of(event)
     placement = await _locked(session, event.subscription_id)
     if placement is None:
+        incoming = desired_of(event, None)
+        if incoming is None:
+            log.warning(
+                "a stage change of a subscription with no panel user: nothing to do",
+                extra={"subscription_id": str(event.subscription_id), "event": event.event_type},
+            )
+            return
         now = datetime.now(UTC)
         created = await session.scalar(
             _NEW_PLACEMENT,
@@ -168,6 +217,7 @@ async def record_desired_state(
                 "desired_traffic_limit_bytes": incoming.traffic_limit_bytes,
                 "desired_revision": incoming.revision,
                 "shortened": incoming.shortened,
+                "desired_period_end": incoming.period_end,
                 # The first event seen may be an extension (its user may be on the panel).
                 "renewal_due": incoming.renewal,
                 "next_attempt_at": now,
@@ -179,16 +229,18 @@ async def record_desired_state(
             return
         placement = await _locked(session, event.subscription_id)
         assert placement is not None
-    change = next_desired(
-        Desired(
-            expire=placement.desired_expire,
-            traffic_limit_bytes=placement.desired_traffic_limit_bytes,
-            revision=placement.desired_revision,
-            shortened=placement.shortened,
-            renewal=placement.renewal_due,
-        ),
-        incoming,
+    current = Desired(
+        expire=placement.desired_expire,
+        traffic_limit_bytes=placement.desired_traffic_limit_bytes,
+        revision=placement.desired_revision,
+        shortened=placement.shortened,
+        renewal=placement.renewal_due,
+        state=placement.desired_state,
+        period_end=placement.desired_period_end,
     )
+    incoming = desired_of(event, current)
+    assert incoming is not None
+    change = next_desired(current, incoming)
     if change is None:
         log.info(
             "subscription event older than the recorded state: nothing to change",
@@ -200,11 +252,13 @@ async def record_desired_state(
     placement.desired_traffic_limit_bytes = change.traffic_limit_bytes
     placement.desired_revision = change.revision
     placement.shortened = change.shortened
+    placement.desired_state = change.state
+    placement.desired_period_end = change.period_end
     if change.renewal and not placement.renewal_due:
         # Measured again for this renewal; one still pending keeps what it measured
         # (after its reset the panel would report the old limit as unused).
         placement.renewal_due = True
-        placement.carry_pending = None
+        placement.carry_pending = 0 if change.lapsed else None
     placement.desired_version += 1
     placement.attempts = 0
     placement.next_attempt_at = now
@@ -236,6 +290,18 @@ _APPLIED_WITH_URL = text(
     UPDATE placements
     SET applied_version = :applied, on_panel = :present, attempts = 0, lease_until = NULL,
         last_error = NULL, updated_at = now(), subscription_url = :url, panel_status = :status
+    WHERE subscription_id = :placement
+    """
+)
+
+
+# The user is gone: so are its link and what it had carried over.
+_REMOVED = text(
+    """
+    UPDATE placements
+    SET applied_version = :applied, on_panel = false, attempts = 0, lease_until = NULL,
+        last_error = NULL, updated_at = now(), subscription_url = NULL, panel_status = NULL,
+        renewal_due = false, carry_pending = NULL, carried_bytes = 0
     WHERE subscription_id = :placement
     """
 )
@@ -283,6 +349,8 @@ class Claimed:
     renewal_due: bool = False
     carry_pending: int | None = None
     carried_bytes: int = 0
+    desired_state: str = ACTIVE
+    desired_period_end: datetime | None = None
 
     def data_limit(self, carry: int) -> int:
         """The period's allowance plus what was carried over; unlimited stays unlimited."""
@@ -290,13 +358,16 @@ class Claimed:
         return allowance + carry if allowance else 0
 
     def desired_user(self, now: datetime, carry: int | None = None) -> DesiredUser:
-        """The panel user; disabled when its paid access is over (a refund ended it)."""
+        """The panel user; disabled when its access is over (a refund ended it) or billing
+        suspended it."""
         return DesiredUser(
             username=self.panel_username,
             expire=int(self.desired_expire.timestamp()),
             data_limit=self.data_limit(self.carried_bytes if carry is None else carry),
             note=f"customer {self.customer_id} subscription {self.subscription_id}",
-            status="active" if self.desired_expire > now else "disabled",
+            status="active"
+            if self.desired_state == ACTIVE and self.desired_expire > now
+            else "disabled",
         )
 
 
@@ -307,6 +378,8 @@ class Applied:
     user: PanelUser | None
     carried: int | None = None
     """The remainder carried into a renewal whose usage reset was done."""
+    removed: bool = False
+    """The user was deleted (or was not there)."""
 
     @property
     def data_limit(self) -> int:
@@ -326,7 +399,8 @@ _CLAIM = text(
     )
     RETURNING subscription_id, customer_id, region, panel_id, panel_username, desired_expire,
               desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
-              failure_reported, trace_context, renewal_due, carry_pending, carried_bytes
+              failure_reported, trace_context, renewal_due, carry_pending, carried_bytes,
+              desired_state, desired_period_end
     """
 )
 
@@ -343,6 +417,7 @@ class PlacementWorker:
         lease: timedelta,
         retry: RetryPolicy,
         report_failure_after_attempts: int,
+        clock: Clock | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
@@ -352,6 +427,8 @@ class PlacementWorker:
         self._lease = lease
         self._retry = retry
         self._report_after = report_failure_after_attempts
+        # Whether access is over is judged by the platform's clock (tests move it).
+        self._clock = clock or SystemClock()
 
     async def step(self) -> int:
         """Apply one batch of pending placements; returns how many were claimed.
@@ -381,9 +458,12 @@ class PlacementWorker:
             panel_id=placement.panel_id,
         ):
             try:
+                if placement.desired_state == REMOVED:
+                    await self._marzban.delete_user(placement.panel_username)
+                    return Applied(None, removed=True)
                 if not placement.renewal_due:
                     return Applied(await self._ensure_user(placement))
-                if placement.on_panel and placement.desired_user(datetime.now(UTC)).active:
+                if placement.on_panel and placement.desired_user(self._clock.now()).active:
                     return await self._renew(placement)
                 # A user created now starts from zero, and one disabled needs no allowance:
                 # the renewal is done with nothing carried.
@@ -412,7 +492,7 @@ class PlacementWorker:
                 )
         if await self._marzban.reset_usage(placement.panel_username) is None:
             return Applied(await self._ensure_user(placement), carried=0)
-        desired = placement.desired_user(datetime.now(UTC), carry)
+        desired = placement.desired_user(self._clock.now(), carry)
         user = await self._marzban.modify_user(desired)
         if user is None:
             raise MarzbanUnavailable("user gone between its reset and its modification")
@@ -423,7 +503,7 @@ class PlacementWorker:
     async def _ensure_user(self, placement: Claimed) -> PanelUser | None:
         """The panel user as desired; None when access is over and there is no user to
         disable (the panel cannot create a disabled one, and none is needed)."""
-        desired = placement.desired_user(datetime.now(UTC))
+        desired = placement.desired_user(self._clock.now())
         if not desired.active:
             # Whether or not this worker made it: an earlier create may have lost its answer.
             user = await self._marzban.modify_user(desired)
@@ -445,6 +525,20 @@ class PlacementWorker:
         return user
 
     async def _succeeded(self, session: AsyncSession, placement: Claimed, applied: Applied) -> None:
+        if applied.removed:
+            await session.execute(
+                _REMOVED,
+                {"placement": placement.subscription_id, "applied": placement.desired_version},
+            )
+            metrics.WORK_OUTCOMES.labels("provisioning", "placement", "done").inc()
+            log.info(
+                "panel user removed",
+                extra={
+                    "subscription_id": str(placement.subscription_id),
+                    "panel": placement.panel_id,
+                },
+            )
+            return
         user = applied.user
         # Access that was granted and is now shortened (a refund) is not granted again:
         # the customer hears of the refund from billing, not of "access ready".
@@ -490,6 +584,7 @@ class PlacementWorker:
                     subscription_url=url,
                     expires_at=placement.desired_expire,
                     traffic_limit_bytes=applied.data_limit,
+                    paid_until=placement.desired_period_end,
                 ),
             )
         metrics.WORK_OUTCOMES.labels("provisioning", "placement", "done").inc()

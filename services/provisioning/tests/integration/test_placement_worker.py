@@ -20,7 +20,13 @@ from chassis.messaging.outbox import Outbox
 from chassis.messaging.tables import messaging_tables
 from chassis.migrations import upgrade_to_head_async
 from chassis.worker import RetryPolicy, Wakeup
-from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
+from contracts.billing import (
+    SubscriptionActivated,
+    SubscriptionExtended,
+    SubscriptionRemoved,
+    SubscriptionShortened,
+    SubscriptionSuspended,
+)
 from contracts.envelope import Envelope
 from devstack.pytest_plugin import DatabaseFactory
 from provisioning.marzban import MarzbanClient
@@ -348,6 +354,156 @@ async def _activated(setup: Setup, subscription: uuid.UUID, customer: uuid.UUID)
     )
     await _settle(setup, subscription)
     return now + timedelta(days=30)
+
+
+def _suspended(
+    subscription: uuid.UUID, customer: uuid.UUID, end: datetime, revision: int
+) -> SubscriptionSuspended:
+    now = datetime.now(UTC)
+    return SubscriptionSuspended(
+        subscription_id=subscription,
+        customer_id=customer,
+        plan_id="m1",
+        period_end=end,
+        revision=revision,
+        suspended_at=now,
+        remove_at=now + timedelta(days=30),
+    )
+
+
+def _removed(
+    subscription: uuid.UUID, customer: uuid.UUID, end: datetime, revision: int
+) -> SubscriptionRemoved:
+    return SubscriptionRemoved(
+        subscription_id=subscription,
+        customer_id=customer,
+        plan_id="m1",
+        period_end=end,
+        revision=revision,
+        removed_at=datetime.now(UTC),
+    )
+
+
+async def test_the_panel_serves_through_the_grace_after_the_end(setup: Setup) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC).replace(microsecond=0)
+    end = now + timedelta(days=30)
+    await _record(
+        setup,
+        SubscriptionActivated(
+            subscription_id=subscription,
+            customer_id=customer,
+            plan_id="m1",
+            order_id=uuid.uuid4(),
+            period_start=now,
+            period_end=end,
+            traffic_limit_bytes=100 * GIB,
+            revision=1,
+            access_until=end + timedelta(hours=48),
+        ),
+    )
+    await _settle(setup, subscription)
+    user = await setup.panel.user(panel_username(subscription))
+    assert user is not None
+    assert user["expire"] == int((end + timedelta(hours=48)).timestamp())
+
+
+async def test_suspended_the_user_is_disabled_and_a_payment_brings_back_the_same_link(
+    setup: Setup,
+) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)
+    before = await setup.panel.user(username)
+    assert before is not None
+    async with setup.sessions() as session:
+        placed = await session.get(Placement, subscription)
+    assert placed is not None
+    assert placed.subscription_url is not None
+
+    await _record(setup, _suspended(subscription, customer, end, 2))
+    placement = await _settle(setup, subscription)
+    assert (placement.applied_version, placement.on_panel) == (2, True)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert user["status"] == "disabled"
+    # A replay of the suspension after a payment changes nothing (older revision).
+    again = end + timedelta(days=30)
+    await _record(setup, _period(subscription, customer, again, 3))
+    await _record(setup, _suspended(subscription, customer, end, 2))
+    placement = await _settle(setup, subscription)
+    assert placement.desired_state == "active"
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["expire"]) == ("active", int(again.timestamp()))
+    assert user["proxies"] == before["proxies"]  # the same user: the same link
+    assert placement.subscription_url == placed.subscription_url
+    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"] * 2
+
+
+async def test_removed_the_user_is_deleted_and_a_payment_creates_it_again(setup: Setup) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)
+    await _record(setup, _suspended(subscription, customer, end, 2))
+    await _settle(setup, subscription)
+    await _record(setup, _removed(subscription, customer, end, 3))
+    placement = await _settle(setup, subscription)
+    assert (placement.applied_version, placement.on_panel) == (3, False)
+    assert placement.subscription_url is None
+    assert await setup.panel.user(username) is None
+    await _record(setup, _removed(subscription, customer, end, 3))  # redelivered: nothing
+    assert (await _settle(setup, subscription)).applied_version == 3
+
+    again = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    await _record(setup, _period(subscription, customer, again, 4))
+    placement = await _settle(setup, subscription)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["expire"], user["used_traffic"]) == (
+        "active",
+        int(again.timestamp()),
+        0,
+    )
+    assert placement.on_panel
+    assert placement.subscription_url is not None
+    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"] * 2
+
+
+async def test_a_renewal_after_a_lapse_carries_nothing_over(setup: Setup) -> None:
+    """Paid after the end and its grace, the new period does not continue the old one:
+    its allowance is the plan's, not the plan's plus what the lapsed period left."""
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)  # 100 GiB, none of it used
+    await _record(setup, _suspended(subscription, customer, end, 2))
+    await _settle(setup, subscription)
+    start = end + timedelta(days=3)
+    await _record(
+        setup,
+        SubscriptionExtended(
+            subscription_id=subscription,
+            customer_id=customer,
+            plan_id="m1",
+            order_id=uuid.uuid4(),
+            period_start=start,
+            period_end=start + timedelta(days=30),
+            previous_period_end=end,
+            traffic_limit_bytes=100 * GIB,
+            revision=3,
+        ),
+    )
+    await _settle(setup, subscription)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["data_limit"]) == ("active", 100 * GIB)
+
+
+async def test_a_stage_change_of_a_subscription_never_placed_does_nothing(setup: Setup) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    await _record(setup, _suspended(subscription, customer, datetime.now(UTC), 2))
+    async with setup.sessions() as session:
+        assert await session.get(Placement, subscription) is None
 
 
 async def test_a_renewal_after_the_traffic_ran_out_makes_the_user_active_again(

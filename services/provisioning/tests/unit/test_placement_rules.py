@@ -74,6 +74,7 @@ def desired(days: int, revision: int | None, *, shortened: bool = False) -> Desi
         traffic_limit_bytes=100,
         revision=revision,
         shortened=shortened,
+        period_end=NOW + timedelta(days=days),  # as an event without a grace says
     )
 
 

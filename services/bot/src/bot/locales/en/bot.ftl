@@ -89,6 +89,9 @@ subscription-status-provisioning = ⏳ paid, access is being set up
 subscription-status-expired = ⛔ expired
 subscription-status-limited = ⛔ traffic used up: renew to connect again (/buy)
 subscription-status-disabled = ⛔ access suspended
+subscription-status-grace = ⚠️ expired, still connected until <b>{ DATETIME($until, dateStyle: "long", timeStyle: "short") }</b>: renew to stay connected (/buy)
+subscription-status-suspended = ⛔ suspended: pay and access comes back on the same link (/buy)
+subscription-status-removed = ⛔ ended; a new link comes after you pay (/buy)
 subscription-link =
     Subscription link:
     <code>{ $url }</code>

@@ -93,6 +93,9 @@ subscription-status-provisioning = ⏳ оплачена, доступ настр
 subscription-status-expired = ⛔ истекла
 subscription-status-limited = ⛔ трафик закончился: продлите подписку, чтобы снова подключиться (/buy)
 subscription-status-disabled = ⛔ доступ приостановлен
+subscription-status-grace = ⚠️ срок истёк, доступ сохранится до <b>{ DATETIME($until, dateStyle: "long", timeStyle: "short") }</b>: продлите, чтобы не отключиться (/buy)
+subscription-status-suspended = ⛔ приостановлена: оплатите — доступ вернётся по той же ссылке (/buy)
+subscription-status-removed = ⛔ закончилась; после оплаты придёт новая ссылка (/buy)
 subscription-link =
     Ссылка-подписка:
     <code>{ $url }</code>

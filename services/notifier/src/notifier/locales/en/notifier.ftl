@@ -113,5 +113,9 @@ subscription-expiring =
 subscription-expired =
     ⛔ <b>Your VPN subscription has ended</b>
 
-    It was valid until { DATETIME($expires, dateStyle: "long") }. Renew to connect again: your link stays the same.
+    It was valid until { DATETIME($expires, dateStyle: "long") }. You stay connected until <b>{ DATETIME($access_until, dateStyle: "long", timeStyle: "short") }</b>, then access stops. Renew now with the button below: your link stays the same.
+subscription-suspended =
+    ⛔ <b>Your VPN access is suspended</b>
+
+    Your subscription ended on { DATETIME($expires, dateStyle: "long") } and was not renewed. Pay and access comes back on the same link: nothing to set up again.
 button-renew = 🔁 Renew

@@ -122,5 +122,9 @@ subscription-expiring =
 subscription-expired =
     ⛔ <b>Подписка на VPN закончилась</b>
 
-    Она действовала до { DATETIME($expires, dateStyle: "long") }. Продлите её, чтобы снова подключиться: ссылка останется прежней.
+    Она действовала до { DATETIME($expires, dateStyle: "long") }. Доступ сохранится до <b>{ DATETIME($access_until, dateStyle: "long", timeStyle: "short") }</b>, потом отключится. Продлите сейчас — одной кнопкой ниже, ссылка останется прежней.
+subscription-suspended =
+    ⛔ <b>Доступ к VPN приостановлен</b>
+
+    Подписка закончилась { DATETIME($expires, dateStyle: "long") } и не была продлена. Оплатите — и доступ вернётся по той же ссылке, ничего настраивать заново не нужно.
 button-renew = 🔁 Продлить

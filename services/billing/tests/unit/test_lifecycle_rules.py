@@ -1,0 +1,90 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing.domain.lifecycle import Stage, Status, Terms, status_at
+from billing.domain.periods import next_period
+
+END = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
+TERMS = Terms(grace=timedelta(hours=48), retention=timedelta(days=30))
+moments = st.datetimes(
+    min_value=datetime(2020, 1, 1),  # noqa: DTZ001
+    max_value=datetime(2040, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+graces = st.integers(0, 24 * 30).map(lambda hours: timedelta(hours=hours))
+
+
+@pytest.mark.parametrize(
+    ("now", "stage", "status"),
+    [
+        (END - timedelta(days=10), Stage.ACTIVE, Status.ACTIVE),
+        (END - timedelta(hours=72), Stage.ACTIVE, Status.EXPIRING),
+        (END - timedelta(seconds=1), Stage.ACTIVE, Status.EXPIRING),
+        (END, Stage.ACTIVE, Status.EXPIRED),
+        (END + timedelta(hours=47), Stage.ACTIVE, Status.EXPIRED),
+        # The grace is over and its due time has not fired yet: no longer served.
+        (END + timedelta(hours=48), Stage.ACTIVE, Status.SUSPENDED),
+        (END + timedelta(hours=49), Stage.SUSPENDED, Status.SUSPENDED),
+        (END + timedelta(days=40), Stage.REMOVED, Status.REMOVED),
+    ],
+)
+def test_the_status_at_each_moment_around_the_end(
+    now: datetime, stage: Stage, status: Status
+) -> None:
+    until = TERMS.access_until(END)
+    assert status_at(period_end=END, access_until=until, stage=stage, now=now, terms=TERMS) == (
+        status
+    )
+
+
+def test_without_a_grace_the_end_is_the_suspension() -> None:
+    terms = Terms(grace=timedelta(0), retention=timedelta(days=1))
+    assert terms.access_until(END) == END
+    assert (
+        status_at(period_end=END, access_until=END, stage=Stage.ACTIVE, now=END, terms=terms)
+        is Status.SUSPENDED
+    )
+
+
+def test_terms_are_never_negative() -> None:
+    with pytest.raises(ValueError, match="never negative"):
+        Terms(grace=timedelta(hours=-1), retention=timedelta(0))
+
+
+@given(
+    end=moments, grace=graces, paid_after_end=st.integers(0, 60 * 86400), days=st.integers(1, 400)
+)
+def test_paid_in_the_grace_it_continues_from_the_end_after_it_from_the_payment(
+    end: datetime, grace: timedelta, paid_after_end: int, days: int
+) -> None:
+    paid_at = end + timedelta(seconds=paid_after_end)
+    served_until = end + grace
+    period = next_period(end, paid_at, days, served_until=served_until)
+    assert period.previous_end == end
+    assert period.end - period.start == timedelta(days=days)
+    if paid_at < served_until:
+        assert period.start == end  # the grace was served, not free
+    else:
+        assert period.start == paid_at  # the gap after the suspension is not charged
+
+
+@given(end=moments, grace=graces, paid_before_end=st.integers(1, 60 * 86400))
+def test_paid_before_the_end_it_always_continues_from_the_end(
+    end: datetime, grace: timedelta, paid_before_end: int
+) -> None:
+    paid_at = end - timedelta(seconds=paid_before_end)
+    assert next_period(end, paid_at, 30, served_until=end + grace).start == end
+
+
+@given(end=moments, grace=graces, now=moments)
+def test_a_status_is_suspended_exactly_when_it_is_no_longer_served(
+    end: datetime, grace: timedelta, now: datetime
+) -> None:
+    terms = Terms(grace=grace, retention=timedelta(days=30))
+    until = terms.access_until(end)
+    status = status_at(period_end=end, access_until=until, stage=Stage.ACTIVE, now=now, terms=terms)
+    assert (status is Status.SUSPENDED) == (now >= until)
+    assert (status is Status.EXPIRED) == (end <= now < until)
