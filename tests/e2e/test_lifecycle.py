@@ -13,7 +13,6 @@ import signal
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from uuid import UUID
 
 import asyncpg
 import httpx
@@ -186,16 +185,19 @@ async def _restart_billing_across(
 async def _requested(shop: Shop, customer: SimulatedCustomer) -> dict[tuple[str, object], int]:
     """How many times billing asked for each reminder of the customer's subscription (its
     outbox keeps what it sent for a day)."""
-    customer_id = await _customer_id(shop, customer.user_id)
-    connection = await asyncpg.connect(plain_dsn(shop.platform.database_url("billing")))
-    try:
-        rows = await connection.fetch(
-            "SELECT payload FROM outbox WHERE key = $1 AND event_type = $2",
-            str(customer_id),
-            "notifier.notification.requested.v1",
-        )
-    finally:
-        await connection.close()
+    (customer_id,) = await _rows(
+        shop,
+        "bot",
+        "SELECT customer_id FROM customers WHERE telegram_user_id = $1",
+        customer.user_id,
+    )
+    rows = await _rows(
+        shop,
+        "billing",
+        "SELECT payload FROM outbox WHERE key = $1 AND event_type = $2",
+        str(customer_id["customer_id"]),
+        "notifier.notification.requested.v1",
+    )
     counts: dict[tuple[str, object], int] = {}
     for row in rows:
         payload = json.loads(bytes(row["payload"]))
@@ -205,16 +207,13 @@ async def _requested(shop: Shop, customer: SimulatedCustomer) -> dict[tuple[str,
     return counts
 
 
-async def _customer_id(shop: Shop, telegram_user_id: int) -> UUID:
-    connection = await asyncpg.connect(plain_dsn(shop.platform.database_url("bot")))
+async def _rows(shop: Shop, service: str, query: str, *args: object) -> list[asyncpg.Record]:
+    """``query`` on the service's own database (read only, to check what it recorded)."""
+    connection = await asyncpg.connect(plain_dsn(shop.platform.database_url(service)))
     try:
-        customer_id = await connection.fetchval(
-            "SELECT customer_id FROM customers WHERE telegram_user_id = $1", telegram_user_id
-        )
+        return list(await connection.fetch(query, *args))
     finally:
         await connection.close()
-    assert customer_id is not None
-    return UUID(str(customer_id))
 
 
 async def _panel_status(shop: Shop, username: str) -> str | None:

@@ -549,7 +549,20 @@ class SubscriptionShortened(Event):
         return str(self.subscription_id)
 
 
-class SubscriptionSuspended(Event):
+class _SubscriptionStageChange(Event):
+    subscription_id: UUID = Field(description="The subscription.")
+    customer_id: UUID = Field(description="The subscriber.")
+    plan_id: PlanId = Field(description="The subscription's plan.")
+    period_end: UtcDatetime = Field(description="End of the last paid period.")
+    revision: int = Field(
+        strict=True, ge=1, description="The subscription's revision after this change."
+    )
+
+    def key(self) -> str:
+        return str(self.subscription_id)
+
+
+class SubscriptionSuspended(_SubscriptionStageChange):
     """The grace after a subscription's end ran out unpaid: the customer is cut off.
 
     Emitted by billing when the subscription's `access_until` passes without a payment
@@ -562,23 +575,13 @@ class SubscriptionSuspended(Event):
     event_type = "billing.subscription.suspended.v1"
     topic = BILLING_SUBSCRIPTIONS
 
-    subscription_id: UUID = Field(description="The subscription.")
-    customer_id: UUID = Field(description="The subscriber.")
-    plan_id: PlanId = Field(description="The subscription's plan.")
-    period_end: UtcDatetime = Field(description="End of the last paid period.")
-    revision: int = Field(
-        strict=True, ge=1, description="The subscription's revision after this change."
-    )
     suspended_at: UtcDatetime = Field(description="When billing suspended it.")
     remove_at: UtcDatetime = Field(
         description="When the panel user will be removed if nothing is paid by then."
     )
 
-    def key(self) -> str:
-        return str(self.subscription_id)
 
-
-class SubscriptionRemoved(Event):
+class SubscriptionRemoved(_SubscriptionStageChange):
     """A suspended subscription's retention is over: its panel user is deleted.
 
     Emitted by billing `remove_at` after the suspension. Consumed by provisioning (deletes
@@ -590,17 +593,7 @@ class SubscriptionRemoved(Event):
     event_type = "billing.subscription.removed.v1"
     topic = BILLING_SUBSCRIPTIONS
 
-    subscription_id: UUID = Field(description="The subscription.")
-    customer_id: UUID = Field(description="The subscriber.")
-    plan_id: PlanId = Field(description="The subscription's plan.")
-    period_end: UtcDatetime = Field(description="End of the last paid period.")
-    revision: int = Field(
-        strict=True, ge=1, description="The subscription's revision after this change."
-    )
     removed_at: UtcDatetime = Field(description="When billing removed it.")
-
-    def key(self) -> str:
-        return str(self.subscription_id)
 
 
 REFUND_SOURCES: Final[tuple[str, ...]] = ("operator", "provider")

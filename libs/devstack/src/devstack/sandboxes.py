@@ -44,6 +44,14 @@ PANEL_ADMIN: Final = "platform"
 PANEL_PASSWORD: Final = "sandbox-panel-password"  # noqa: S105 - sandbox only
 
 
+def _panel(clock: OffsetClock | None = None) -> MarzbanEmulator:
+    """The panel, with the platform's admin; on ``clock`` when given."""
+    admins = [AdminAccount(username=PANEL_ADMIN, password=PANEL_PASSWORD, is_sudo=True)]
+    if clock is None:
+        return MarzbanEmulator(admins=admins)
+    return MarzbanEmulator(admins=admins, clock=lambda: clock.now().timestamp())
+
+
 @dataclass
 class Sandboxes:
     """The emulators for one platform whose gateway answers at ``gateway_url``."""
@@ -54,11 +62,7 @@ class Sandboxes:
     yookassa: YooKassaEmulator = field(default_factory=YooKassaEmulator)
     wata: WataEmulator = field(default_factory=WataEmulator)
     cryptopay: CryptoPayEmulator = field(default_factory=CryptoPayEmulator)
-    marzban: MarzbanEmulator = field(
-        default_factory=lambda: MarzbanEmulator(
-            admins=[AdminAccount(username=PANEL_ADMIN, password=PANEL_PASSWORD, is_sudo=True)]
-        )
-    )
+    marzban: MarzbanEmulator = field(default_factory=lambda: _panel())
     clock_file: Path | None = None
     _servers: dict[str, SandboxServer] = field(default_factory=dict)
 
@@ -67,10 +71,7 @@ class Sandboxes:
             return
         clock = OffsetClock(self.clock_file)
         self.yookassa = YooKassaEmulator(clock=clock.now)
-        self.marzban = MarzbanEmulator(
-            admins=[AdminAccount(username=PANEL_ADMIN, password=PANEL_PASSWORD, is_sudo=True)],
-            clock=lambda: clock.now().timestamp(),
-        )
+        self.marzban = _panel(clock)
 
     async def start(self) -> None:
         self.yookassa.put_shop(

@@ -21,7 +21,7 @@ from typing import Final
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.domain.lifecycle import Stage, Terms
+from billing.domain.lifecycle import Stage, Status, Terms, status_at
 from billing.models import Autopay, Subscription, timers
 from chassis.timers import Timer, TimerHandler, Timers
 from contracts.billing import SubscriptionRemoved, SubscriptionSuspended
@@ -145,11 +145,18 @@ class Lifecycle:
         """ "Your subscription ended; you are served until <the grace's end>". Without a
         grace (or fired after it) the suspension's message says it all."""
         subscription = await _current(session, timer)
-        if subscription is None or subscription.stage != Stage.ACTIVE:
-            return ()
-        if now >= subscription.access_until:
+        if subscription is None or self._status(subscription, now) is not Status.EXPIRED:
             return ()
         return (_notification(subscription, timer, "subscription.expired"),)
+
+    def _status(self, subscription: Subscription, now: datetime) -> Status:
+        return status_at(
+            period_end=subscription.period_end,
+            access_until=subscription.access_until,
+            stage=Stage(subscription.stage),
+            now=now,
+            terms=self._terms,
+        )
 
     async def suspend(self, session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
         """The grace is over unpaid: the panel user is disabled (kept, with its link), and

@@ -186,9 +186,7 @@ class BillingSettings(ServiceSettings):
 
     @property
     def lifecycle_terms(self) -> Terms:
-        return Terms(
-            grace=timedelta(hours=self.grace_hours), retention=timedelta(days=self.retention_days)
-        )
+        return Terms(retention=timedelta(days=self.retention_days))
 
     @property
     def autopay_schedule(self) -> Schedule:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain import refunds as rules
-from billing.domain.lifecycle import Stage
+from billing.domain.lifecycle import Stage, access_until
 from billing.domain.periods import next_period
 from billing.models import Order, Subscription
 from chassis.db import bound
@@ -41,7 +41,7 @@ async def extend_for(
                     "plan_id": order.plan_id,
                     "period_start": period.start,
                     "period_end": period.end,
-                    "access_until": period.end + _grace(order),
+                    "access_until": access_until(period.end, order.grace_hours),
                     "traffic_limit_bytes": order.traffic_limit_bytes,
                 },
             )
@@ -61,8 +61,8 @@ async def extend_for(
         subscription.plan_id = order.plan_id
         subscription.period_start = period.start
         subscription.period_end = period.end
-        subscription.access_until = period.end + _grace(order)
-        subscription.stage = Stage.ACTIVE
+        subscription.access_until = access_until(period.end, order.grace_hours)
+        subscription.stage = Stage.ACTIVE.value
         subscription.traffic_limit_bytes = order.traffic_limit_bytes
         subscription.revision += 1
         subscription.updated_at = datetime.now(UTC)
@@ -102,10 +102,6 @@ _LOCKED = (
 async def _locked(session: AsyncSession, customer_id: uuid.UUID) -> Subscription | None:
     subscription: Subscription | None = await session.scalar(_LOCKED, {"customer_id": customer_id})
     return subscription
-
-
-def _grace(order: Order) -> timedelta:
-    return timedelta(hours=order.grace_hours)
 
 
 def _common(order: Order, subscription: Subscription) -> dict[str, Any]:

@@ -35,7 +35,7 @@ class Clock:
         OffsetClock.move(self.path, when - self.clock.now())
 
 
-TERMS = Terms(grace=timedelta(hours=48), retention=timedelta(days=30))
+TERMS = Terms(retention=timedelta(days=30))
 
 
 def worker(billing: Billing, clock: Clock, terms: Terms = TERMS) -> TimerWorker:
@@ -151,7 +151,7 @@ async def test_paid_after_the_suspension_it_is_active_again_and_never_removed(
     billing: Billing, tmp_path: Path
 ) -> None:
     clock = Clock(tmp_path / "clock")
-    terms = Terms(grace=timedelta(0), retention=timedelta(days=1))
+    terms = Terms(retention=timedelta(days=1))
     order = await billing.buy()
     first = await billing.subscription(order.customer_id)
     clock.move_to(first.period_end + timedelta(seconds=1))

@@ -4,17 +4,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.domain.lifecycle import Stage, Status, Terms, status_at
+from billing.domain.lifecycle import Stage, Status, Terms, access_until, status_at
 from billing.domain.periods import next_period
 
 END = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
-TERMS = Terms(grace=timedelta(hours=48), retention=timedelta(days=30))
+GRACE_HOURS = 48
+TERMS = Terms(retention=timedelta(days=30))
 moments = st.datetimes(
     min_value=datetime(2020, 1, 1),  # noqa: DTZ001
     max_value=datetime(2040, 1, 1),  # noqa: DTZ001
     timezones=st.just(UTC),
 )
-graces = st.integers(0, 24 * 30).map(lambda hours: timedelta(hours=hours))
+grace_hours = st.integers(0, 24 * 30)
 
 
 @pytest.mark.parametrize(
@@ -34,34 +35,39 @@ graces = st.integers(0, 24 * 30).map(lambda hours: timedelta(hours=hours))
 def test_the_status_at_each_moment_around_the_end(
     now: datetime, stage: Stage, status: Status
 ) -> None:
-    until = TERMS.access_until(END)
+    until = access_until(END, GRACE_HOURS)
     assert status_at(period_end=END, access_until=until, stage=stage, now=now, terms=TERMS) == (
         status
     )
 
 
 def test_without_a_grace_the_end_is_the_suspension() -> None:
-    terms = Terms(grace=timedelta(0), retention=timedelta(days=1))
-    assert terms.access_until(END) == END
+    terms = Terms(retention=timedelta(days=1))
+    assert access_until(END, 0) == END
     assert (
         status_at(period_end=END, access_until=END, stage=Stage.ACTIVE, now=END, terms=terms)
         is Status.SUSPENDED
     )
 
 
-def test_terms_are_never_negative() -> None:
+def test_grace_and_retention_are_never_negative() -> None:
     with pytest.raises(ValueError, match="never negative"):
-        Terms(grace=timedelta(hours=-1), retention=timedelta(0))
+        access_until(END, -1)
+    with pytest.raises(ValueError, match="never negative"):
+        Terms(retention=timedelta(days=-1))
 
 
 @given(
-    end=moments, grace=graces, paid_after_end=st.integers(0, 60 * 86400), days=st.integers(1, 400)
+    end=moments,
+    grace=grace_hours,
+    paid_after_end=st.integers(0, 60 * 86400),
+    days=st.integers(1, 400),
 )
 def test_paid_in_the_grace_it_continues_from_the_end_after_it_from_the_payment(
-    end: datetime, grace: timedelta, paid_after_end: int, days: int
+    end: datetime, grace: int, paid_after_end: int, days: int
 ) -> None:
     paid_at = end + timedelta(seconds=paid_after_end)
-    served_until = end + grace
+    served_until = access_until(end, grace)
     period = next_period(end, paid_at, days, served_until=served_until)
     assert period.previous_end == end
     assert period.end - period.start == timedelta(days=days)
@@ -71,20 +77,20 @@ def test_paid_in_the_grace_it_continues_from_the_end_after_it_from_the_payment(
         assert period.start == paid_at  # the gap after the suspension is not charged
 
 
-@given(end=moments, grace=graces, paid_before_end=st.integers(1, 60 * 86400))
+@given(end=moments, grace=grace_hours, paid_before_end=st.integers(1, 60 * 86400))
 def test_paid_before_the_end_it_always_continues_from_the_end(
-    end: datetime, grace: timedelta, paid_before_end: int
+    end: datetime, grace: int, paid_before_end: int
 ) -> None:
     paid_at = end - timedelta(seconds=paid_before_end)
-    assert next_period(end, paid_at, 30, served_until=end + grace).start == end
+    assert next_period(end, paid_at, 30, served_until=access_until(end, grace)).start == end
 
 
-@given(end=moments, grace=graces, now=moments)
+@given(end=moments, grace=grace_hours, now=moments)
 def test_a_status_is_suspended_exactly_when_it_is_no_longer_served(
-    end: datetime, grace: timedelta, now: datetime
+    end: datetime, grace: int, now: datetime
 ) -> None:
-    terms = Terms(grace=grace, retention=timedelta(days=30))
-    until = terms.access_until(end)
+    terms = Terms(retention=timedelta(days=30))
+    until = access_until(end, grace)
     status = status_at(period_end=end, access_until=until, stage=Stage.ACTIVE, now=now, terms=terms)
     assert (status is Status.SUSPENDED) == (now >= until)
     assert (status is Status.EXPIRED) == (end <= now < until)

@@ -253,6 +253,11 @@ async def record_desired_state(
     placement.desired_revision = change.revision
     placement.shortened = change.shortened
     placement.desired_state = change.state
+    if change.state == SUSPENDED and _disabled_as_desired(placement):
+        # A refund that ended access disabled the user already: the stage is recorded, and
+        # the panel is left as it is.
+        placement.updated_at = now
+        return
     placement.desired_period_end = change.period_end
     if change.renewal and not placement.renewal_due:
         # Measured again for this renewal; one still pending keeps what it measured
@@ -267,6 +272,15 @@ async def record_desired_state(
     placement.trace_context = trace_carrier()
     placement.updated_at = now
     ctx.after_commit(wakeup.set)
+
+
+def _disabled_as_desired(placement: Placement) -> bool:
+    """The panel user is disabled, and nothing is pending for it."""
+    return (
+        placement.on_panel
+        and placement.panel_status == "disabled"
+        and placement.applied_version == placement.desired_version
+    )
 
 
 # Statements run for every subscription change are built once: building one costs more

@@ -336,8 +336,11 @@ async def test_access_ended_before_it_reached_the_panel_creates_no_user(setup: S
     assert await _events(setup, subscription) == []
 
 
-async def _activated(setup: Setup, subscription: uuid.UUID, customer: uuid.UUID) -> datetime:
-    """A subscription placed on the panel with 100 GiB for 30 days; returns its end."""
+async def _activated(
+    setup: Setup, subscription: uuid.UUID, customer: uuid.UUID, *, grace: timedelta | None = None
+) -> datetime:
+    """A subscription placed on the panel with 100 GiB for 30 days (served ``grace`` longer);
+    returns its end."""
     now = datetime.now(UTC).replace(microsecond=0)
     await _record(
         setup,
@@ -350,6 +353,7 @@ async def _activated(setup: Setup, subscription: uuid.UUID, customer: uuid.UUID)
             period_end=now + timedelta(days=30),
             traffic_limit_bytes=100 * GIB,
             revision=1,
+            access_until=None if grace is None else now + timedelta(days=30) + grace,
         ),
     )
     await _settle(setup, subscription)
@@ -386,23 +390,7 @@ def _removed(
 
 async def test_the_panel_serves_through_the_grace_after_the_end(setup: Setup) -> None:
     subscription, customer = uuid.uuid4(), uuid.uuid4()
-    now = datetime.now(UTC).replace(microsecond=0)
-    end = now + timedelta(days=30)
-    await _record(
-        setup,
-        SubscriptionActivated(
-            subscription_id=subscription,
-            customer_id=customer,
-            plan_id="m1",
-            order_id=uuid.uuid4(),
-            period_start=now,
-            period_end=end,
-            traffic_limit_bytes=100 * GIB,
-            revision=1,
-            access_until=end + timedelta(hours=48),
-        ),
-    )
-    await _settle(setup, subscription)
+    end = await _activated(setup, subscription, customer, grace=timedelta(hours=48))
     user = await setup.panel.user(panel_username(subscription))
     assert user is not None
     assert user["expire"] == int((end + timedelta(hours=48)).timestamp())
@@ -439,6 +427,25 @@ async def test_suspended_the_user_is_disabled_and_a_payment_brings_back_the_same
     assert user["proxies"] == before["proxies"]  # the same user: the same link
     assert placement.subscription_url == placed.subscription_url
     assert await _events(setup, subscription) == ["provisioning.access.granted.v1"] * 2
+
+
+async def test_a_suspension_after_a_refund_ended_access_leaves_the_panel_alone(
+    setup: Setup,
+) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)
+    now = datetime.now(UTC)
+    await _record(setup, _shortened(subscription, customer, now, end, 2))
+    await _settle(setup, subscription)
+    disabled = await setup.panel.user(username)
+    assert disabled is not None
+    assert disabled["status"] == "disabled"
+    await _record(setup, _suspended(subscription, customer, now, 3))
+    placement = await _settle(setup, subscription)
+    assert (placement.desired_state, placement.desired_revision) == ("suspended", 3)
+    assert placement.applied_version == placement.desired_version
+    assert await setup.panel.user(username) == disabled  # not edited again
 
 
 async def test_removed_the_user_is_deleted_and_a_payment_creates_it_again(setup: Setup) -> None:

@@ -31,22 +31,24 @@ class Status(StrEnum):
     REMOVED = "removed"
 
 
+def access_until(period_end: datetime, grace_hours: int) -> datetime:
+    """Until when a period ending at ``period_end`` is served: each order carries the grace
+    it was sold with (``BILLING_GRACE_HOURS`` when it was created)."""
+    if grace_hours < 0:
+        raise ValueError("a grace is never negative")
+    return period_end + timedelta(hours=grace_hours)
+
+
 @dataclass(frozen=True, slots=True)
 class Terms:
-    """The operator's rules for the time after an end (``BILLING_GRACE_HOURS``,
-    ``BILLING_RETENTION_DAYS``)."""
+    """The operator's rules for the due times after an end (``BILLING_RETENTION_DAYS``)."""
 
-    grace: timedelta
     retention: timedelta
     expiring_within: timedelta = timedelta(hours=72)
 
     def __post_init__(self) -> None:
-        if self.grace < timedelta(0) or self.retention < timedelta(0):
-            raise ValueError("grace and retention are never negative")
-
-    def access_until(self, period_end: datetime) -> datetime:
-        """Until when a period ending at ``period_end`` is served."""
-        return period_end + self.grace
+        if self.retention < timedelta(0):
+            raise ValueError("a retention is never negative")
 
     def remove_at(self, suspended_at: datetime) -> datetime:
         return suspended_at + self.retention

@@ -38,5 +38,5 @@ def next_period(
     if current_end is None:
         return Period(start=paid_at, end=paid_at + length, previous_end=None)
     served = max(current_end, served_until or current_end)
-    start = current_end if paid_at < served else max(current_end, paid_at)
+    start = current_end if paid_at < served else paid_at
     return Period(start=start, end=start + length, previous_end=current_end)
