@@ -365,6 +365,7 @@ class Claimed:
     carried_bytes: int = 0
     desired_state: str = ACTIVE
     desired_period_end: datetime | None = None
+    subscription_url: str | None = None
 
     def data_limit(self, carry: int) -> int:
         """The period's allowance plus what was carried over; unlimited stays unlimited."""
@@ -394,6 +395,8 @@ class Applied:
     """The remainder carried into a renewal whose usage reset was done."""
     removed: bool = False
     """The user was deleted (or was not there)."""
+    created: bool = False
+    """The user was created: links signed for an earlier one are no longer served."""
 
     @property
     def data_limit(self) -> int:
@@ -414,7 +417,7 @@ _CLAIM = text(
     RETURNING subscription_id, customer_id, region, panel_id, panel_username, desired_expire,
               desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
               failure_reported, trace_context, renewal_due, carry_pending, carried_bytes,
-              desired_state, desired_period_end
+              desired_state, desired_period_end, subscription_url
     """
 )
 
@@ -476,12 +479,12 @@ class PlacementWorker:
                     await self._marzban.delete_user(placement.panel_username)
                     return Applied(None, removed=True)
                 if not placement.renewal_due:
-                    return Applied(await self._ensure_user(placement))
+                    return await self._ensure_user(placement)
                 if placement.on_panel and placement.desired_user(self._clock.now()).active:
                     return await self._renew(placement)
                 # A user created now starts from zero, and one disabled needs no allowance:
                 # the renewal is done with nothing carried.
-                return Applied(await self._ensure_user(placement), carried=0)
+                return await self._ensure_user(placement, carried=0)
             except MarzbanError as exc:
                 return exc
 
@@ -497,7 +500,7 @@ class PlacementWorker:
         if carry is None:
             user = await self._marzban.get_user(placement.panel_username)
             if user is None:  # deleted on the panel by someone: a fresh user, nothing left
-                return Applied(await self._ensure_user(placement), carried=0)
+                return await self._ensure_user(placement, carried=0)
             carry = max((user.data_limit or 0) - user.used_traffic, 0) if user.data_limit else 0
             async with transaction(self._sessions) as session:
                 await session.execute(
@@ -505,7 +508,7 @@ class PlacementWorker:
                     {"placement": placement.subscription_id, "carry": carry},
                 )
         if await self._marzban.reset_usage(placement.panel_username) is None:
-            return Applied(await self._ensure_user(placement), carried=0)
+            return await self._ensure_user(placement, carried=0)
         desired = placement.desired_user(self._clock.now(), carry)
         user = await self._marzban.modify_user(desired)
         if user is None:
@@ -514,18 +517,20 @@ class PlacementWorker:
             raise MarzbanRejected(200, f"panel kept a different state: {user}")
         return Applied(user, carried=carry)
 
-    async def _ensure_user(self, placement: Claimed) -> PanelUser | None:
-        """The panel user as desired; None when access is over and there is no user to
+    async def _ensure_user(self, placement: Claimed, *, carried: int | None = None) -> Applied:
+        """The panel user as desired; none when access is over and there is no user to
         disable (the panel cannot create a disabled one, and none is needed)."""
         desired = placement.desired_user(self._clock.now())
+        created = False
         if not desired.active:
             # Whether or not this worker made it: an earlier create may have lost its answer.
             user = await self._marzban.modify_user(desired)
         elif placement.on_panel:
             user = await self._marzban.modify_user(desired)
             if user is None:  # deleted on the panel by someone: create it again
-                user = await self._marzban.create_user(desired)
+                user, created = await self._marzban.create_user(desired), True
         else:
+            created = True
             try:
                 user = await self._marzban.create_user(desired)
             except UserExists:
@@ -536,7 +541,7 @@ class PlacementWorker:
                 user = modified
         if user is not None and not desired.matches(user):
             raise MarzbanRejected(200, f"panel kept a different state: {user}")
-        return user
+        return Applied(user, carried=carried, created=created)
 
     async def _succeeded(self, session: AsyncSession, placement: Claimed, applied: Applied) -> None:
         if applied.removed:
@@ -561,10 +566,15 @@ class PlacementWorker:
             and user.status == "active"
             and not (placement.shortened and placement.on_panel)
         )
+        # Marzban signs a fresh token into every user it answers with, and every token it
+        # signed stays valid until the user's links are revoked: the customer keeps the
+        # link they were given first, for as long as the panel user lives.
         url = (
-            absolute_subscription_url(user.subscription_url, self._panel.subscription_base_url)
-            if user is not None
-            else None
+            None
+            if user is None
+            else placement.subscription_url
+            if placement.subscription_url is not None and not applied.created
+            else absolute_subscription_url(user.subscription_url, self._panel.subscription_base_url)
         )
         await session.execute(
             _APPLIED_WITH_URL if url is not None else _APPLIED,

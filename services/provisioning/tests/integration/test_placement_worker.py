@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select, update
@@ -55,6 +57,7 @@ class Setup:
     panel: MarzbanSandboxControl
     marzban: MarzbanClient
     outbox: Outbox
+    emulator: MarzbanEmulator
 
 
 PANEL = PanelConfig(region="eu", panel_id="eu-1", subscription_base_url="http://panel")
@@ -93,6 +96,7 @@ async def setup(database_factory: DatabaseFactory) -> AsyncIterator[Setup]:
                 panel,
                 marzban,
                 Outbox(tables, source="/vpn/provisioning"),
+                emulator,
             )
         await marzban.aclose()
     await engine.dispose()
@@ -181,6 +185,26 @@ async def test_an_extension_moves_the_expiry_and_keeps_the_credentials(setup: Se
     assert after is not None
     assert after["expire"] == int(expire.timestamp())
     assert after["proxies"] == before["proxies"]
+
+
+async def test_a_user_deleted_on_the_panel_comes_back_with_a_link_that_works(
+    setup: Setup,
+) -> None:
+    subscription = uuid.uuid4()
+    await _desire(setup, subscription, days=30, version=1)
+    first = (await _settle(setup, subscription)).subscription_url
+    assert first is not None
+    await setup.marzban.delete_user(panel_username(subscription))  # an operator, by hand
+    setup.emulator.clock = lambda: time.time() + 5  # the new user is younger than the link
+
+    await _desire(setup, subscription, days=60, version=2)
+    second = (await _settle(setup, subscription)).subscription_url
+    assert second is not None
+    assert second != first
+    async with httpx.AsyncClient() as client:
+        # Marzban serves no link signed before its user was created.
+        assert (await client.get(first)).status_code == 404
+        assert (await client.get(second)).status_code == 200
 
 
 async def test_a_user_left_by_a_lost_answer_is_adopted_not_duplicated(setup: Setup) -> None:
@@ -416,6 +440,8 @@ async def test_suspended_the_user_is_disabled_and_a_payment_brings_back_the_same
     assert user is not None
     assert user["status"] == "disabled"
     # A replay of the suspension after a payment changes nothing (older revision).
+    # The panel signs a new token into each answer; seconds later, a new one for sure.
+    setup.emulator.clock = lambda: time.time() + 5
     again = end + timedelta(days=30)
     await _record(setup, _period(subscription, customer, again, 3))
     await _record(setup, _suspended(subscription, customer, end, 2))
@@ -426,6 +452,9 @@ async def test_suspended_the_user_is_disabled_and_a_payment_brings_back_the_same
     assert (user["status"], user["expire"]) == ("active", int(again.timestamp()))
     assert user["proxies"] == before["proxies"]  # the same user: the same link
     assert placement.subscription_url == placed.subscription_url
+    async with httpx.AsyncClient() as client:
+        served = await client.get(placed.subscription_url)
+    assert served.status_code == 200
     assert await _events(setup, subscription) == ["provisioning.access.granted.v1"] * 2
 
 
