@@ -148,6 +148,26 @@ Prices = Annotated[
 ]
 
 
+TrafficReset = Annotated[
+    Literal["none", "month"],
+    Field(
+        description=(
+            "When the traffic allowance starts again within a period: `none` (one allowance "
+            "for the whole period) or `month` (every month, the panel's reset strategy)."
+        )
+    ),
+]
+TrafficCarryOver = Annotated[
+    bool,
+    Field(
+        description=(
+            "Whether a renewal adds what is left of the period's traffic to the new "
+            "allowance; never with a monthly reset."
+        )
+    ),
+]
+
+
 class PlanOffer(BaseModel):
     """One plan of the catalog as customers see it (v2)."""
 
@@ -155,11 +175,26 @@ class PlanOffer(BaseModel):
 
     plan_id: PlanId
     titles: LocalizedTexts
-    duration_days: int = Field(strict=True, ge=1, description="Length of one paid period in days.")
+    duration_days: int = Field(
+        strict=True,
+        ge=1,
+        description="Length of one paid period in days (for a month plan, its nominal days).",
+    )
+    duration_months: int = Field(
+        default=0,
+        strict=True,
+        ge=0,
+        description=(
+            "When above 0, a period is this many calendar months, ending on the day of the "
+            "month it started (or the month's last day); else it is `duration_days`."
+        ),
+    )
     prices: Prices
     traffic_limit_bytes: ByteCount = Field(
-        description="Traffic per period in bytes; 0 means unlimited."
+        description="Traffic per period (per month with a monthly reset) in bytes; 0: unlimited."
     )
+    traffic_carry_over: TrafficCarryOver = True
+    traffic_reset: TrafficReset = "none"
     active: bool = Field(
         description="Whether it can be bought now; inactive plans stay for existing subscriptions."
     )
@@ -449,6 +484,8 @@ class _SubscriptionPeriod(Event):
             "set to it. Absent from events written before grace periods (then `period_end`)."
         ),
     )
+    traffic_carry_over: TrafficCarryOver = True
+    traffic_reset: TrafficReset = "none"
 
     @model_validator(mode="after")
     def _period_not_empty(self) -> Self:

@@ -107,6 +107,12 @@ class AutopayConsent(BaseModel):
     language: LanguageTag = Field(description="The language the text was shown in.")
     amount: Money = Field(description="The amount each renewal charges, as shown.")
     period_days: int = Field(strict=True, ge=1, description="How often, in days, as shown.")
+    period_months: int = Field(
+        default=0,
+        strict=True,
+        ge=0,
+        description="How often, in calendar months, as shown (a month plan); 0: in days.",
+    )
     consented_at: UtcDatetime = Field(description="When the customer pressed to agree.")
 
 

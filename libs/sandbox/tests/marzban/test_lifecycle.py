@@ -34,6 +34,71 @@ def status(panel: MarzbanEmulator, username: str) -> str:
     return panel.users[username].status.value
 
 
+DAY = 86400
+
+
+class TestResetDataUsage:
+    """``reset_user_data_usage``: the hourly job behind ``data_limit_reset_strategy``."""
+
+    def test_a_monthly_user_starts_again_after_30_days(
+        self, panel: MarzbanEmulator, clock: ManualClock
+    ) -> None:
+        add(panel, "monthly", data_limit=100, data_limit_reset_strategy="month")
+        add(panel, "never", data_limit=100)
+        for username in ("monthly", "never"):
+            panel.add_traffic(username, 100)
+        panel.review()
+        assert status(panel, "monthly") == "limited"
+
+        clock.advance(30 * DAY - 1)
+        assert panel.reset_data_usage() == []  # 29 whole days: not yet
+        clock.advance(1)
+        assert panel.reset_data_usage() == ["monthly"]
+
+        user = panel.users["monthly"]
+        assert (user.status.value, user.used_traffic, user.lifetime_used_traffic) == (
+            "active",
+            0,
+            100,
+        )
+        assert status(panel, "never") == "limited"
+        assert panel.reset_data_usage() == []  # counted again from this reset
+
+    def test_the_days_count_from_the_last_reset_by_hand(
+        self, panel: MarzbanEmulator, clock: ManualClock
+    ) -> None:
+        add(panel, "weekly", data_limit=100, data_limit_reset_strategy="week")
+        clock.advance(5 * DAY)
+        panel.reset_usage(SUDO, "weekly")
+        clock.advance(5 * DAY)
+        assert panel.reset_data_usage() == []
+        clock.advance(2 * DAY)
+        assert panel.reset_data_usage() == ["weekly"]
+
+    @pytest.mark.parametrize("final", ["disabled", "expired"])
+    def test_only_active_and_limited_users_are_reset(
+        self, panel: MarzbanEmulator, clock: ManualClock, final: str
+    ) -> None:
+        add(panel, "off", data_limit=100, data_limit_reset_strategy="day")
+        panel.add_traffic("off", 50)
+        panel.users["off"].status = UserStatus(final)
+        clock.advance(2 * DAY)
+        assert panel.reset_data_usage() == []
+        assert panel.users["off"].used_traffic == 50
+
+    async def test_the_control_api_runs_the_job(
+        self, panel: MarzbanEmulator, clock: ManualClock
+    ) -> None:
+        add(panel, "daily", data_limit=100, data_limit_reset_strategy="day")
+        clock.advance(DAY)
+        app = create_app(panel, review_interval_s=None)
+        async with (
+            serving(app, name="marzban-reset") as server,
+            MarzbanSandboxControl(server.url) as control,
+        ):
+            assert await control.run_reset_data_usage() == ["daily"]
+
+
 class TestReview:
     def test_limits_and_expiry_wait_for_the_job(
         self, panel: MarzbanEmulator, clock: ManualClock

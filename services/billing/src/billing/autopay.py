@@ -65,6 +65,7 @@ async def record_consent(session: AsyncSession, order: Order, consent: AutopayCo
         amount_minor=consent.amount.amount_minor,
         currency=consent.amount.currency,
         period_days=consent.period_days,
+        period_months=consent.period_months,
         consented_at=consent.consented_at,
     )
     session.add(row)
@@ -155,6 +156,7 @@ async def _enable(
     row.amount_minor = order.amount_minor
     row.currency = order.currency
     row.period_days = order.duration_days
+    row.period_months = order.duration_months
     row.receipt_email = order.receipt_email
     row.language = order.language
     row.enabled = True

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing import autopay, orders, payments
 from billing.autopay import Change, notification, snapshot, turn_off
+from billing.catalog import sold_terms
 from billing.domain import autopay as rules
 from billing.domain import orders as order_rules
 from billing.domain.autopay import OffReason, Schedule, Tell
@@ -181,6 +182,7 @@ class AutopayCharges:
                     method_title=row.method_title or "",
                     charge_at=(row.charge_due_at or now).isoformat(),
                     period_days=row.period_days,
+                    period_months=row.period_months,
                 )
             )
         return events
@@ -232,7 +234,9 @@ class AutopayCharges:
         verdict = rules.renewal_price(
             autopay.amount_of(row),
             Money(amount_minor=price.amount_minor, currency=price.currency) if price else None,
-            plan_active=plan is not None and plan.active and plan.duration_days == row.period_days,
+            plan_active=plan is not None
+            and plan.active
+            and (plan.duration_days, plan.duration_months) == (row.period_days, row.period_months),
         )
         if isinstance(verdict, OffReason) or plan is None:
             reason = verdict if isinstance(verdict, OffReason) else OffReason.PLAN_UNAVAILABLE
@@ -273,9 +277,8 @@ class AutopayCharges:
             title=localized(plan.titles, language)[:128],
             amount_minor=price.amount_minor,
             currency=price.currency,
-            duration_days=plan.duration_days,
-            traffic_limit_bytes=plan.traffic_limit_bytes,
             grace_hours=self._grace_hours,
+            **sold_terms(plan),
             provider=row.provider,
             receipt_email=email if self._receipts else None,
             autopay_charge=True,

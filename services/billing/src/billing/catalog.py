@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,6 +75,17 @@ def _prices(rows: Sequence[tuple[str, str, int]]) -> dict[str, tuple[Money, ...]
     return {item_id: tuple(prices) for item_id, prices in by_item.items()}
 
 
+def sold_terms(plan: PlanRow) -> dict[str, Any]:
+    """What an order of ``plan`` is sold with and keeps, whatever the plan becomes later."""
+    return {
+        "duration_days": plan.duration_days,
+        "duration_months": plan.duration_months,
+        "traffic_limit_bytes": plan.traffic_limit_bytes,
+        "traffic_carry_over": plan.traffic_carry_over,
+        "traffic_reset": plan.traffic_reset,
+    }
+
+
 async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPublished:
     """The catalog as the operator's rows say now (version and time filled in later)."""
     plan_rows = (await session.scalars(select(PlanRow))).all()
@@ -100,10 +112,9 @@ async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPubl
         PlanOffer(
             plan_id=row.plan_id,
             titles=row.titles,
-            duration_days=row.duration_days,
             prices=plan_prices[row.plan_id],
-            traffic_limit_bytes=row.traffic_limit_bytes,
             active=row.active,
+            **sold_terms(row),
         )
         for row in sorted(plan_rows, key=lambda r: (r.position, r.plan_id))
         if row.plan_id in plan_prices

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing import autopay, ledger, orders, payments, wallets
+from billing.catalog import sold_terms
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind, OrderStatus
@@ -63,7 +64,10 @@ class Item:
     titles: dict[str, str]
     prices: dict[str, int]
     duration_days: int = 0
+    duration_months: int = 0
     traffic_limit_bytes: int = 0
+    traffic_carry_over: bool = True
+    traffic_reset: str = "none"
     credit: Money | None = None
 
 
@@ -195,7 +199,10 @@ class Checkouts:
             amount_minor=price.amount_minor,
             currency=price.currency,
             duration_days=item.duration_days,
+            duration_months=item.duration_months,
             traffic_limit_bytes=item.traffic_limit_bytes,
+            traffic_carry_over=item.traffic_carry_over,
+            traffic_reset=item.traffic_reset,
             grace_hours=self._grace_hours if kind is OrderKind.PLAN else 0,
             provider=request.provider,
             receipt_email=receipt_email,
@@ -226,11 +233,13 @@ class Checkouts:
         consent to exactly what renewals will charge."""
         if not self._autopay or provider is None or not provider.capabilities.recurring:
             raise Refusal("autopay_unavailable", "automatic renewal is not offered with it")
-        if consent.amount != price or consent.period_days != item.duration_days:
+        agreed = (consent.amount, consent.period_days, consent.period_months)
+        if agreed != (price, item.duration_days, item.duration_months):
             raise Refusal(
                 "price_changed",
-                f"consent to {consent.amount} every {consent.period_days} days; the plan is "
-                f"{price} every {item.duration_days} days",
+                f"consent to {consent.amount} every {consent.period_days} days "
+                f"({consent.period_months} months); the plan is {price} every "
+                f"{item.duration_days} days ({item.duration_months} months)",
             )
 
 
@@ -249,8 +258,7 @@ async def _item(session: AsyncSession, kind: OrderKind, item_id: str) -> Item:
             item_id=item_id,
             titles=plan.titles,
             prices=dict(prices.tuples().all()),
-            duration_days=plan.duration_days,
-            traffic_limit_bytes=plan.traffic_limit_bytes,
+            **sold_terms(plan),
         )
     topup = await session.get(TopUpRow, item_id)
     if topup is None or not topup.active:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     func,
@@ -46,10 +47,25 @@ class PlanRow(Base):
 
     plan_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     titles: Mapped[dict[str, str]] = mapped_column(JSONB)  # language tag -> name
+    # A period is ``duration_months`` calendar months when set, else ``duration_days``
+    # (billing.domain.periods.Term); a month plan's days are its nominal length.
     duration_days: Mapped[int] = mapped_column(Integer)
+    duration_months: Mapped[int] = mapped_column(Integer, default=0)
     traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    # The traffic rules (billing.domain.traffic): what is left is carried into a renewal,
+    # or the allowance is reset every month; never both.
+    traffic_carry_over: Mapped[bool] = mapped_column(default=True)
+    traffic_reset: Mapped[str] = mapped_column(String(8), default="none")
     active: Mapped[bool]
     position: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("traffic_reset IN ('none', 'month')", name="traffic_reset"),
+        CheckConstraint(
+            "NOT (traffic_carry_over AND traffic_reset = 'month')", name="carry_or_reset"
+        ),
+        CheckConstraint("duration_months >= 0", name="duration_months"),
+    )
 
 
 class PlanPrice(Base):
@@ -135,7 +151,13 @@ class Order(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     duration_days: Mapped[int] = mapped_column(Integer)
+    duration_months: Mapped[int] = mapped_column(Integer, default=0)
     traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    traffic_carry_over: Mapped[bool] = mapped_column(default=True)
+    traffic_reset: Mapped[str] = mapped_column(String(8), default="none")
+    # The period a paid plan order bought (a refund takes back a share of it).
+    period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The grace after the period's end this order was sold with (BILLING_GRACE_HOURS then).
     grace_hours: Mapped[int] = mapped_column(Integer, default=0)
     provider: Mapped[str] = mapped_column(String(32))
@@ -209,6 +231,8 @@ class Subscription(Base):
     # that set it. ``stage`` is what the due times did after it (billing.domain.lifecycle).
     access_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     stage: Mapped[str] = mapped_column(String(16), default="active")
+    # The day of the month its month periods end on (billing.domain.periods).
+    anchor_day: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -227,6 +251,7 @@ class AutopayConsentRow(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     period_days: Mapped[int] = mapped_column(Integer)
+    period_months: Mapped[int] = mapped_column(Integer, default=0)
     consented_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recorded_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
@@ -255,6 +280,7 @@ class Autopay(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # consented; a charge takes no more
     currency: Mapped[str] = mapped_column(String(3))
     period_days: Mapped[int] = mapped_column(Integer)
+    period_months: Mapped[int] = mapped_column(Integer, default=0)
     receipt_email: Mapped[str | None] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(35))
     enabled: Mapped[bool]

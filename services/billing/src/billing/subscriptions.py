@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain import refunds as rules
 from billing.domain.lifecycle import Stage, access_until
-from billing.domain.periods import next_period
+from billing.domain.periods import Term, next_period
 from billing.models import Order, Subscription
 from chassis.db import bound
 from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
@@ -28,11 +28,12 @@ async def extend_for(
     two first orders at once meet at the insert, and the second extends what the first made.
     """
     assert order.plan_id is not None
+    term = Term.of(days=order.duration_days, months=order.duration_months)
     # The order's own changes are flushed once, with the subscription id, at the end.
     with session.no_autoflush:
         subscription = await _locked(session, order.customer_id)
         if subscription is None:
-            period = next_period(None, paid_at, order.duration_days)
+            period = next_period(None, paid_at, term)
             subscription = await session.scalar(
                 _FIRST,
                 {
@@ -43,6 +44,7 @@ async def extend_for(
                     "period_end": period.end,
                     "access_until": access_until(period.end, order.grace_hours),
                     "traffic_limit_bytes": order.traffic_limit_bytes,
+                    "anchor_day": period.anchor_day,
                 },
             )
             if subscription is None:  # the other first order inserted it meanwhile
@@ -50,13 +52,15 @@ async def extend_for(
                 assert subscription is not None
             else:
                 order.subscription_id = subscription.subscription_id
+                order.period_start, order.period_end = period.start, period.end
                 return SubscriptionActivated(**_common(order, subscription))
         period = next_period(
             subscription.period_end,
             paid_at,
-            order.duration_days,
+            term,
             # A suspended subscription is no longer served, whatever its grace said.
             served_until=subscription.access_until if subscription.stage == Stage.ACTIVE else None,
+            anchor_day=subscription.anchor_day,
         )
         subscription.plan_id = order.plan_id
         subscription.period_start = period.start
@@ -64,9 +68,11 @@ async def extend_for(
         subscription.access_until = access_until(period.end, order.grace_hours)
         subscription.stage = Stage.ACTIVE.value
         subscription.traffic_limit_bytes = order.traffic_limit_bytes
+        subscription.anchor_day = period.anchor_day
         subscription.revision += 1
         subscription.updated_at = datetime.now(UTC)
         order.subscription_id = subscription.subscription_id
+        order.period_start, order.period_end = period.start, period.end
     common = _common(order, subscription)
     if period.previous_end is None:
         return SubscriptionActivated(**common)
@@ -84,6 +90,7 @@ _FIRST = (
             "period_end",
             "access_until",
             "traffic_limit_bytes",
+            "anchor_day",
         ),
         revision=1,
         stage=Stage.ACTIVE.value,
@@ -115,7 +122,17 @@ def _common(order: Order, subscription: Subscription) -> dict[str, Any]:
         "traffic_limit_bytes": order.traffic_limit_bytes,
         "revision": subscription.revision,
         "access_until": subscription.access_until,
+        "traffic_carry_over": order.traffic_carry_over,
+        "traffic_reset": order.traffic_reset,
     }
+
+
+def _bought(order: Order) -> timedelta:
+    """How long the order's period was: as it was applied, or (an order paid before
+    periods were kept on it) its days."""
+    if order.period_start is not None and order.period_end is not None:
+        return order.period_end - order.period_start
+    return timedelta(days=order.duration_days)
 
 
 async def shorten_for(
@@ -143,7 +160,7 @@ async def shorten_for(
     change = rules.shortened(
         current_end=subscription.period_end,
         now=now,
-        duration_days=order.duration_days,
+        bought=_bought(order),
         paid_minor=order.amount_minor,
         before_minor=before_minor,
         amount_minor=amount_minor,

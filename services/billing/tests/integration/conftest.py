@@ -103,6 +103,7 @@ class Billing:
         provider: str = "yookassa",
         customer: uuid.UUID | None = None,
         email: str | None = None,
+        plan: str = "m1",
     ) -> Order:
         """A paid order: checkout, the payment created, paid, and YooKassa's notification."""
         checkout = uuid.uuid4()
@@ -131,7 +132,7 @@ class Billing:
             request = RequestCheckout(
                 checkout_id=checkout,
                 customer_id=customer,
-                plan_id="m1",
+                plan_id=plan,
                 provider=provider,
                 requested_at=datetime.now(UTC),
                 receipt_email=email,

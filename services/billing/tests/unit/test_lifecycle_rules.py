@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.domain.lifecycle import Stage, Status, Terms, access_until, status_at
-from billing.domain.periods import next_period
+from billing.domain.periods import Term, next_period
 
 END = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
 GRACE_HOURS = 48
@@ -68,7 +68,7 @@ def test_paid_in_the_grace_it_continues_from_the_end_after_it_from_the_payment(
 ) -> None:
     paid_at = end + timedelta(seconds=paid_after_end)
     served_until = access_until(end, grace)
-    period = next_period(end, paid_at, days, served_until=served_until)
+    period = next_period(end, paid_at, Term(days=days), served_until=served_until)
     assert period.previous_end == end
     assert period.end - period.start == timedelta(days=days)
     if paid_at < served_until:
@@ -82,7 +82,9 @@ def test_paid_before_the_end_it_always_continues_from_the_end(
     end: datetime, grace: int, paid_before_end: int
 ) -> None:
     paid_at = end - timedelta(seconds=paid_before_end)
-    assert next_period(end, paid_at, 30, served_until=access_until(end, grace)).start == end
+    assert (
+        next_period(end, paid_at, Term(days=30), served_until=access_until(end, grace)).start == end
+    )
 
 
 @given(end=moments, grace=grace_hours, now=moments)

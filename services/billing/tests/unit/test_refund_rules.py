@@ -149,7 +149,7 @@ class TestShortening:
         assert cut(NOW, amount=19900) is None
 
     def test_a_refund_too_small_to_remove_a_second_changes_nothing(self) -> None:
-        assert cut(NOW + DAY, amount=1, paid=10**8, duration_days=1) is None
+        assert cut(NOW + DAY, amount=1, paid=10**8, bought=DAY) is None
 
     @given(
         parts=st.lists(st.integers(1, 19900), min_size=1, max_size=6),
@@ -177,12 +177,12 @@ def cut(
     amount: int,
     before: int = 0,
     paid: int = 19900,
-    duration_days: int = 30,
+    bought: timedelta = timedelta(days=30),
 ) -> Shortening | None:
     return shortened(
         current_end=end,
         now=NOW,
-        duration_days=duration_days,
+        bought=bought,
         paid_minor=paid,
         before_minor=before,
         amount_minor=amount,

@@ -25,13 +25,13 @@ from contracts.bot import AutopayConsent, AutopayTurnedOff
 from contracts.money import Money
 
 TERMS_MESSAGE: Final = "autopay-consent"
-TERMS_VERSION: Final = "autopay-consent/1"
+TERMS_VERSION: Final = "autopay-consent/2"
 """The version of the consent text (the ``autopay-consent`` message) that every consent
 names. Bump it with every change of the text in any locale, and record the new digests
 below (no colons: it travels in ``bot.receipts.PendingCheckout``)."""
 TERMS_DIGESTS: Final[Mapping[str, str]] = {
-    "ru": "2c1110866dbf0778ec166ffff5510c26ca154a07b50a064b7e1f1ac4cb31483a",
-    "en": "77cf97ba0a7dc306e1d73395ceae58a6c7fed397883eb78c4ad5f27d295fd58d",
+    "ru": "37d589cd752d78ca2b503db50fb24eda8a1a3ced9d6f64d9b53991a30e2b94d3",
+    "en": "abde0436a7fee27049a7f628f235ceb68c7c49ed4088f6283c92dfcedea57b76",
 }
 """sha256 of the ``autopay-consent`` message as each shipped locale words it at
 ``TERMS_VERSION``: the texts' unit test fails when one changes and these do not."""
@@ -45,6 +45,7 @@ def consent(plan: PlanOffer, price: Money, language: str) -> AutopayConsent:
         language=language,
         amount=price,
         period_days=plan.duration_days,
+        period_months=plan.duration_months,
         consented_at=datetime.now(UTC),
     )
 

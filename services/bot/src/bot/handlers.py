@@ -162,6 +162,8 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             language,
             title=plan_title(plan, language),
             days=plan.duration_days,
+            months=plan.duration_months,
+            monthly="yes" if plan.traffic_reset == "month" else "no",
             traffic_gib=gib(plan.traffic_limit_bytes),
             price=offers[0][1],
         )
@@ -219,6 +221,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             method=method_name(method.provider, language),
             price=price,
             days=plan.duration_days,
+            months=plan.duration_months,
         )
         await _show(query, text, keyboards.autopay_consent(plan, method.provider, price, language))
 

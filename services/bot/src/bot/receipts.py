@@ -66,7 +66,10 @@ class PendingCheckout:
                 consent.terms_version,
                 consent.language,
                 str(consent.amount.amount_minor),
-                str(consent.period_days),
+                # "30", or "30.1" for a month plan (its nominal days and its months).
+                f"{consent.period_days}.{consent.period_months}"
+                if consent.period_months
+                else str(consent.period_days),
                 str((consent.consented_at - _EPOCH) // _MICROSECOND),
             ]
         return ":".join(parts)
@@ -85,13 +88,15 @@ class PendingCheckout:
             return None
         autopay = None
         if len(parts) == 10:
-            version, language, amount_minor, period_days, consented_us = parts[5:]
+            version, language, amount_minor, period, consented_us = parts[5:]
+            period_days, _, period_months = period.partition(".")
             try:
                 autopay = AutopayConsent(
                     terms_version=version,
                     language=language,
                     amount=Money(amount_minor=int(amount_minor), currency=parts[3]),
                     period_days=int(period_days),
+                    period_months=int(period_months or 0),
                     consented_at=_EPOCH + int(consented_us) * _MICROSECOND,
                 )
             except ValueError:  # pydantic's ValidationError is one too

@@ -53,6 +53,9 @@ def test_the_pending_checkout_keeps_the_consent_as_given() -> None:
         "y1-promo-long-plan-name-32chars", "yookassa", "RUB", autopay=consent()
     )
     assert PendingCheckout.decode(with_consent.encode()) == with_consent
+    monthly = consent().model_copy(update={"period_months": 1})
+    for_months = PendingCheckout("m1", "yookassa", "RUB", autopay=monthly)
+    assert PendingCheckout.decode(for_months.encode()) == for_months
     assert PendingCheckout.decode(pending.encode()) == pending
     assert len(with_consent.encode()) <= 256
     # Written before autopay (five parts) and before top-ups (four): no consent.

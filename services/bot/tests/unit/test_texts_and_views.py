@@ -62,6 +62,8 @@ def test_every_text_renders_in_every_locale() -> None:
         "title": "M1",
         "price": Money(amount_minor=19900, currency="RUB"),
         "days": 30,
+        "months": 0,
+        "monthly": "no",
         "traffic_gib": 100,
         "status": "x",
         "expires": NOW,
@@ -120,23 +122,36 @@ def test_the_referral_code_comes_from_a_well_formed_deep_link(text: str, code: s
 
 
 @pytest.mark.parametrize(
-    ("language", "days", "traffic_bytes", "period", "traffic"),
+    ("language", "days", "months", "traffic_bytes", "monthly", "period", "traffic"),
     [
-        ("ru", 1, 0, "1 день", "без ограничений"),
-        ("ru", 3, 100 * 1024**3, "3 дня", "100 ГБ"),
-        ("ru", 30, 1536 * 1024**2, "30 дней", "1,5 ГБ"),
-        ("en", 1, 0, "1 day", "unlimited"),
-        ("en", 30, 1536 * 1024**2, "30 days", "1.5 GB"),
+        ("ru", 1, 0, 0, "no", "1 день", "без ограничений"),
+        ("ru", 3, 0, 100 * 1024**3, "no", "3 дня", "100 ГБ\n"),
+        ("ru", 30, 0, 1536 * 1024**2, "no", "30 дней", "1,5 ГБ"),
+        ("ru", 30, 1, 100 * 1024**3, "no", "Срок: 1 месяц", "100 ГБ\n"),
+        ("ru", 90, 3, 100 * 1024**3, "yes", "Срок: 3 месяца", "100 ГБ в месяц"),
+        ("ru", 365, 12, 0, "no", "Срок: 12 месяцев", "без ограничений"),
+        ("en", 1, 0, 0, "no", "1 day", "unlimited"),
+        ("en", 30, 0, 1536 * 1024**2, "no", "30 days", "1.5 GB"),
+        ("en", 30, 1, 100 * 1024**3, "no", "Period: 1 month\n", "100 GB\n"),
+        ("en", 90, 3, 100 * 1024**3, "yes", "Period: 3 months", "100 GB a month"),
     ],
 )
 def test_periods_and_traffic_read_naturally(
-    language: str, days: int, traffic_bytes: int, period: str, traffic: str
+    language: str,
+    days: int,
+    months: int,
+    traffic_bytes: int,
+    monthly: str,
+    period: str,
+    traffic: str,
 ) -> None:
     text = say(
         "plan-details",
         language,
         title="M1",
         days=days,
+        months=months,
+        monthly=monthly,
         traffic_gib=gib(traffic_bytes),
         price=Money(amount_minor=19950, currency="RUB"),
     )
@@ -262,3 +277,30 @@ def test_callback_data_fits_telegrams_64_bytes(
 def test_the_renew_button_other_services_send_is_the_bots_choose_plan() -> None:
     """The notifier's reminders carry it: the press must land on the plan's screen."""
     assert ChoosePlan(plan_id="m1").pack() == choose_plan_callback("m1")
+
+
+@pytest.mark.parametrize(
+    ("language", "days", "months", "every"),
+    [
+        ("ru", 30, 0, "раз в 30 дней"),
+        ("ru", 30, 1, "раз в месяц"),
+        ("ru", 90, 3, "раз в 3 месяца"),
+        ("ru", 365, 12, "раз в 12 месяцев"),
+        ("en", 7, 0, "every 7 days"),
+        ("en", 30, 1, "every month"),
+        ("en", 90, 3, "every 3 months"),
+    ],
+)
+def test_the_consent_says_how_often_in_days_or_months(
+    language: str, days: int, months: int, every: str
+) -> None:
+    text = say(
+        "autopay-consent",
+        language,
+        title="M1",
+        method="💳",
+        price=Money(amount_minor=19900, currency="RUB"),
+        days=days,
+        months=months,
+    )
+    assert every in text

@@ -74,6 +74,8 @@ def values_of(params: Params) -> dict[str, Value]:
         moment = name.removesuffix(_AT)
         if moment and moment != name and isinstance(value, str):
             values[moment] = datetime.fromisoformat(value)
+    if "period_days" in params:  # notices written before month plans name no months
+        values.setdefault("period_months", 0)
     if "traffic_limit_bytes" in params:
         amount = (Decimal(int(params["traffic_limit_bytes"])) / _GIB).quantize(Decimal("0.1"))
         values["traffic_gib"] = int(amount) if amount == amount.to_integral_value() else amount

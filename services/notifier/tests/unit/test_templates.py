@@ -143,6 +143,11 @@ def test_autopay_on_tells_the_first_charge_the_period_and_how_to_turn_it_off() -
     assert "every 30 days" in en
     assert "/subscription → “Turn off autopay”" in en
     assert "every 1 day." in render("autopay.enabled", "en", {**params, "period_days": 1})
+    monthly = {**params, "period_months": 1}
+    assert "Дальше — раз в месяц." in render("autopay.enabled", "ru", monthly)
+    assert "then every month." in render("autopay.enabled", "en", monthly)
+    quarterly = {**params, "period_days": 90, "period_months": 3}
+    assert "раз в 3 месяца." in render("autopay.enabled", "ru", quarterly)
 
 
 def test_a_saved_method_without_a_name_is_still_named() -> None:

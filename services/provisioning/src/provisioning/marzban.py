@@ -8,7 +8,7 @@ would replace the credentials), ``0`` means unlimited and comes back as ``null``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -46,6 +46,8 @@ class PanelUser:
     links: tuple[str, ...]
     used_traffic: int = 0
     """Bytes used since the panel last reset the user's usage."""
+    traffic_reset: str = "none"
+    """When the panel starts the allowance again by itself: ``none`` or ``month``."""
 
     @classmethod
     def from_api(cls, body: Any) -> PanelUser:
@@ -58,9 +60,17 @@ class PanelUser:
                 subscription_url=str(body["subscription_url"]),
                 links=tuple(str(link) for link in body.get("links") or ()),
                 used_traffic=int(body.get("used_traffic") or 0),
+                traffic_reset=_TRAFFIC_RESETS.get(
+                    str(body.get("data_limit_reset_strategy") or "no_reset"), "other"
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MarzbanError(f"not a Marzban user object: {exc!r}") from exc
+
+
+# The platform's traffic resets as Marzban's ``data_limit_reset_strategy``, and back.
+_RESET_STRATEGIES: Final = {"none": "no_reset", "month": "month"}
+_TRAFFIC_RESETS: Final = {strategy: reset for reset, strategy in _RESET_STRATEGIES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +87,9 @@ class DesiredUser:
     data_limit: int
     note: str
     status: str = "active"
+    traffic_reset: str = "none"
+    """``none``: one allowance for the period; ``month``: the panel resets the usage every
+    month (Marzban's ``month`` strategy counts 30 days from the last reset)."""
 
     @property
     def active(self) -> bool:
@@ -87,6 +100,7 @@ class DesiredUser:
             user.status == self.status
             and (user.expire or 0) == self.expire
             and (user.data_limit or 0) == self.data_limit
+            and user.traffic_reset == self.traffic_reset
         )
 
 
@@ -124,7 +138,7 @@ class MarzbanClient:
             "inbounds": {},
             "expire": desired.expire,
             "data_limit": desired.data_limit,
-            "data_limit_reset_strategy": "no_reset",
+            "data_limit_reset_strategy": _RESET_STRATEGIES[desired.traffic_reset],
             "status": "active",
             "note": desired.note,
         }
@@ -138,6 +152,7 @@ class MarzbanClient:
         body = {
             "expire": desired.expire,
             "data_limit": desired.data_limit,
+            "data_limit_reset_strategy": _RESET_STRATEGIES[desired.traffic_reset],
             "status": desired.status,
         }
         response = await self._call("PUT", f"/api/user/{desired.username}", json=body)

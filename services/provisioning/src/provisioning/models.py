@@ -54,6 +54,10 @@ class Placement(Base):
     # keeping what was left of the limit (``carry_pending``, measured before the reset);
     # applied, that remainder stays part of the limit (``carried_bytes``).
     renewal_due: Mapped[bool] = mapped_column(default=False)
+    # The plan's traffic rules: whether a renewal carries what was left, and whether the
+    # panel starts the allowance again every month (its reset strategy).
+    carry_over: Mapped[bool] = mapped_column(default=True)
+    traffic_reset: Mapped[str] = mapped_column(String(8), default="none")
     carry_pending: Mapped[int | None] = mapped_column(BigInteger)
     carried_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     desired_version: Mapped[int] = mapped_column(Integer)

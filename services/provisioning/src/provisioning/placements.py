@@ -94,6 +94,15 @@ class Desired:
     lapsed: bool = False
     """This renewal starts after a gap (paid after the end and its grace): nothing of the
     old period's traffic is carried into it."""
+    carry_over: bool = True
+    """The plan carries what is left of the traffic into a renewal."""
+    traffic_reset: str = "none"
+    """``month``: the panel starts the allowance again every month."""
+
+    @property
+    def carries(self) -> bool:
+        """A renewal adds what was left to the new allowance."""
+        return self.carry_over and not self.lapsed
 
 
 PeriodChange = SubscriptionActivated | SubscriptionExtended | SubscriptionShortened
@@ -113,7 +122,13 @@ def desired_of(event: SubscriptionChange, current: Desired | None) -> Desired | 
             revision=event.revision,
             state=SUSPENDED if isinstance(event, SubscriptionSuspended) else REMOVED,
             period_end=current.period_end,
+            carry_over=current.carry_over,
+            traffic_reset=current.traffic_reset,
         )
+    if isinstance(event, SubscriptionShortened):  # a refund keeps the plan's rules
+        rules = (current.carry_over, current.traffic_reset) if current else (True, "none")
+    else:
+        rules = (event.traffic_carry_over, event.traffic_reset)
     return Desired(
         # Served through the grace after the end; older events have none.
         expire=event.access_until or event.period_end,
@@ -124,6 +139,8 @@ def desired_of(event: SubscriptionChange, current: Desired | None) -> Desired | 
         period_end=event.period_end,
         lapsed=isinstance(event, SubscriptionExtended)
         and event.period_start > event.previous_period_end,
+        carry_over=rules[0],
+        traffic_reset=rules[1],
     )
 
 
@@ -170,6 +187,8 @@ _NEW_PLACEMENT = (
             "shortened",
             "desired_period_end",
             "renewal_due",
+            "carry_over",
+            "traffic_reset",
             "next_attempt_at",
             "trace_context",
         ),
@@ -220,6 +239,8 @@ async def record_desired_state(
                 "desired_period_end": incoming.period_end,
                 # The first event seen may be an extension (its user may be on the panel).
                 "renewal_due": incoming.renewal,
+                "carry_over": incoming.carry_over,
+                "traffic_reset": incoming.traffic_reset,
                 "next_attempt_at": now,
                 "trace_context": trace_carrier(),
             },
@@ -237,6 +258,8 @@ async def record_desired_state(
         renewal=placement.renewal_due,
         state=placement.desired_state,
         period_end=placement.desired_period_end,
+        carry_over=placement.carry_over,
+        traffic_reset=placement.traffic_reset,
     )
     incoming = desired_of(event, current)
     assert incoming is not None
@@ -259,11 +282,13 @@ async def record_desired_state(
         placement.updated_at = now
         return
     placement.desired_period_end = change.period_end
+    placement.carry_over = change.carry_over
+    placement.traffic_reset = change.traffic_reset
     if change.renewal and not placement.renewal_due:
         # Measured again for this renewal; one still pending keeps what it measured
         # (after its reset the panel would report the old limit as unused).
         placement.renewal_due = True
-        placement.carry_pending = 0 if change.lapsed else None
+        placement.carry_pending = None if change.carries else 0
     placement.desired_version += 1
     placement.attempts = 0
     placement.next_attempt_at = now
@@ -366,6 +391,7 @@ class Claimed:
     desired_state: str = ACTIVE
     desired_period_end: datetime | None = None
     subscription_url: str | None = None
+    traffic_reset: str = "none"
 
     def data_limit(self, carry: int) -> int:
         """The period's allowance plus what was carried over; unlimited stays unlimited."""
@@ -379,6 +405,7 @@ class Claimed:
             username=self.panel_username,
             expire=int(self.desired_expire.timestamp()),
             data_limit=self.data_limit(self.carried_bytes if carry is None else carry),
+            traffic_reset=self.traffic_reset,
             note=f"customer {self.customer_id} subscription {self.subscription_id}",
             status="active"
             if self.desired_state == ACTIVE and self.desired_expire > now
@@ -417,7 +444,7 @@ _CLAIM = text(
     RETURNING subscription_id, customer_id, region, panel_id, panel_username, desired_expire,
               desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
               failure_reported, trace_context, renewal_due, carry_pending, carried_bytes,
-              desired_state, desired_period_end, subscription_url
+              desired_state, desired_period_end, subscription_url, traffic_reset
     """
 )
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -361,11 +362,18 @@ async def test_access_ended_before_it_reached_the_panel_creates_no_user(setup: S
 
 
 async def _activated(
-    setup: Setup, subscription: uuid.UUID, customer: uuid.UUID, *, grace: timedelta | None = None
+    setup: Setup,
+    subscription: uuid.UUID,
+    customer: uuid.UUID,
+    *,
+    grace: timedelta | None = None,
+    days: int = 30,
+    **rules: Any,
 ) -> datetime:
-    """A subscription placed on the panel with 100 GiB for 30 days (served ``grace`` longer);
-    returns its end."""
+    """A subscription placed on the panel with 100 GiB for ``days`` (served ``grace``
+    longer, with the plan's traffic ``rules``); returns its end."""
     now = datetime.now(UTC).replace(microsecond=0)
+    end = now + timedelta(days=days)
     await _record(
         setup,
         SubscriptionActivated(
@@ -374,14 +382,15 @@ async def _activated(
             plan_id="m1",
             order_id=uuid.uuid4(),
             period_start=now,
-            period_end=now + timedelta(days=30),
+            period_end=end,
             traffic_limit_bytes=100 * GIB,
             revision=1,
-            access_until=None if grace is None else now + timedelta(days=30) + grace,
+            access_until=None if grace is None else end + grace,
+            **rules,
         ),
     )
     await _settle(setup, subscription)
-    return now + timedelta(days=30)
+    return end
 
 
 def _suspended(
@@ -591,6 +600,60 @@ async def test_an_early_renewal_keeps_what_was_left_of_the_traffic(setup: Setup)
     user = await setup.panel.user(username)
     assert user is not None
     assert user["data_limit"] == 170 * GIB
+
+
+async def test_a_plan_without_carry_over_renews_with_its_allowance_alone(setup: Setup) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)
+    await setup.panel.add_traffic(username, 30 * GIB)
+
+    renewal = _period(subscription, customer, end + timedelta(days=30), 2)
+    await _record(setup, renewal.model_copy(update={"traffic_carry_over": False}))
+    placement = await _settle(setup, subscription)
+
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["used_traffic"], user["data_limit"]) == ("active", 0, 100 * GIB)
+    assert (placement.renewal_due, placement.carried_bytes, placement.carry_over) == (
+        False,
+        0,
+        False,
+    )
+
+
+async def test_a_monthly_allowance_starts_again_on_the_panel_every_month(setup: Setup) -> None:
+    """A three-month plan with 100 GiB a month: the panel resets the usage by itself (its
+    ``month`` strategy), a customer who used a month's allowance is back the next month."""
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    monthly = {"traffic_carry_over": False, "traffic_reset": "month"}
+    end = await _activated(setup, subscription, customer, days=92, **monthly)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["data_limit"], user["data_limit_reset_strategy"]) == (100 * GIB, "month")
+    await setup.panel.add_traffic(username, 100 * GIB)
+    await setup.panel.run_review()
+    assert (await setup.panel.user(username) or {}).get("status") == "limited"
+
+    setup.emulator.clock = lambda: time.time() + 30 * 86400
+    assert username in await setup.panel.run_reset_data_usage()
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["used_traffic"]) == ("active", 0)
+
+    # A renewal keeps the strategy; a refund's shortening too.
+    renewal = _period(subscription, customer, end + timedelta(days=92), 2)
+    await _record(setup, renewal.model_copy(update=monthly))
+    await _settle(setup, subscription)
+    await _record(
+        setup,
+        _shortened(subscription, customer, end + timedelta(days=10), end + timedelta(days=92), 3),
+    )
+    await _settle(setup, subscription)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["data_limit"], user["data_limit_reset_strategy"]) == (100 * GIB, "month")
 
 
 async def test_a_renewal_retried_after_its_reset_counts_the_remainder_once(setup: Setup) -> None:

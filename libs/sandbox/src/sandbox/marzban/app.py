@@ -419,6 +419,10 @@ def _control_router(emulator: MarzbanEmulator, switch: OutageSwitch) -> APIRoute
             }
         )
 
+    @router.post("/reset-data-usage")
+    async def reset_data_usage() -> Response:
+        return _json({"reset": emulator.reset_data_usage()})
+
     @router.get("/outage")
     async def get_outage() -> Response:
         return _json(outage_state())
@@ -451,6 +455,8 @@ async def _review_every(emulator: MarzbanEmulator, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             emulator.review()
+            # Hourly upstream; its condition counts days, so running it more often is the same.
+            emulator.reset_data_usage()
         except Exception:
             log.exception("marzban sandbox: review job failed")
 

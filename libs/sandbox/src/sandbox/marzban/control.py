@@ -106,6 +106,11 @@ class MarzbanSandboxControl(ControlClient):
         result = await self._call("POST", "/review")
         return cast(list[StatusChange], result["changes"])
 
+    async def run_reset_data_usage(self) -> list[str]:
+        """Run the panel's ``reset_user_data_usage`` job once; the users it reset."""
+        result = await self._call("POST", "/reset-data-usage")
+        return cast(list[str], result["reset"])
+
     async def reset(self) -> None:
         """Drop every user and end any outage; admins go back to the initial ones."""
         await self._call("POST", "/reset")

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -53,6 +53,8 @@ from sandbox.marzban.tokens import (
 log = logging.getLogger(__name__)
 
 PANEL_VERSION = "0.8.4"
+# app/jobs/reset_user_data_usage.py: the days each strategy waits since the last reset.
+RESET_STRATEGY_DAYS: Final = {"day": 1, "week": 7, "month": 30, "year": 365}
 SORT_OPTIONS = ("username", "used_traffic", "data_limit", "expire", "created_at")
 ONLINE_WINDOW = timedelta(hours=24)
 USAGE_WINDOW = timedelta(days=30)
@@ -339,7 +341,10 @@ class MarzbanEmulator:
         del self.users[user.username]
 
     def reset_usage(self, caller: Caller, username: str) -> UserRecord:
-        user = self.user(caller, username)
+        return self._reset_user_data_usage(self.user(caller, username))
+
+    def _reset_user_data_usage(self, user: UserRecord) -> UserRecord:
+        """``crud.reset_user_data_usage``: the endpoint's and the reset job's."""
         self._reset_traffic(user)
         # Upstream tests `status not in (expired or disabled)`, which is `not in "expired"`:
         # every status but expired, disabled and on_hold included, comes back active.
@@ -350,6 +355,7 @@ class MarzbanEmulator:
 
     def _reset_traffic(self, user: UserRecord) -> None:
         user.traffic_at_resets.append(user.used_traffic)
+        user.last_reset_at = self.utcnow()
         user.used_traffic = 0
         user.hourly_usage.clear()
 
@@ -562,6 +568,7 @@ class MarzbanEmulator:
             if user.status not in (UserStatus.on_hold, UserStatus.expired, UserStatus.disabled):
                 user.status = UserStatus.active
             user.traffic_at_resets.clear()
+            user.last_reset_at = None
             user.hourly_usage.clear()
 
     def _db_admin_name(self, caller: Caller) -> str | None:
@@ -662,6 +669,22 @@ class MarzbanEmulator:
             user.on_hold_expire_duration = None
             user.on_hold_timeout = None
         return changes
+
+    def reset_data_usage(self) -> list[str]:
+        """One run of the hourly ``reset_user_data_usage`` job: an active or limited user
+        whose strategy's days (1, 7, 30, 365) have passed since its last reset (or its
+        creation) starts again from zero, a limited one active. Returns who was reset."""
+        now = self.utcnow()
+        reset: list[str] = []
+        for user in list(self.users.values()):
+            days = RESET_STRATEGY_DAYS.get(user.data_limit_reset_strategy)
+            if days is None or user.status not in (UserStatus.active, UserStatus.limited):
+                continue
+            if (now - user.last_traffic_reset_time).days < days:
+                continue
+            self._reset_user_data_usage(user)
+            reset.append(user.username)
+        return reset
 
     def _set_status(self, user: UserRecord, status: UserStatus) -> StatusChange:
         change = StatusChange(user.username, user.status, status)

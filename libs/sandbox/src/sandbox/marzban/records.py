@@ -64,6 +64,8 @@ class UserRecord:
     next_plan: NextPlan | None = None
     used_traffic: int = 0
     traffic_at_resets: list[int] = field(default_factory=list)
+    # reset_at of the last user_usage_logs row: the reset job counts its days from it.
+    last_reset_at: datetime | None = None
     # node_user_usages rows of the master node: traffic per hour, keyed by the hour's start.
     hourly_usage: dict[datetime, int] = field(default_factory=dict)
     edit_at: datetime | None = None
@@ -72,6 +74,10 @@ class UserRecord:
     sub_last_user_agent: str | None = None
     online_at: datetime | None = None
     last_status_change: datetime | None = None
+
+    @property
+    def last_traffic_reset_time(self) -> datetime:
+        return self.last_reset_at or self.created_at
 
     @property
     def lifetime_used_traffic(self) -> int:

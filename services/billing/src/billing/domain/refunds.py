@@ -154,21 +154,21 @@ def shortened(
     *,
     current_end: datetime,
     now: datetime,
-    duration_days: int,
+    bought: timedelta,
     paid_minor: int,
     before_minor: int,
     amount_minor: int,
 ) -> Shortening | None:
     """The subscription's new end after a plan order's refund; None when it keeps its end.
 
-    The refunded share of the price removes the same share of the order's period from the
-    end, whichever of the subscription's periods the order paid for; the end never moves
-    before ``now`` (time already used is not given back twice), and an end already past is
-    left alone.
+    The refunded share of the price removes the same share of the order's period (``bought``
+    long) from the end, whichever of the subscription's periods the order paid for; the end
+    never moves before ``now`` (time already used is not given back twice), and an end
+    already past is left alone.
     """
     if current_end <= now:
         return None
-    seconds = duration_days * 86400
+    seconds = int(bought.total_seconds())
     removed = share(seconds, paid_minor, before_minor + amount_minor) - share(
         seconds, paid_minor, before_minor
     )

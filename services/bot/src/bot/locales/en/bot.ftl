@@ -20,13 +20,20 @@ catalog-plan-button = { $title } — { $price }
 plan-details =
     <b>{ $title }</b>
 
-    Period: { $days } { $days ->
-        [one] day
-       *[other] days
+    Period: { $months ->
+        [0] { $days } { $days ->
+            [one] day
+           *[other] days
+        }
+        [one] { $months } month
+       *[other] { $months } months
     }
     Traffic: { $traffic_gib ->
         [0] unlimited
-       *[other] { NUMBER($traffic_gib, maximumFractionDigits: 1) } GB
+       *[other] { NUMBER($traffic_gib, maximumFractionDigits: 1) } GB{ $monthly ->
+            [yes] {" "}a month
+           *[no] {""}
+        }
     }
     Price: <b>{ $price }</b>
 plan-unavailable = This plan is no longer on sale. Choose another one:
@@ -157,9 +164,13 @@ autopay-consent =
     { $title } — <b>{ $price }</b>, paid with { $method }.
 
     By pressing “Pay and renew automatically” you agree that:
-    • this payment method is saved, and <b>{ $price }</b> is charged to it every { $days } { $days ->
-        [one] day
-       *[other] days
+    • this payment method is saved, and <b>{ $price }</b> is charged to it { $months ->
+        [0] every { $days } { $days ->
+            [one] day
+           *[other] days
+        }
+        [1] every month
+       *[other] every { $months } months
     };
     • each charge is made shortly before your subscription ends, and a reminder comes a few days before each one;
     • you can turn it off at any time in My subscription → “Turn off autopay”: it takes effect at once, and the saved payment method is forgotten.

@@ -44,9 +44,13 @@ method-unnamed = your saved payment method
 autopay-enabled =
     🔁 <b>Autopay is on</b>
 
-    The next charge is <b>{ $amount }</b> from { $method_title } on <b>{ DATETIME($charge, dateStyle: "long") }</b>, then every { $period_days } { $period_days ->
-        [one] day
-       *[other] days
+    The next charge is <b>{ $amount }</b> from { $method_title } on <b>{ DATETIME($charge, dateStyle: "long") }</b>, then { $period_months ->
+        [0] every { $period_days } { $period_days ->
+            [one] day
+           *[other] days
+        }
+        [1] every month
+       *[other] every { $period_months } months
     }. A reminder comes a few days before each charge.
 
     To turn it off: /subscription → “Turn off autopay”.

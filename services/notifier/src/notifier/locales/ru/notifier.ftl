@@ -47,10 +47,16 @@ method-unnamed = сохранённый способ оплаты
 autopay-enabled =
     🔁 <b>Автопродление включено</b>
 
-    <b>{ DATETIME($charge, dateStyle: "long") }</b> спишем <b>{ $amount }</b>, способ оплаты: { $method_title }. Дальше — раз в { $period_days } { $period_days ->
-        [one] день
-        [few] дня
-       *[many] дней
+    <b>{ DATETIME($charge, dateStyle: "long") }</b> спишем <b>{ $amount }</b>, способ оплаты: { $method_title }. Дальше — { $period_months ->
+        [0] раз в { $period_days } { $period_days ->
+            [one] день
+            [few] дня
+           *[many] дней
+        }
+        [1] раз в месяц
+        [one] раз в { $period_months } месяц
+        [few] раз в { $period_months } месяца
+       *[many] раз в { $period_months } месяцев
     }. За несколько дней до каждого списания придёт напоминание.
 
     Отключить: /subscription → «Отключить автопродление».
