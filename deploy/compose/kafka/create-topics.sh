@@ -53,12 +53,14 @@ topic() {
 topic bot.customers.v1                   6 delete  604800000
 topic bot.checkouts.v1                   6 delete  604800000
 topic bot.payments.v1                    6 delete  604800000
+topic bot.promos.v1                      6 delete  604800000
 topic billing.catalog.v1                 1 compact -
 topic billing.checkouts.v1               6 delete  604800000
 topic billing.payments.v1                6 delete  604800000
 topic billing.subscriptions.v1           6 delete  604800000
 topic billing.wallets.v1                 6 delete  604800000
 topic billing.autopay.v1                 6 delete  604800000
+topic billing.promos.v1                  6 delete  604800000
 topic provisioning.access.v1             6 delete  604800000
 topic notifier.requests.v1               6 delete  604800000
 topic gateway.payment-notifications.v1   6 delete  604800000

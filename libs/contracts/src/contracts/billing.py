@@ -20,6 +20,7 @@ from contracts.fields import (
     HttpUrl,
     LanguageTag,
     PlanId,
+    PromoCodeText,
     ProviderName,
     ProviderPaymentId,
     Slug,
@@ -31,6 +32,7 @@ from contracts.topics import (
     BILLING_CATALOG,
     BILLING_CHECKOUTS,
     BILLING_PAYMENTS,
+    BILLING_PROMOS,
     BILLING_SUBSCRIPTIONS,
     BILLING_WALLETS,
 )
@@ -39,6 +41,22 @@ CATALOG_KEY: Final = "catalog"
 """Key of every v1 catalog record: compaction then keeps exactly the latest catalog."""
 CATALOG_V2_KEY: Final = "catalog.v2"
 """Key of every v2 catalog record, so that the latest of each version survives compaction."""
+
+PROMO_REFUSALS: Final[tuple[str, ...]] = (
+    "promo_unknown",
+    "promo_not_started",
+    "promo_expired",
+    "promo_exhausted",
+    "promo_used",
+    "promo_first_purchase_only",
+    "promo_not_for_plan",
+    "promo_currency",
+    "promo_needs_subscription",
+)
+"""Why billing refuses a promo code: no such code; not valid yet; no longer valid; every use
+taken; this customer used it already; only for a first purchase and the customer has paid;
+not for this plan; a fixed discount in another currency; free days for a customer with no
+subscription and a code that names no plan to start one on."""
 
 CHECKOUT_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "plan_not_found",
@@ -54,6 +72,7 @@ CHECKOUT_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "email_required",
     "autopay_unavailable",
     "price_changed",
+    *PROMO_REFUSALS,
 )
 """Reason codes billing uses today in ``CheckoutFailed``; the set may grow within v1."""
 
@@ -308,6 +327,13 @@ class CheckoutReady(Event):
     provider_payment_id: ProviderPaymentId
     confirmation_url: HttpUrl = Field(description="Payment page to send the customer to.")
     amount: Money = Field(description="Amount to be paid.")
+    list_price: Money | None = Field(
+        default=None,
+        description="The price before the promo code's discount; absent without a code.",
+    )
+    promo_code: PromoCodeText | None = Field(
+        default=None, description="The code whose use this order took."
+    )
     expires_at: UtcDatetime | None = Field(
         default=None, description="When the payment link stops working, if the provider says."
     )
@@ -805,6 +831,111 @@ class AutopayChanged(Event):
             raise ValueError("an enabled autopay has its next charge and amount")
         if not self.enabled and self.reason is None:
             raise ValueError("a disabled autopay says why")
+        return self
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
+PromoKind = Literal["percent", "fixed", "free_days", "extra_traffic"]
+
+
+class PromoOffer(BaseModel):
+    """What a promo code gives, as billing accepted it for one customer.
+
+    Exactly one of ``percent_off``, ``amount_off``, ``free_days``, ``extra_traffic_bytes``
+    is set, the one its ``kind`` names. ``price`` is the one rule of a discount, used by
+    billing to charge and by the bot to show the same figure.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    code: PromoCodeText
+    kind: PromoKind = Field(description="What it gives.")
+    percent_off: int | None = Field(
+        default=None, strict=True, ge=1, le=99, description="Percent off the price."
+    )
+    amount_off: Money | None = Field(
+        default=None, description="A fixed discount, only on prices in its currency."
+    )
+    free_days: int | None = Field(
+        default=None, strict=True, ge=1, le=3650, description="Days added at once."
+    )
+    extra_traffic_bytes: ByteCount | None = Field(
+        default=None, description="Added to the traffic of the plan bought with the code."
+    )
+    plan_ids: tuple[PlanId, ...] = Field(
+        default=(), description="The plans it is for; empty: every plan."
+    )
+    valid_until: UtcDatetime | None = Field(default=None, description="Usable until then.")
+    first_purchase_only: bool = Field(
+        default=False, description="Only for a customer who has never paid."
+    )
+
+    @model_validator(mode="after")
+    def _one_benefit(self) -> Self:
+        given = {
+            "percent": self.percent_off,
+            "fixed": self.amount_off,
+            "free_days": self.free_days,
+            "extra_traffic": self.extra_traffic_bytes,
+        }
+        if given[self.kind] is None or any(
+            value is not None for kind, value in given.items() if kind != self.kind
+        ):
+            raise ValueError(f"a {self.kind} promo sets exactly its own benefit")
+        return self
+
+    def applies_to(self, plan_id: str) -> bool:
+        return not self.plan_ids or plan_id in self.plan_ids
+
+    def price(self, price: Money) -> Money:
+        """``price`` with the discount; the discount is rounded down (the customer never
+        pays more than shown) and leaves at least one minor unit to pay. Codes that are
+        not discounts, and a fixed one in another currency, leave it as it is."""
+        if self.percent_off is not None:
+            off = price.amount_minor * self.percent_off // 100
+        elif self.amount_off is not None and self.amount_off.currency == price.currency:
+            off = self.amount_off.amount_minor
+        else:
+            return price
+        return Money(amount_minor=max(price.amount_minor - off, 1), currency=price.currency)
+
+
+class PromoCodeChecked(Event):
+    """What billing decided about a code a customer entered (``PromoCodeEntered``).
+
+    ``accepted``: valid for the customer's next purchase of the plans it names (``offer``);
+    ``activated``: free days added at once (the subscription now ends at ``period_end``);
+    ``refused``: ``reason_code`` says why (one of the ``promo_*`` codes), nothing changed.
+    Emitted by billing; consumed by the bot, which keeps an accepted code for the checkout.
+    The customer is told by a notification.
+    """
+
+    event_type = "billing.promo.checked.v1"
+    topic = BILLING_PROMOS
+
+    request_id: UUID = Field(description="The id from the bot's command.")
+    customer_id: UUID = Field(description="Who entered it.")
+    code: PromoCodeText
+    outcome: Literal["accepted", "activated", "refused"] = Field(
+        description="Accepted for the next purchase, activated at once, or refused."
+    )
+    offer: PromoOffer | None = Field(default=None, description="Unless refused.")
+    reason_code: Slug | None = Field(default=None, description="When refused.")
+    period_end: UtcDatetime | None = Field(
+        default=None, description="When activated: the subscription's new end."
+    )
+    checked_at: UtcDatetime = Field(description="When billing decided.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.outcome == "refused") != (self.reason_code is not None):
+            raise ValueError("a refusal, and only one, has a reason_code")
+        if (self.outcome == "refused") == (self.offer is not None):
+            raise ValueError("an accepted or activated code has its offer, a refused one none")
+        if (self.outcome == "activated") != (self.period_end is not None):
+            raise ValueError("an activation, and only one, has the new period_end")
         return self
 
     def key(self) -> str:

@@ -12,12 +12,13 @@ from contracts.fields import (
     HttpUrl,
     LanguageTag,
     PlanId,
+    PromoCodeText,
     ProviderName,
     TelegramId,
     UtcDatetime,
 )
 from contracts.money import CurrencyCode, Money
-from contracts.topics import BOT_CHECKOUTS, BOT_CUSTOMERS, BOT_PAYMENTS
+from contracts.topics import BOT_CHECKOUTS, BOT_CUSTOMERS, BOT_PAYMENTS, BOT_PROMOS
 
 
 class CustomerRegistered(Event):
@@ -166,6 +167,14 @@ class RequestCheckout(Event):
             "before); billing refuses such a checkout without it (`email_required`)."
         ),
     )
+    promo_code: PromoCodeText | None = Field(
+        default=None,
+        description=(
+            "A code the customer entered before paying (billing accepted it then): billing "
+            "checks it again and takes one of its uses with the order, or refuses the "
+            "checkout with a `promo_*` reason."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consent_saves(self) -> Self:
@@ -283,6 +292,33 @@ class CustomerRemindersChanged(Event):
 
     def key(self) -> str:
         return str(self.customer_id)
+
+
+class PromoCodeEntered(Event):
+    """A customer typed a promo code in the bot: billing, check it (or apply it).
+
+    Command from the bot to billing, which answers with ``PromoCodeChecked`` (same
+    ``request_id``) and tells the customer through the notifier. A code for free days is
+    applied at once; one for a discount or extra traffic is accepted for the customer's
+    next purchase, which names it (``RequestCheckout.promo_code``).
+    """
+
+    event_type = "bot.promo.entered.v1"
+    topic = BOT_PROMOS
+
+    request_id: UUID = Field(description="Chosen by the bot; the answer carries it.")
+    customer_id: UUID = Field(description="Who typed it.")
+    code: PromoCodeText
+    entered_at: UtcDatetime = Field(description="When the customer sent it.")
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
+def catalog_callback() -> str:
+    """The bot's callback data for "show the plans" (the main menu's "Buy" button), for
+    messages other services send as the bot."""
+    return "m:buy"
 
 
 def choose_plan_callback(plan_id: str) -> str:

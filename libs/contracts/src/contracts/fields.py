@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
@@ -52,6 +53,27 @@ RegionId = Annotated[
     Field(description="Region slug chosen by provisioning, e.g. `nl` or `de-fra`."),
 ]
 
+PROMO_CODE: Final = re.compile(r"[A-Z0-9][A-Z0-9_-]{2,31}")
+
+
+def promo_code_from(typed: str) -> str | None:
+    """What a customer or operator typed as a code, trimmed and capitalized; None when it
+    cannot be one."""
+    code = typed.strip().upper()
+    return code if PROMO_CODE.fullmatch(code) else None
+
+
+PromoCodeText = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{2,31}$"),
+    Field(
+        description=(
+            "A promo code as billing keys it: 3-32 capital letters, digits, `_` or `-` "
+            "(what a customer types is trimmed and capitalized first)."
+        ),
+        examples=["SPRING20"],
+    ),
+]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A lowercase machine-readable code: ``expired_on_confirmation``, ``plan_inactive``."""
 

@@ -98,6 +98,14 @@ BOT_PAYMENTS: Final = TopicSpec(
     key="Telegram payment charge id",
     description="Telegram Stars payments and refunds as Telegram reported them to the bot.",
 )
+BOT_PROMOS: Final = TopicSpec(
+    name="bot.promos.v1",
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=STREAM_RETENTION_MS,
+    key="customer id (UUID)",
+    description="Promo codes customers typed in the bot, for billing to check or apply.",
+)
 BILLING_CATALOG: Final = TopicSpec(
     name="billing.catalog.v1",
     partitions=1,
@@ -145,6 +153,14 @@ BILLING_AUTOPAY: Final = TopicSpec(
     retention_ms=STREAM_RETENTION_MS,
     key="customer id (UUID)",
     description="Each customer's automatic renewal: turned on, rescheduled, turned off.",
+)
+BILLING_PROMOS: Final = TopicSpec(
+    name="billing.promos.v1",
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=STREAM_RETENTION_MS,
+    key="customer id (UUID)",
+    description="What billing decided about a promo code a customer entered.",
 )
 PROVISIONING_ACCESS: Final = TopicSpec(
     name="provisioning.access.v1",
@@ -208,12 +224,14 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     BOT_CUSTOMERS,
     BOT_CHECKOUTS,
     BOT_PAYMENTS,
+    BOT_PROMOS,
     BILLING_CATALOG,
     BILLING_CHECKOUTS,
     BILLING_PAYMENTS,
     BILLING_SUBSCRIPTIONS,
     BILLING_WALLETS,
     BILLING_AUTOPAY,
+    BILLING_PROMOS,
     PROVISIONING_ACCESS,
     NOTIFIER_REQUESTS,
     GATEWAY_PAYMENT_NOTIFICATIONS,

@@ -14,6 +14,7 @@ from billing.expiry import ExpiredPayments
 from billing.lifecycle import Lifecycle
 from billing.models import metadata
 from billing.notifications import NotificationInbox, NotificationVerifier, Received
+from billing.promos import PromoEntries
 from billing.providers import WALLET, Providers
 from billing.providers.base import PaymentProvider
 from billing.providers.cryptopay import CryptoPay, CryptoPaySettings
@@ -31,6 +32,7 @@ from contracts.bot import (
     CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRegistered,
+    PromoCodeEntered,
     RequestCheckout,
     RequestTopUp,
     StarsPaymentReceived,
@@ -191,6 +193,7 @@ def build(settings: BillingSettings) -> Service:
     consumer.handles(CustomerLanguageChanged)(record_language)
     consumer.handles(CustomerEmailProvided)(record_email)
     consumer.handles(AutopayTurnedOff)(turned_off)
+    consumer.handles(PromoCodeEntered)(PromoEntries(grace_hours=settings.grace_hours).entered)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:

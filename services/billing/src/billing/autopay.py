@@ -153,7 +153,10 @@ async def _enable(
     row.method_title = saved.title[:128] or None
     row.consent_id = order.autopay_consent_id
     row.plan_id = order.plan_id
-    row.amount_minor = order.amount_minor
+    # Renewals charge the plan's price: a promo code's discount was for this payment only.
+    row.amount_minor = (
+        order.amount_minor if order.list_amount_minor is None else order.list_amount_minor
+    )
     row.currency = order.currency
     row.period_days = order.duration_days
     row.period_months = order.duration_months

@@ -17,11 +17,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing import autopay, ledger, orders, payments, wallets
+from billing import autopay, ledger, orders, payments, promo_codes, wallets
 from billing.catalog import sold_terms
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind, OrderStatus
+from billing.domain.promos import Code
+from billing.domain.promos import Refusal as PromoRefusal
 from billing.models import Customer, Order, PlanPrice, PlanRow, TopUpPrice, TopUpRow
 from billing.providers import WALLET, Providers
 from billing.providers.base import (
@@ -159,6 +161,9 @@ class Checkouts:
             )
             if isinstance(request, RequestCheckout) and request.autopay_consent is not None:
                 self._check_consent(request.autopay_consent, item, provider, price)
+            promo = None
+            if isinstance(request, RequestCheckout) and request.promo_code is not None:
+                promo = await _promo(session, request, item, provider, price)
         except Refusal as refusal:
             log.info(
                 "checkout refused",
@@ -196,11 +201,13 @@ class Checkouts:
             credit_currency=item.credit.currency if item.credit else None,
             language=language or "ru",
             title=localized(item.titles, language)[:128],
-            amount_minor=price.amount_minor,
+            amount_minor=promo.offer.price(price).amount_minor if promo else price.amount_minor,
+            list_amount_minor=price.amount_minor if promo else None,
+            promo_code=promo.code if promo else None,
             currency=price.currency,
             duration_days=item.duration_days,
             duration_months=item.duration_months,
-            traffic_limit_bytes=item.traffic_limit_bytes,
+            traffic_limit_bytes=_traffic(item, promo),
             traffic_carry_over=item.traffic_carry_over,
             traffic_reset=item.traffic_reset,
             grace_hours=self._grace_hours if kind is OrderKind.PLAN else 0,
@@ -214,6 +221,10 @@ class Checkouts:
             trace_context=trace_carrier(),
         )
         session.add(order)
+        if promo is not None:
+            await promo_codes.take(
+                session, promo, request.customer_id, order_id=order.order_id, status="reserved"
+            )
         if isinstance(request, RequestCheckout) and request.autopay_consent is not None:
             await autopay.record_consent(session, order, request.autopay_consent)
         if request.provider == WALLET:
@@ -241,6 +252,42 @@ class Checkouts:
                 f"({consent.period_months} months); the plan is {price} every "
                 f"{item.duration_days} days ({item.duration_months} months)",
             )
+
+
+async def _promo(
+    session: AsyncSession,
+    request: RequestCheckout,
+    item: Item,
+    provider: PaymentProvider | None,
+    price: Money,
+) -> Code:
+    """The code the checkout names, locked for taking its use; raises :class:`Refusal`."""
+    assert request.promo_code is not None
+    found = await promo_codes.check(
+        session,
+        request.promo_code,
+        request.customer_id,
+        datetime.now(UTC),
+        plan_id=item.item_id,
+        price=price,
+        lock=True,
+    )
+    if isinstance(found, PromoRefusal):
+        raise Refusal(found.value, f"promo code {request.promo_code}: {found.value}")
+    if not found.at_purchase:
+        raise Refusal(PromoRefusal.NOT_FOR_PLAN.value, "free days are activated, not bought")
+    discounted = found.offer.price(price)
+    if provider is not None and not provider.capabilities.accepts(discounted):
+        raise Refusal("amount_not_accepted", f"{request.provider} does not take {discounted}")
+    return found
+
+
+def _traffic(item: Item, promo: Code | None) -> int:
+    """The plan's traffic, with a code's extra; unlimited stays unlimited."""
+    extra = promo.extra_traffic_bytes if promo is not None else None
+    if not extra or not item.traffic_limit_bytes:
+        return item.traffic_limit_bytes
+    return item.traffic_limit_bytes + extra
 
 
 async def _item(session: AsyncSession, kind: OrderKind, item_id: str) -> Item:
@@ -288,6 +335,7 @@ async def _pay_from_wallet(session: AsyncSession, order: Order) -> list[Event]:
         balance = await ledger.debit_wallet(session, wallet, entry)
     except ledger.InsufficientFunds as exc:
         rules.fail(order, "insufficient_funds", str(exc))
+        await promo_codes.release(session, order)
         return [answer(order)]
     paid_at = datetime.now(UTC)
     settlement = rules.pay(order, provider_payment_id=f"wallet:{order.order_id}", paid_at=paid_at)
@@ -443,6 +491,7 @@ class CheckoutPayments:
                     "checkout failed",
                     extra={"order_id": str(order.order_id), "reason": failure[1]},
                 )
+                await promo_codes.release(session, order)
             orders.payment_settled(order)
             await session.flush()
             await self._outbox.add(
@@ -515,6 +564,10 @@ def answer(order: Order, invoice: TelegramInvoice | None = None) -> Event:
         provider_payment_id=order.provider_payment_id,
         confirmation_url=order.confirmation_url,
         amount=rules.amount_of(order),
+        list_price=None
+        if order.list_amount_minor is None
+        else Money(amount_minor=order.list_amount_minor, currency=order.currency),
+        promo_code=order.promo_code,
         expires_at=order.payment_expires_at,
         telegram_invoice=invoice,
     )

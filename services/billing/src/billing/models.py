@@ -21,7 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chassis.db import ServiceBase, new_metadata
@@ -155,6 +155,9 @@ class Order(Base):
     traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
     traffic_carry_over: Mapped[bool] = mapped_column(default=True)
     traffic_reset: Mapped[str] = mapped_column(String(8), default="none")
+    # The promo code whose use this order holds, and the price before its discount.
+    promo_code: Mapped[str | None] = mapped_column(String(32))
+    list_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     # The period a paid plan order bought (a refund takes back a share of it).
     period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -432,3 +435,73 @@ class LedgerPosting(Base):
     )
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class PromoCode(Base):
+    """A promo code as an operator made it (``python -m billing promo create``) and how many
+    of its uses are taken; its rules are ``billing.domain.promos``, its SQL ``billing.promos``.
+    """
+
+    __tablename__ = "promo_codes"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # percent | fixed | free_days | extra_traffic
+    percent_off: Mapped[int | None] = mapped_column(Integer)
+    amount_off_minor: Mapped[int | None] = mapped_column(BigInteger)
+    amount_off_currency: Mapped[str | None] = mapped_column(String(3))
+    free_days: Mapped[int | None] = mapped_column(Integer)
+    extra_traffic_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # The plans it is for (empty: all); a free-days code starts a subscription on the first.
+    plan_ids: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    once_per_customer: Mapped[bool] = mapped_column(default=True)
+    first_purchase_only: Mapped[bool] = mapped_column(default=False)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind = 'percent' AND percent_off BETWEEN 1 AND 99 AND amount_off_minor IS NULL"
+            " AND free_days IS NULL AND extra_traffic_bytes IS NULL"
+            " OR kind = 'fixed' AND amount_off_minor > 0 AND amount_off_currency IS NOT NULL"
+            " AND percent_off IS NULL AND free_days IS NULL AND extra_traffic_bytes IS NULL"
+            " OR kind = 'free_days' AND free_days > 0 AND percent_off IS NULL"
+            " AND amount_off_minor IS NULL AND extra_traffic_bytes IS NULL"
+            " OR kind = 'extra_traffic' AND extra_traffic_bytes > 0 AND percent_off IS NULL"
+            " AND amount_off_minor IS NULL AND free_days IS NULL",
+            name="one_benefit",
+        ),
+        # The last line of defence: billing.promos counts under the row's lock.
+        CheckConstraint("uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)", name="uses"),
+    )
+
+
+class PromoRedemption(Base):
+    """One use of a code: taken with an order (``reserved`` until it is paid, ``released``
+    if it never is) or at once (free days, ``used``)."""
+
+    __tablename__ = "promo_redemptions"
+
+    redemption_id: Mapped[UUID] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), ForeignKey("promo_codes.code"))
+    customer_id: Mapped[UUID]
+    order_id: Mapped[UUID | None] = mapped_column(unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # reserved | used | released
+    # The code's once-per-customer rule when it was taken.
+    once: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index(
+            "uq_promo_redemptions_once",
+            "code",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("once AND status <> 'released'"),
+        ),
+        Index("ix_promo_redemptions_customer", "customer_id"),
+    )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import autopay, ledger, lifecycle, orders, wallets
+from billing import autopay, ledger, lifecycle, orders, promo_codes, wallets
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind
@@ -93,6 +93,7 @@ async def cancel(
     )
     if settlement.changed:
         await autopay.declined(session, order)
+        await promo_codes.release(session, order)
     return settlement
 
 
@@ -145,6 +146,7 @@ async def deliver(
     the ledger entry itself."""
     if order.kind != OrderKind.PLAN:
         return ()
+    await promo_codes.used(session, order)
     period = await extend_for(session, order, paid_at)
     assert period.access_until is not None
     await lifecycle.schedule(

@@ -96,6 +96,16 @@ class Billing:
             callback()
         return ctx
 
+    def checkouts(self) -> Checkouts:
+        return Checkouts(
+            self.providers(),
+            self.outbox,
+            Wakeup(),
+            wallet_currency="RUB",
+            receipts=self.receipts,
+            grace_hours=self.grace_hours,
+        )
+
     async def buy(
         self,
         *,
@@ -104,18 +114,14 @@ class Billing:
         customer: uuid.UUID | None = None,
         email: str | None = None,
         plan: str = "m1",
+        promo: str | None = None,
+        pay: bool = True,
     ) -> Order:
-        """A paid order: checkout, the payment created, paid, and YooKassa's notification."""
+        """A paid order: checkout, the payment created, paid, and YooKassa's notification
+        (with ``pay=False``, the order as it waits for its payment)."""
         checkout = uuid.uuid4()
         customer = customer or uuid.uuid4()
-        checkouts = Checkouts(
-            self.providers(),
-            self.outbox,
-            Wakeup(),
-            wallet_currency="RUB",
-            receipts=self.receipts,
-            grace_hours=self.grace_hours,
-        )
+        checkouts = self.checkouts()
         request: RequestCheckout | RequestTopUp
         if topup:
             request = RequestTopUp(
@@ -136,6 +142,7 @@ class Billing:
                 provider=provider,
                 requested_at=datetime.now(UTC),
                 receipt_email=email,
+                promo_code=promo,
             )
             await self.consume(request, checkouts.plan)
         if provider == "yookassa":
@@ -150,6 +157,8 @@ class Billing:
             assert await payments.step() == 1
             order = await self.order(order_id_for(checkout))
             assert order.provider_payment_id is not None
+            if not pay:
+                return order
             await self.control.succeed(order.provider_payment_id)
             outcome = await self.notify("payment.succeeded", order.provider_payment_id)
             assert outcome == "paid"

@@ -19,7 +19,7 @@ from importlib.resources import files
 from typing import Final
 
 from chassis.i18n import Catalogs, Html, MissingText, Value
-from contracts.bot import choose_plan_callback
+from contracts.bot import catalog_callback, choose_plan_callback
 from contracts.money import Money
 
 Params = Mapping[str, str | int]
@@ -88,8 +88,15 @@ def values_of(params: Params) -> dict[str, Value]:
 
 def reply_markup(language: str, params: Params) -> dict[str, object] | None:
     """The message's buttons: "Renew" where the message names the plan to renew
-    (``renew_plan_id``), which opens its checkout in the bot in one tap."""
+    (``renew_plan_id``), which opens its checkout in the bot in one tap; "Choose a plan"
+    where it asks for one (``catalog_button``), which opens the bot's plans."""
     plan_id = params.get("renew_plan_id")
+    if params.get("catalog_button"):
+        choose = {
+            "text": CATALOGS.text("button-catalog", language),
+            "callback_data": catalog_callback(),
+        }
+        return {"inline_keyboard": [[choose]]}
     if not isinstance(plan_id, str) or not plan_id:
         return None
     button = {

@@ -268,3 +268,59 @@ def test_a_suspension_says_the_same_link_comes_back_with_a_renew_button() -> Non
     assert reply_markup("ru", params) == {
         "inline_keyboard": [[{"text": "🔁 Продлить", "callback_data": "plan:m1"}]]
     }
+
+
+def test_promo_messages_tell_the_code_its_benefit_and_why_not() -> None:
+    accepted = {
+        "code": "SPRING20",
+        "kind": "percent",
+        "percent_off": 20,
+        "limited": "yes",
+        "valid_until_at": datetime(2027, 3, 1, tzinfo=UTC).isoformat(),
+        "catalog_button": 1,
+    }
+    assert "20% off your next purchase, until March 1, 2027." in render(
+        "promo.accepted", "en", accepted
+    )
+    assert "Скидка 20% на следующую покупку, до 1 марта 2027" in render(
+        "promo.accepted", "ru", accepted
+    )
+    markup = reply_markup("ru", accepted)
+    assert markup == {"inline_keyboard": [[{"text": "🛒 Выбрать тариф", "callback_data": "m:buy"}]]}
+    extra = {
+        "code": "GIGS",
+        "kind": "extra_traffic",
+        "traffic_limit_bytes": 10 * 1024**3,
+        "limited": "no",
+    }
+    assert "10 GB of extra traffic with your next purchase." in render(
+        "promo.accepted", "en", extra
+    )
+    fixed = {
+        "code": "MINUS50",
+        "kind": "fixed",
+        "amount_minor": 5000,
+        "currency": "RUB",
+        "limited": "no",
+    }
+    assert "Скидка 50\u00a0₽ на следующую покупку." in render("promo.accepted", "ru", fixed)
+    days = {
+        "code": "WEEK",
+        "free_days": 7,
+        "kind": "free_days",
+        "limited": "no",
+        "expires_at": datetime(2027, 1, 8, tzinfo=UTC).isoformat(),
+    }
+    assert "7 бесплатных дней добавлены" in render("promo.activated", "ru", days)
+    assert "7 free days added" in render("promo.activated", "en", days)
+    assert "1 бесплатный день добавлен" in render("promo.activated", "ru", {**days, "free_days": 1})
+    for refusal, en, ru in (
+        ("promo_unknown", "does not exist", "не найден"),
+        ("promo_exhausted", "used up", "все активации использованы"),
+        ("promo_used", "already been used", "уже использован"),
+        ("promo_expired", "has expired", "больше не действует"),
+        ("something_new", "cannot be used", "нельзя использовать"),
+    ):
+        params = {"code": "X1Y", "refusal": refusal}
+        assert en in render("promo.refused", "en", params)
+        assert ru in render("promo.refused", "ru", params)

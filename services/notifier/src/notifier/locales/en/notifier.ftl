@@ -123,3 +123,36 @@ subscription-suspended =
 
     Your subscription ended on { DATETIME($expires, dateStyle: "long") } and was not renewed. Pay and access comes back on the same link: nothing to set up again.
 button-renew = 🔁 Renew
+
+promo-accepted =
+    🎟 <b>Code { $code } accepted</b>
+
+    { $kind ->
+        [percent] { $percent_off }% off your next purchase
+        [fixed] { $amount } off your next purchase
+       *[extra_traffic] { NUMBER($traffic_gib, maximumFractionDigits: 1) } GB of extra traffic with your next purchase
+    }{ $limited ->
+        [yes] , until { DATETIME($valid_until, dateStyle: "long") }
+       *[no] {""}
+    }. The plans' prices already show it: choose one below.
+promo-activated =
+    🎁 <b>Code { $code }: { $free_days } free { $free_days ->
+        [one] day
+       *[other] days
+    } added</b>
+
+    Your subscription is now valid until <b>{ DATETIME($expires, dateStyle: "long") }</b>.
+promo-refused =
+    🎟 Code <b>{ $code }</b> { $refusal ->
+        [promo_unknown] does not exist. Check the spelling and try again.
+        [promo_not_started] is not valid yet.
+        [promo_expired] has expired.
+        [promo_exhausted] has been used up.
+        [promo_used] has already been used on your account.
+        [promo_first_purchase_only] is only for a first purchase.
+        [promo_not_for_plan] is not for this plan.
+        [promo_currency] does not apply to prices in this currency.
+        [promo_needs_subscription] adds days to a subscription: buy one first, then enter the code again.
+       *[other] cannot be used.
+    }
+button-catalog = 🛒 Choose a plan

@@ -134,3 +134,37 @@ subscription-suspended =
 
     Подписка закончилась { DATETIME($expires, dateStyle: "long") } и не была продлена. Оплатите — и доступ вернётся по той же ссылке, ничего настраивать заново не нужно.
 button-renew = 🔁 Продлить
+
+promo-accepted =
+    🎟 <b>Промокод { $code } принят</b>
+
+    { $kind ->
+        [percent] Скидка { $percent_off }% на следующую покупку
+        [fixed] Скидка { $amount } на следующую покупку
+       *[extra_traffic] { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ трафика в подарок к следующей покупке
+    }{ $limited ->
+        [yes] , до { DATETIME($valid_until, dateStyle: "long") }
+       *[no] {""}
+    }. Цены тарифов уже с ней: выберите тариф ниже.
+promo-activated =
+    🎁 <b>Промокод { $code }: { $free_days } { $free_days ->
+        [one] бесплатный день добавлен
+        [few] бесплатных дня добавлены
+       *[many] бесплатных дней добавлены
+    }</b>
+
+    Подписка теперь действует до <b>{ DATETIME($expires, dateStyle: "long") }</b>.
+promo-refused =
+    🎟 Промокод <b>{ $code }</b> { $refusal ->
+        [promo_unknown] не найден. Проверьте написание и попробуйте ещё раз.
+        [promo_not_started] ещё не действует.
+        [promo_expired] больше не действует.
+        [promo_exhausted] закончился: все активации использованы.
+        [promo_used] уже использован на вашем аккаунте.
+        [promo_first_purchase_only] действует только на первую покупку.
+        [promo_not_for_plan] не подходит для этого тарифа.
+        [promo_currency] не действует для цен в этой валюте.
+        [promo_needs_subscription] добавляет дни к подписке: сначала оформите её, затем введите код ещё раз.
+       *[other] нельзя использовать.
+    }
+button-catalog = 🛒 Выбрать тариф
