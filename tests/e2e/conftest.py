@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -192,3 +193,27 @@ async def metric(shop: Shop, service: str, name: str, **labels: str) -> float:
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"{shop.platform.urls[service]}/metrics")).text
     return counted(text, name, **labels)
+
+
+@dataclass(frozen=True)
+class Command:
+    status: int
+    stdout: str
+    stderr: str
+
+
+async def billing_command(shop: Shop, *args: str) -> Command:
+    """``python -m billing <args>``, run as an operator would, beside the running service."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "billing",
+        *args,
+        env=shop.platform.env_for("billing"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return Command(proc.returncode, out.decode().strip(), err.decode())

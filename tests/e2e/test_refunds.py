@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import sys
 import uuid
-from dataclasses import dataclass
 
 import pytest
 
 from devstack.customer import SimulatedCustomer, subscription_link
 
-from .conftest import Shop, metric, wait_until
+from .conftest import Command, Shop, billing_command, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -28,30 +26,8 @@ REFUND = "Возврат"
 M1_DAYS, M1_PRICE = 30, 19900
 
 
-@dataclass(frozen=True)
-class Command:
-    status: int
-    stdout: str
-    stderr: str
-
-
 async def refund_command(shop: Shop, order_id: str, *args: str) -> Command:
-    """``python -m billing refund``, run as an operator would, beside the running service."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "billing",
-        "refund",
-        order_id,
-        *args,
-        env=shop.platform.env_for("billing"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-    assert proc.returncode is not None
-    return Command(proc.returncode, out.decode().strip(), err.decode())
+    return await billing_command(shop, "refund", order_id, *args)
 
 
 def panel_username(link: str) -> str:

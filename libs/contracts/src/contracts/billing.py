@@ -364,6 +364,9 @@ class CheckoutPaid(Event):
     order_id: UUID = Field(description="The order billing created and paid.")
     amount: Money = Field(description="What the wallet paid.")
     balance: Money = Field(description="The wallet's balance after paying.")
+    promo_code: PromoCodeText | None = Field(
+        default=None, description="The code whose use this order took."
+    )
 
     def key(self) -> str:
         return str(self.checkout_id)

@@ -346,6 +346,7 @@ async def _pay_from_wallet(session: AsyncSession, order: Order) -> list[Event]:
         order_id=order.order_id,
         amount=price,
         balance=balance,
+        promo_code=order.promo_code,
     )
     move = ledger.WalletMove(wallet, -price.amount_minor, balance.amount_minor)
     return [paid, *settlement.events, *delivered, wallets.changed(entry, move, paid_at)]
@@ -539,6 +540,7 @@ async def _replayed_answer(session: AsyncSession, order: Order) -> Event:
             balance=await ledger.wallet_balance(
                 session, entries.wallet(order.customer_id, price.currency)
             ),
+            promo_code=order.promo_code,
         )
     return answer(order)
 

@@ -11,6 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
+from bot import promos
 from bot.autopay import record_change as record_autopay_change
 from bot.catalog import mirror_catalog
 from bot.checkouts import CheckoutAnswers, CheckoutScreens
@@ -44,6 +45,7 @@ from contracts.billing import (
     CheckoutFailed,
     CheckoutPaid,
     CheckoutReady,
+    PromoCodeChecked,
     SubscriptionActivated,
     SubscriptionExtended,
     SubscriptionRemoved,
@@ -122,6 +124,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(AccessStatusChanged)(record_access_status)
     consumer.handles(WalletChanged)(wallet_changed)
     consumer.handles(AutopayChanged)(record_autopay_change)
+    consumer.handles(PromoCodeChecked)(promos.record_check)
     # The catalog is read by a group of its own: its one compacted partition is replayed
     # from the start by a new replica set without holding up the busy topics. The v2
     # catalog has a new group, so that it too is read from the start.

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import Update
 
-from bot import keyboards
+from bot import keyboards, promos
 from bot.catalog import EMPTY, Catalog, current_catalog, plan_title
 from bot.models import Checkout, Customer
 from bot.telegram_calls import TelegramUncertain, is_gone
@@ -38,6 +38,7 @@ from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext, RetryLater
 from chassis.worker import RetryPolicy, Wakeup, claim
 from contracts.billing import (
+    PROMO_REFUSALS,
     CheckoutFailed,
     CheckoutPaid,
     CheckoutReady,
@@ -65,7 +66,9 @@ async def open_checkout(
     autopay: AutopayConsent | None = None,
 ) -> UUID:
     """Record the checkout the customer asked for on ``message_id`` and ask billing for it;
-    a plan's with ``autopay``, the consent to save the method for automatic renewals."""
+    a plan's with ``autopay``, the consent to save the method for automatic renewals, and
+    with the promo code the customer holds when it is for this plan."""
+    offer = await promos.held(ctx.session, customer.customer_id) if kind == "plan" else None
     now = datetime.now(UTC)
     checkout_id = uuid.uuid4()
     ctx.session.add(
@@ -106,6 +109,7 @@ async def open_checkout(
             receipt_email=customer.email,
             save_payment_method=autopay is not None,
             autopay_consent=autopay,
+            promo_code=offer.code if offer is not None and offer.applies_to(plan_id) else None,
         )
     )
     await ctx.publish(command)
@@ -119,6 +123,8 @@ class CheckoutAnswers:
         self._wakeup = wakeup
 
     async def ready(self, answer: CheckoutReady, ctx: MessageContext) -> None:
+        if answer.promo_code is not None:  # the order holds its use now
+            await promos.drop(ctx.session, answer.customer_id, answer.promo_code)
         invoice = answer.telegram_invoice
         await self._record(
             ctx,
@@ -132,6 +138,8 @@ class CheckoutAnswers:
         )
 
     async def paid_from_wallet(self, answer: CheckoutPaid, ctx: MessageContext) -> None:
+        if answer.promo_code is not None:
+            await promos.drop(ctx.session, answer.customer_id, answer.promo_code)
         await self._record(
             ctx,
             answer.checkout_id,
@@ -147,6 +155,9 @@ class CheckoutAnswers:
             "checkout failed",
             extra={"checkout_id": str(answer.checkout_id), "reason_code": answer.reason_code},
         )
+        if answer.reason_code in PROMO_REFUSALS:
+            # Refused at checkout (used up meanwhile, expired): the code is not kept.
+            await promos.drop_any(ctx.session, answer.customer_id)
         await self._record(
             ctx, answer.checkout_id, status="failed", failure_code=answer.reason_code
         )
@@ -459,6 +470,10 @@ class CheckoutScreens:
         """Why it failed, and where to go: another way to pay the same thing when there is one."""
         plan = catalog.plan(screen.plan_id) if screen.kind == "plan" else None
         topup = catalog.topup(screen.plan_id) if screen.kind == "topup" else None
+        if plan is not None and screen.failure_code in PROMO_REFUSALS:
+            # Every way to pay, at the plan's own price: the code is gone, the plan is not.
+            text = say("checkout-promo-refused", language, refusal=screen.failure_code)
+            return text, keyboards.pay(plan, catalog.offers(plan.prices), language)
         prices = plan.prices if plan else topup.prices if topup else ()
         others = [
             (method, price)

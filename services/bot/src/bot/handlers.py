@@ -9,6 +9,7 @@ answers its callback query, so the customer's client stops its progress indicato
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from aiogram import F, Router
@@ -16,7 +17,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import select
 
-from bot import autopay, keyboards
+from bot import autopay, keyboards, promos
 from bot.catalog import current_catalog, current_plans, plan_title
 from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerAutopay, CustomerSubscription
@@ -26,12 +27,15 @@ from bot.wallets import wallet_view
 from chassis.clock import Clock, SystemClock
 from chassis.i18n import Value
 from chassis.messaging.consumer import MessageContext
-from contracts.billing import PaymentMethodOffer, PlanOffer
+from contracts.billing import PaymentMethodOffer, PlanOffer, PromoOffer
 from contracts.bot import (
     CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRemindersChanged,
+    PromoCodeEntered,
 )
+from contracts.fields import promo_code_from
+from contracts.money import Money
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,14 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             say("help", customer.language), reply_markup=keyboards.main_menu(customer.language)
         )
 
+    @router.message(Command("promo"))
+    async def promo_command(message: Message, customer: Customer) -> None:
+        customer.awaiting = promos.AWAITING
+        await message.answer(
+            say("promo-ask", customer.language),
+            reply_markup=keyboards.back_markup(customer.language),
+        )
+
     @router.message(Command("language"))
     async def language_command(message: Message, customer: Customer) -> None:
         await message.answer(
@@ -134,6 +146,9 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             text, markup = await _subscription_screen(ctx, customer, clock.now())
         elif callback_data.action == "wallet":
             text, markup = await _wallet_screen(ctx, customer)
+        elif callback_data.action == "promo":
+            customer.awaiting = promos.AWAITING
+            text, markup = say("promo-ask", language), keyboards.back_markup(language)
         elif callback_data.action == "language":
             text, markup = say("language-choose", language), keyboards.languages(language)
         elif callback_data.action == "settings":
@@ -157,6 +172,9 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         if plan is None or not plan.active or not offers:
             await _plan_gone(query, catalog.plans, language)
             return
+        promo = await promos.held(ctx.session, customer.customer_id)
+        if promo is not None and not promo.applies_to(plan.plan_id):
+            promo = None
         text = say(
             "plan-details",
             language,
@@ -164,11 +182,11 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             days=plan.duration_days,
             months=plan.duration_months,
             monthly="yes" if plan.traffic_reset == "month" else "no",
-            traffic_gib=gib(plan.traffic_limit_bytes),
-            price=offers[0][1],
+            traffic_gib=gib(plan.traffic_limit_bytes + _extra_traffic(plan, promo)),
+            price=_price(offers[0][1], promo, language),
         )
         text = f"{text}\n\n{say('plan-how-to-pay', language)}"
-        await _show(query, text, keyboards.pay(plan, offers, language))
+        await _show(query, text, keyboards.pay(plan, offers, language, promo))
 
     @router.callback_query(keyboards.Pay.filter())
     async def pay(
@@ -386,6 +404,9 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
 
     @router.message(F.text, F.chat.type == "private")
     async def answer_awaited(message: Message, customer: Customer, ctx: MessageContext) -> None:
+        if customer.awaiting == promos.AWAITING:
+            await _promo_code(message, customer, ctx)
+            return
         pending = PendingCheckout.decode(customer.awaiting)
         if pending is None:
             await message.answer(
@@ -505,6 +526,43 @@ async def _receipt_email(
         kind=pending.kind,
         autopay=pending.autopay,
     )
+
+
+async def _promo_code(message: Message, customer: Customer, ctx: MessageContext) -> None:
+    """The customer typed a code: billing checks it and tells them; nonsense is answered
+    here, and the bot keeps waiting for a code."""
+    language = customer.language
+    code = promo_code_from(message.text or "")
+    if code is None:
+        text = (message.text or "")[:64]
+        await message.answer(say("promo-not-a-code", language, text=text))
+        return
+    customer.awaiting = None
+    await ctx.publish(
+        PromoCodeEntered(
+            request_id=uuid.uuid4(),
+            customer_id=customer.customer_id,
+            code=code,
+            entered_at=datetime.now(UTC),
+        )
+    )
+    await message.answer(say("promo-checking", language, code=code))
+
+
+def _price(price: Money, promo: PromoOffer | None, language: str) -> Value:
+    """A plan's price, or, with a code for it, the price crossed out beside the discount."""
+    if promo is None or promo.price(price) == price:
+        return price
+    return Html(
+        say("price-with-promo", language, list=price, price=promo.price(price), code=promo.code)
+    )
+
+
+def _extra_traffic(plan: PlanOffer, promo: PromoOffer | None) -> int:
+    """What a code's extra traffic adds to the plan shown (nothing to an unlimited one)."""
+    if promo is None or not promo.extra_traffic_bytes or not plan.traffic_limit_bytes:
+        return 0
+    return promo.extra_traffic_bytes
 
 
 async def _wallet_screen(

@@ -7,12 +7,12 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import plan_title
 from bot.texts import LANGUAGES, method_name, say
-from contracts.billing import PaymentMethodOffer, PlanOffer, TopUpOffer
+from contracts.billing import PaymentMethodOffer, PlanOffer, PromoOffer, TopUpOffer
 from contracts.money import Money
 
 
 class Menu(CallbackData, prefix="m"):
-    action: str  # home | buy | subscription | wallet | language | settings
+    action: str  # home | buy | subscription | wallet | promo | language | settings
 
 
 class Reminders(CallbackData, prefix="rem"):
@@ -76,6 +76,7 @@ def main_menu(language: str) -> InlineKeyboardMarkup:
             [_button(say("menu-buy", language), Menu(action="buy"))],
             [_button(say("menu-subscription", language), Menu(action="subscription"))],
             [_button(say("menu-wallet", language), Menu(action="wallet"))],
+            [_button(say("menu-promo", language), Menu(action="promo"))],
             [_button(say("menu-language", language), Menu(action="language"))],
             [_button(say("menu-settings", language), Menu(action="settings"))],
         ]
@@ -90,6 +91,11 @@ def settings(language: str, *, reminders: bool) -> InlineKeyboardMarkup:
             back(language),
         ]
     )
+
+
+def back_markup(language: str) -> InlineKeyboardMarkup:
+    """Only the way back to the menu (under a question the customer answers by typing)."""
+    return InlineKeyboardMarkup(inline_keyboard=[back(language)])
 
 
 def back(language: str) -> list[InlineKeyboardButton]:
@@ -116,17 +122,22 @@ def catalog(plans: list[PlanOffer], language: str) -> InlineKeyboardMarkup:
 
 
 def pay(
-    plan: PlanOffer, offers: list[tuple[PaymentMethodOffer, Money]], language: str
+    plan: PlanOffer,
+    offers: list[tuple[PaymentMethodOffer, Money]],
+    language: str,
+    promo: PromoOffer | None = None,
 ) -> InlineKeyboardMarkup:
-    """One button per way to pay the plan once, each with the price in its own currency;
-    and, under a method that can renew it, one to renew automatically (terms first)."""
+    """One button per way to pay the plan once, each with the price in its own currency
+    (with the held promo code's discount); and, under a method that can renew it, one to
+    renew automatically (terms first: renewals are at the plan's price)."""
     rows: list[list[InlineKeyboardButton]] = []
     for method, price in offers:
         name = method_name(method.provider, language)
+        once = promo.price(price) if promo is not None and promo.applies_to(plan.plan_id) else price
         rows.append(
             [
                 _button(
-                    say("pay-button", language, method=name, price=price),
+                    say("pay-button", language, method=name, price=once),
                     Pay(plan_id=plan.plan_id, provider=method.provider, currency=price.currency),
                 )
             ]

@@ -168,3 +168,16 @@ class WalletMovement(Base):
     balance_minor: Mapped[int] = mapped_column(BigInteger)
     order_id: Mapped[UUID | None]
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CustomerPromo(Base):
+    """The promo code billing accepted for a customer's next purchase
+    (``billing.promo.checked.v1``): the bot shows its prices and names it in the checkout,
+    until an order takes its use."""
+
+    __tablename__ = "customer_promos"
+
+    customer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    offer: Mapped[dict[str, Any]] = mapped_column(JSONB)  # a contracts.billing.PromoOffer
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -32,7 +32,7 @@ from contracts.gateway import TelegramUpdateReceived
 log = logging.getLogger(__name__)
 
 UPDATE_INBOX = "telegram-updates"
-COMMANDS = ("start", "buy", "subscription", "wallet", "language", "help")
+COMMANDS = ("start", "buy", "subscription", "wallet", "promo", "language", "help")
 
 
 class UpdateProcessor:

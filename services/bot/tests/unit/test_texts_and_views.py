@@ -84,6 +84,9 @@ def test_every_text_renders_in_every_locale() -> None:
         "charge": NOW,
         "reminders": "on",
         "until": NOW,
+        "code": "SPRING20",
+        "list": Money(amount_minor=19900, currency="RUB"),
+        "refusal": "promo_exhausted",
     }
     for locale, key in shipped_texts(CATALOGS):
         if "." in key:

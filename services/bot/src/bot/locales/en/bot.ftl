@@ -116,6 +116,7 @@ help =
 
     /buy — choose a plan and pay for VPN
     /subscription — your subscription, its end date and connection link
+    /promo — enter a promo code
     /language — change the language
     /start — main menu
 
@@ -197,3 +198,22 @@ settings-reminders-on = ✅ on
 settings-reminders-off = off
 settings-reminders-turn-off = 🔕 Turn reminders off
 settings-reminders-turn-on = 🔔 Turn reminders on
+
+# Promo codes: typed by the customer, checked by billing (which answers through the notifier).
+menu-promo = 🎟 Promo code
+command-promo = Enter a promo code
+promo-ask =
+    🎟 <b>Promo code</b>
+
+    Send the code as a message, for example <code>SPRING20</code>. A discount applies to your next purchase; free days are added at once.
+promo-not-a-code = “{ $text }” does not look like a promo code: 3 to 32 letters, digits, “-” or “_”. Send it again, or go back to the menu.
+promo-checking = ⏳ Checking code <b>{ $code }</b>…
+price-with-promo = <s>{ $list }</s> { $price } with code { $code }
+checkout-promo-refused = 🎟 The promo code { $refusal ->
+        [promo_exhausted] has been used up meanwhile
+        [promo_expired] has expired meanwhile
+        [promo_used] has already been used on your account
+        [promo_not_for_plan] is not for this plan
+        [promo_currency] does not apply to prices in this currency
+       *[other] can no longer be used
+    }. You can pay the plan's full price:

@@ -121,6 +121,7 @@ help =
 
     /buy — выбрать тариф и оплатить VPN
     /subscription — ваша подписка, срок и ссылка для подключения
+    /promo — ввести промокод
     /language — сменить язык
     /start — главное меню
 
@@ -207,3 +208,22 @@ settings-reminders-on = ✅ включены
 settings-reminders-off = выключены
 settings-reminders-turn-off = 🔕 Выключить напоминания
 settings-reminders-turn-on = 🔔 Включить напоминания
+
+# Промокоды: клиент вводит код, billing проверяет (и отвечает через notifier).
+menu-promo = 🎟 Промокод
+command-promo = Ввести промокод
+promo-ask =
+    🎟 <b>Промокод</b>
+
+    Отправьте код сообщением, например <code>SPRING20</code>. Скидка действует на следующую покупку, бесплатные дни добавляются сразу.
+promo-not-a-code = «{ $text }» не похоже на промокод: от 3 до 32 букв, цифр, «-» или «_». Отправьте ещё раз или вернитесь в меню.
+promo-checking = ⏳ Проверяю промокод <b>{ $code }</b>…
+price-with-promo = <s>{ $list }</s> { $price } с промокодом { $code }
+checkout-promo-refused = 🎟 Промокод { $refusal ->
+        [promo_exhausted] уже закончился
+        [promo_expired] уже не действует
+        [promo_used] уже использован на вашем аккаунте
+        [promo_not_for_plan] не подходит для этого тарифа
+        [promo_currency] не действует для цен в этой валюте
+       *[other] больше нельзя использовать
+    }. Можно оплатить тариф по полной цене:
