@@ -2,8 +2,9 @@
 YooKassa and the panel: the reminders come before the end, once each, with a "Renew"
 button that opens the checkout in one tap; a renewed subscription is not told that its
 old end passed; unpaid, it is served through the grace, then suspended on the panel, and
-a payment brings back the same panel user with the same link. Billing restarted between
-due times, or run twice, fires each of them once."""
+a payment brings back the same panel user with the same link. A free trial runs to its
+end, where its reminder offers the plans, and paying for one converts it. Billing
+restarted between due times, or run twice, fires each of them once."""
 
 from __future__ import annotations
 
@@ -170,6 +171,41 @@ async def test_two_billing_replicas_fire_each_due_time_once(shop: Shop) -> None:
             ("subscription.expiring", 24): 1,
         }
         assert len(await texts(shop, customer.user_id, ENDS_SOON)) == 2
+
+
+async def test_a_trial_runs_to_its_end_and_its_offer_converts(shop: Shop) -> None:
+    customer = await shop.customer()
+    await customer.start()
+    await customer.press("m:trial", expect="Запускаю пробный период")
+    url = subscription_link(await customer.wait_for(ACCESS_READY))
+    user = await shop.marzban.user(panel_username(url))
+    assert user is not None
+    assert user["data_limit"] == 5 * 1024**3  # BILLING_TRIAL_TRAFFIC_GB's default
+    menu = await customer.start()
+    assert "m:trial" not in [b.get("callback_data") for b in buttons(menu)]  # a subscriber
+
+    # Two days on: 24 hours left, an offer of the plans (no "72 hours" at its start).
+    OffsetClock.move(CLOCK, timedelta(days=2, seconds=5))
+    offer = await customer.wait_for("Пробный период закончится через 24", timeout_s=20)
+    assert [b.get("callback_data") for b in buttons(offer)] == ["m:buy"]
+    customer.screen = offer
+    await customer.open_catalog()
+    link = await customer.checkout("m1")
+    await customer.pay(link)
+    await wait_until(lambda: _count(shop, customer.user_id, ACCESS_READY, 2), timeout_s=30)
+    (trial,) = await _rows(
+        shop,
+        "billing",
+        "SELECT t.converted_at FROM trials t JOIN customers c USING (customer_id)"
+        " WHERE c.telegram_user_id = $1",
+        customer.user_id,
+    )
+    assert trial["converted_at"] is not None
+    # Paid within the trial: the plan continues from its end, on the same panel user.
+    renewed = await shop.marzban.user(panel_username(url))
+    assert renewed is not None
+    assert renewed["status"] == "active"
+    assert renewed["expire"] > user["expire"] + 29 * 86400
 
 
 async def _restart_billing_across(

@@ -29,6 +29,7 @@ from contracts.billing import (
     SubscriptionSuspended,
     TelegramInvoice,
     TopUpOffer,
+    TrialDecided,
     WalletChanged,
 )
 from contracts.bot import (
@@ -42,6 +43,7 @@ from contracts.bot import (
     RequestCheckout,
     RequestTopUp,
     StarsPaymentReceived,
+    TrialRequested,
 )
 from contracts.envelope import Event
 from contracts.gateway import (
@@ -196,6 +198,19 @@ def sample_events() -> dict[str, Event]:
             customer_id=CUSTOMER_ID,
             code="SPRING20",
             entered_at=datetime(2025, 1, 21, 8, 1, tzinfo=UTC),
+        ),
+        TrialRequested(
+            request_id=UUID("8c1d0e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f"),
+            customer_id=CUSTOMER_ID,
+            telegram_user_id=123456789,
+            requested_at=datetime(2025, 1, 21, 8, 2, tzinfo=UTC),
+        ),
+        TrialDecided(
+            request_id=UUID("8c1d0e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f"),
+            customer_id=CUSTOMER_ID,
+            outcome="started",
+            period_end=datetime(2025, 1, 24, 8, 2, tzinfo=UTC),
+            decided_at=datetime(2025, 1, 21, 8, 2, 1, tzinfo=UTC),
         ),
         PromoCodeChecked(
             request_id=UUID("5b0e2c4e-2f1a-4c3b-9d7e-6a8f9b0c1d2e"),

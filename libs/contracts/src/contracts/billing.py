@@ -905,6 +905,48 @@ class PromoOffer(BaseModel):
         return Money(amount_minor=max(price.amount_minor - off, 1), currency=price.currency)
 
 
+TRIAL_REFUSALS: Final[tuple[str, ...]] = (
+    "trial_off",
+    "trial_used",
+    "trial_not_for_payers",
+    "trial_has_subscription",
+    "trial_busy",
+)
+"""Why billing starts no trial: trials are off; this account had one; the customer has
+paid before; they have a subscription; too many trials started in the last hour."""
+
+
+class TrialDecided(Event):
+    """What billing decided about a customer's request for the free trial.
+
+    ``started``: a subscription of ``TRIAL_PLAN`` runs until ``period_end`` (its
+    ``SubscriptionActivated`` follows, and provisioning grants access); ``refused``:
+    ``reason_code`` says why, nothing changed. Emitted by billing; the customer is told of
+    a refusal by a notification.
+    """
+
+    event_type = "billing.trial.decided.v1"
+    topic = BILLING_PROMOS
+
+    request_id: UUID = Field(description="The id from the bot's command.")
+    customer_id: UUID = Field(description="Who asked.")
+    outcome: Literal["started", "refused"] = Field(description="Started, or refused.")
+    reason_code: Slug | None = Field(default=None, description="When refused.")
+    period_end: UtcDatetime | None = Field(default=None, description="When started.")
+    decided_at: UtcDatetime = Field(description="When billing decided.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.outcome == "refused") != (self.reason_code is not None):
+            raise ValueError("a refusal, and only one, has a reason_code")
+        if (self.outcome == "started") != (self.period_end is not None):
+            raise ValueError("a started trial, and only one, has its period_end")
+        return self
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
 class PromoCodeChecked(Event):
     """What billing decided about a code a customer entered (``PromoCodeEntered``).
 

@@ -315,6 +315,27 @@ class PromoCodeEntered(Event):
         return str(self.customer_id)
 
 
+class TrialRequested(Event):
+    """A customer asked for the free trial in the bot: billing, start it or say why not.
+
+    Command from the bot to billing, which answers with ``TrialDecided`` (same
+    ``request_id``); a started trial's access reaches the customer like a paid one's.
+    """
+
+    event_type = "bot.trial.requested.v1"
+    topic = BOT_PROMOS
+
+    request_id: UUID = Field(description="Chosen by the bot; the answer carries it.")
+    customer_id: UUID = Field(description="Who asked.")
+    telegram_user_id: TelegramId = Field(
+        gt=0, description="Their Telegram account: a trial is once per account."
+    )
+    requested_at: UtcDatetime = Field(description="When the customer pressed.")
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
 def catalog_callback() -> str:
     """The bot's callback data for "show the plans" (the main menu's "Buy" button), for
     messages other services send as the bot."""

@@ -104,7 +104,7 @@ BOT_PROMOS: Final = TopicSpec(
     cleanup_policy="delete",
     retention_ms=STREAM_RETENTION_MS,
     key="customer id (UUID)",
-    description="Promo codes customers typed in the bot, for billing to check or apply.",
+    description="Promotions customers ask for in the bot: promo codes typed, trials.",
 )
 BILLING_CATALOG: Final = TopicSpec(
     name="billing.catalog.v1",
@@ -160,7 +160,7 @@ BILLING_PROMOS: Final = TopicSpec(
     cleanup_policy="delete",
     retention_ms=STREAM_RETENTION_MS,
     key="customer id (UUID)",
-    description="What billing decided about a promo code a customer entered.",
+    description="What billing decided about a promo code entered or a trial asked for.",
 )
 PROVISIONING_ACCESS: Final = TopicSpec(
     name="provisioning.access.v1",

@@ -23,6 +23,7 @@ from billing.providers.wata import Wata, WataSettings
 from billing.providers.yookassa import YooKassa, YooKassaClient
 from billing.refund_worker import RefundPayouts
 from billing.settings import BillingSettings
+from billing.trials import Trials
 from chassis.db import transaction
 from chassis.service import Service
 from chassis.timers import TimerWorker
@@ -36,6 +37,7 @@ from contracts.bot import (
     RequestCheckout,
     RequestTopUp,
     StarsPaymentReceived,
+    TrialRequested,
 )
 from contracts.gateway import PaymentNotificationReceived, ProviderNotificationReceived
 
@@ -194,6 +196,7 @@ def build(settings: BillingSettings) -> Service:
     consumer.handles(CustomerEmailProvided)(record_email)
     consumer.handles(AutopayTurnedOff)(turned_off)
     consumer.handles(PromoCodeEntered)(PromoEntries(grace_hours=settings.grace_hours).entered)
+    consumer.handles(TrialRequested)(Trials(settings.trial_terms).requested)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain.lifecycle import Stage, Status, Terms, status_at
+from billing.domain.trials import TRIAL_PLAN
 from billing.models import Autopay, Subscription, timers
 from chassis.timers import Timer, TimerHandler, Timers
 from contracts.billing import SubscriptionRemoved, SubscriptionSuspended
@@ -35,6 +36,8 @@ EXPIRED: Final = "subscription-expired"
 SUSPEND: Final = "subscription-suspend"
 REMOVE: Final = "subscription-remove"
 _NAMESPACE: Final = uuid.UUID("c2b7e0a4-1d6f-4f8e-9a35-7b0d52e6f1c8")
+# A reminder due within a period's first hour would greet its start.
+_SETTLED: Final = timedelta(hours=1)
 
 
 async def schedule(
@@ -135,9 +138,12 @@ class Lifecycle:
         if subscription is None or await _renews_by_itself(session, subscription.customer_id):
             return ()
         left = subscription.period_end - now
-        nearer = [hours for hours in REMINDER_HOURS if hours < int(timer.payload["hours"])]
+        hours = int(timer.payload["hours"])
+        nearer = [nearer for nearer in REMINDER_HOURS if nearer < hours]
         if left <= timedelta(0) or (nearer and left <= timedelta(hours=max(nearer))):
             return ()
+        if subscription.period_end - timedelta(hours=hours) < subscription.period_start + _SETTLED:
+            return ()  # a period no longer than the reminder (a trial): not at its start
         hours_left = max(1, math.ceil(left.total_seconds() / 3600 - 0.25))
         return (_notification(subscription, timer, "subscription.expiring", hours=hours_left),)
 
@@ -212,16 +218,24 @@ class Lifecycle:
 def _notification(
     subscription: Subscription, timer: Timer, template: str, **params: str | int
 ) -> SendNotification:
+    trial = subscription.plan_id == TRIAL_PLAN
     return SendNotification(
         notification_id=uuid.uuid5(_NAMESPACE, timer.timer_id),
         customer_id=subscription.customer_id,
-        template=template,
+        # A trial's end is an offer: its own words, and the plans to choose from.
+        template=_TRIAL_TEMPLATES.get(template, template) if trial else template,
         params={
             "expires_at": subscription.period_end.isoformat(),
             "access_until_at": subscription.access_until.isoformat(),
-            # A "Renew" button opens the checkout of the same plan.
-            "renew_plan_id": subscription.plan_id,
+            # A "Renew" button opens the checkout of the same plan; after a trial, the plans.
+            **({"catalog_button": 1} if trial else {"renew_plan_id": subscription.plan_id}),
             **params,
         },
         channel="telegram",
     )
+
+
+_TRIAL_TEMPLATES: Final = {
+    "subscription.expiring": "trial.expiring",
+    "subscription.suspended": "trial.ended",
+}

@@ -505,3 +505,18 @@ class PromoRedemption(Base):
         ),
         Index("ix_promo_redemptions_customer", "customer_id"),
     )
+
+
+class Trial(Base):
+    """A free trial started (``billing.trials``): once per Telegram account and per
+    customer, and converted when the customer first pays for a plan."""
+
+    __tablename__ = "trials"
+
+    customer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    order_id: Mapped[UUID]
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    converted_order_id: Mapped[UUID | None]

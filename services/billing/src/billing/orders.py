@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from billing.domain.orders import OrderKind, OrderStatus
 from billing.models import Order
 from chassis.worker import claim
 
@@ -113,3 +115,39 @@ def payment_settled(order: Order) -> None:
     """The payment was created (or could not be): nothing is due for it any more."""
     order.checkout_due_at = None
     order.checkout_lease_until = None
+
+
+def complimentary(
+    request_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    *,
+    provider: str,
+    plan_id: str,
+    title: str,
+    language: str | None,
+    currency: str,
+    grace_hours: int,
+    paid_at: datetime,
+    **terms: Any,
+) -> Order:
+    """A plan order of nothing paid (free days, a trial), settled at once: it extends or
+    starts the subscription like a payment does and stays in the history. Named by the
+    request it answers, so the same request never makes two."""
+    return Order(
+        order_id=uuid.uuid5(_NAMESPACE, f"{provider}-order:{request_id}"),
+        checkout_id=uuid.uuid5(_NAMESPACE, f"{provider}-checkout:{request_id}"),
+        customer_id=customer_id,
+        kind=OrderKind.PLAN.value,
+        plan_id=plan_id,
+        language=language or "ru",
+        title=title[:128],
+        amount_minor=0,
+        currency=currency,
+        grace_hours=grace_hours,
+        provider=provider,
+        status=OrderStatus.PAID.value,
+        paid_at=paid_at,
+        autopay_charge=False,
+        checkout_attempts=0,
+        **terms,
+    )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import autopay, ledger, lifecycle, orders, promo_codes, wallets
+from billing import autopay, conversions, ledger, lifecycle, orders, promo_codes, wallets
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind
@@ -147,6 +147,7 @@ async def deliver(
     if order.kind != OrderKind.PLAN:
         return ()
     await promo_codes.used(session, order)
+    await conversions.converted(session, order)
     period = await extend_for(session, order, paid_at)
     assert period.access_until is not None
     await lifecycle.schedule(

@@ -18,14 +18,14 @@ from sqlalchemy import exists, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain import promos as rules
+from billing.domain.orders import COMPLIMENTARY, PROMO_PROVIDER
 from billing.domain.promos import Code, Refusal
 from billing.models import Order, PlanRow, PromoCode, PromoRedemption, Subscription
 from contracts.money import Money
 
 log = logging.getLogger(__name__)
 
-PROVIDER: Final = "promo"
-"""The ``provider`` of the orders free-days codes make: nothing is paid, history is kept."""
+PROVIDER: Final = PROMO_PROVIDER
 
 
 def code_of(row: PromoCode) -> Code:
@@ -67,7 +67,7 @@ async def _customer(session: AsyncSession, code: str, customer_id: uuid.UUID) ->
             exists().where(
                 Order.customer_id == customer_id,
                 Order.paid_at.is_not(None),
-                Order.provider != PROVIDER,
+                Order.provider.not_in(COMPLIMENTARY),
             )
         )
     )

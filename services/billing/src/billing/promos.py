@@ -17,11 +17,10 @@ from typing import Any, Final, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import promo_codes
+from billing import orders, promo_codes
 from billing.catalog import sold_terms
-from billing.domain.orders import OrderKind, OrderStatus
 from billing.domain.promos import Code, Refusal
-from billing.models import Customer, Order, PlanPrice, PlanRow, Subscription
+from billing.models import Customer, PlanPrice, PlanRow, Subscription
 from billing.payments import deliver
 from billing.texts import localized
 from chassis.messaging.consumer import MessageContext
@@ -82,23 +81,17 @@ class PromoEntries:
         language = await session.scalar(
             select(Customer.language).where(Customer.customer_id == event.customer_id)
         )
-        order = Order(
-            order_id=uuid.uuid5(_NAMESPACE, f"order:{event.request_id}"),
-            checkout_id=uuid.uuid5(_NAMESPACE, f"checkout:{event.request_id}"),
-            customer_id=event.customer_id,
-            kind=OrderKind.PLAN.value,
+        order = orders.complimentary(
+            event.request_id,
+            event.customer_id,
+            provider=promo_codes.PROVIDER,
             plan_id=plan_id,
-            language=language or "ru",
-            title=(localized(plan.titles, language) if plan else plan_id)[:128],
-            amount_minor=0,
+            title=localized(plan.titles, language) if plan else plan_id,
+            language=language,
             currency=currency or "RUB",
             grace_hours=self._grace_hours,
-            provider=promo_codes.PROVIDER,
-            promo_code=code.code,
-            status=OrderStatus.PAID.value,
             paid_at=now,
-            autopay_charge=False,
-            checkout_attempts=0,
+            promo_code=code.code,
             **terms,
         )
         session.add(order)

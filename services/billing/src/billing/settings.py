@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from billing.domain.autopay import Schedule
 from billing.domain.lifecycle import Terms
+from billing.domain.trials import TrialTerms
 from chassis.settings import Port, SandboxCheck, ServiceSettings, sandbox_setting
 
 KNOWN_METHODS = ("yookassa", "wata", "telegram_stars", "cryptopay", "wallet")
@@ -177,12 +178,31 @@ class BillingSettings(ServiceSettings):
         le=3650,
         description="How long a suspended subscription's panel user is kept before removal",
     )
+    trial_days: int = Field(
+        default=3, ge=0, le=90, description="The free trial's length in days; 0: no trials"
+    )
+    trial_traffic_gb: int = Field(
+        default=5, ge=0, le=10_000, description="The free trial's traffic in GiB; 0: unlimited"
+    )
+    trial_per_hour: int = Field(
+        default=100,
+        ge=1,
+        description="At most this many trials start in any hour, for everyone (bot farms)",
+    )
     refund_retry_first_delay_s: float = Field(default=1.0, gt=0)
     refund_retry_max_delay_s: float = Field(default=60.0, gt=0)
 
     @property
     def methods(self) -> tuple[str, ...]:
         return tuple(m.strip() for m in self.payment_methods.split(",") if m.strip())
+
+    @property
+    def trial_terms(self) -> TrialTerms:
+        return TrialTerms(
+            days=self.trial_days,
+            traffic_limit_bytes=self.trial_traffic_gb * 1024**3,
+            per_hour=self.trial_per_hour,
+        )
 
     @property
     def lifecycle_terms(self) -> Terms:

@@ -33,6 +33,7 @@ from contracts.bot import (
     CustomerLanguageChanged,
     CustomerRemindersChanged,
     PromoCodeEntered,
+    TrialRequested,
 )
 from contracts.fields import promo_code_from
 from contracts.money import Money
@@ -90,12 +91,12 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
     router = Router(name="customer")
 
     @router.message(CommandStart())
-    async def start(message: Message, customer: Customer) -> None:
+    async def start(message: Message, customer: Customer, ctx: MessageContext) -> None:
         customer.awaiting = None  # starting over drops a question left unanswered
         name = message.from_user.first_name if message.from_user else ""
         await message.answer(
             say("welcome", customer.language, name=name),
-            reply_markup=keyboards.main_menu(customer.language),
+            reply_markup=await _main_menu(ctx, customer),
         )
 
     @router.message(Command("buy"))
@@ -146,6 +147,16 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             text, markup = await _subscription_screen(ctx, customer, clock.now())
         elif callback_data.action == "wallet":
             text, markup = await _wallet_screen(ctx, customer)
+        elif callback_data.action == "trial":
+            await ctx.publish(
+                TrialRequested(
+                    request_id=uuid.uuid4(),
+                    customer_id=customer.customer_id,
+                    telegram_user_id=customer.telegram_user_id,
+                    requested_at=datetime.now(UTC),
+                )
+            )
+            text, markup = say("trial-starting", language), keyboards.back_markup(language)
         elif callback_data.action == "promo":
             customer.awaiting = promos.AWAITING
             text, markup = say("promo-ask", language), keyboards.back_markup(language)
@@ -155,7 +166,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             text, markup = _settings_screen(customer)
         else:
             name = query.from_user.first_name
-            text, markup = say("welcome", language, name=name), keyboards.main_menu(language)
+            text, markup = say("welcome", language, name=name), await _main_menu(ctx, customer)
         await _show(query, text, markup)
 
     @router.callback_query(keyboards.ChoosePlan.filter())
@@ -423,6 +434,14 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         )
 
     return router
+
+
+async def _main_menu(ctx: MessageContext, customer: Customer) -> InlineKeyboardMarkup:
+    """The menu, with the free trial for a customer who never had a subscription (billing
+    decides whether they get one)."""
+    return keyboards.main_menu(
+        customer.language, trial=await _subscription_of(ctx, customer) is None
+    )
 
 
 def _settings_screen(customer: Customer) -> tuple[str, InlineKeyboardMarkup]:

@@ -12,7 +12,7 @@ from contracts.money import Money
 
 
 class Menu(CallbackData, prefix="m"):
-    action: str  # home | buy | subscription | wallet | promo | language | settings
+    action: str  # home | buy | trial | subscription | wallet | promo | language | settings
 
 
 class Reminders(CallbackData, prefix="rem"):
@@ -70,10 +70,12 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
-def main_menu(language: str) -> InlineKeyboardMarkup:
+def main_menu(language: str, *, trial: bool = False) -> InlineKeyboardMarkup:
+    """The menu; with ``trial``, for a customer with no subscription, the free trial too."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [_button(say("menu-buy", language), Menu(action="buy"))],
+            *([[_button(say("menu-trial", language), Menu(action="trial"))]] if trial else []),
             [_button(say("menu-subscription", language), Menu(action="subscription"))],
             [_button(say("menu-wallet", language), Menu(action="wallet"))],
             [_button(say("menu-promo", language), Menu(action="promo"))],

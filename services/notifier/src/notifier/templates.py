@@ -32,7 +32,13 @@ _AT: Final = "_at"
 
 
 OPTIONAL: Final = frozenset(
-    {"subscription.expiring", "subscription.expired", "subscription.suspended"}
+    {
+        "subscription.expiring",
+        "subscription.expired",
+        "subscription.suspended",
+        "trial.expiring",
+        "trial.ended",
+    }
 )
 """Templates a customer can turn off in the bot's settings. Payment, access and autopay
 messages are not among them (autopay's notice before a charge is required by law)."""

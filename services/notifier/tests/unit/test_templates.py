@@ -324,3 +324,24 @@ def test_promo_messages_tell_the_code_its_benefit_and_why_not() -> None:
         params = {"code": "X1Y", "refusal": refusal}
         assert en in render("promo.refused", "en", params)
         assert ru in render("promo.refused", "ru", params)
+
+
+def test_a_trials_end_is_an_offer_and_a_refusal_says_why() -> None:
+    params = {
+        "hours": 24,
+        "expires_at": datetime(2027, 1, 3, 9, 0, tzinfo=UTC).isoformat(),
+        "catalog_button": 1,
+    }
+    assert "Пробный период закончится через 24 ч." in render("trial.expiring", "ru", params)
+    assert "choose a plan below" in render("trial.expiring", "en", params)
+    assert reply_markup("en", params) == {
+        "inline_keyboard": [[{"text": "🛒 Choose a plan", "callback_data": "m:buy"}]]
+    }
+    assert "same link" in render("trial.ended", "en", params)
+    for refusal, ru in (
+        ("trial_used", "уже был"),
+        ("trial_busy", "Попробуйте через час"),
+        ("trial_not_for_payers", "для новых клиентов"),
+    ):
+        assert ru in render("trial.refused", "ru", {"refusal": refusal})
+    assert "not available" in render("trial.refused", "en", {"refusal": "new_reason"})

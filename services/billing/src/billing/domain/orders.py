@@ -30,6 +30,14 @@ class OrderStatus(enum.StrEnum):
     """Paid, then refunded in full."""
 
 
+PROMO_PROVIDER: Final = "promo"
+"""The ``provider`` of the orders free-days codes make: nothing is paid, history is kept."""
+TRIAL_PROVIDER: Final = "trial"
+"""The ``provider`` of a trial's order: nothing is paid."""
+COMPLIMENTARY: Final = (TRIAL_PROVIDER, PROMO_PROVIDER)
+"""Orders settled without a payment; a customer with only these has never paid."""
+
+
 class OrderKind(enum.StrEnum):
     PLAN = "plan"
     """A period of a plan: paid, it starts or extends the customer's subscription."""

@@ -9,3 +9,7 @@ topup-invoice-title = Balance +{ $credit }
 refund-description = Refund for order { $order }
 receipt-line-plan = VPN service access, plan "{ $title }"
 receipt-line-topup = VPN service balance top-up
+trial-title = Free trial, { $days } { $days ->
+        [one] day
+       *[other] days
+    }

@@ -13,3 +13,8 @@ refund-description = Возврат по заказу { $order }
 # A 54-FZ receipt line (tag 1030): at most 128 characters.
 receipt-line-plan = Доступ к VPN-сервису, тариф «{ $title }»
 receipt-line-topup = Пополнение баланса VPN-сервиса
+trial-title = Пробный период, { $days } { $days ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }

@@ -217,3 +217,7 @@ checkout-promo-refused = 🎟 The promo code { $refusal ->
         [promo_currency] does not apply to prices in this currency
        *[other] can no longer be used
     }. You can pay the plan's full price:
+
+# The free trial: billing decides; a refusal is told by the notifier, access like a purchase's.
+menu-trial = 🎁 Free trial
+trial-starting = 🎁 Starting your free trial… Your access arrives here in a moment.

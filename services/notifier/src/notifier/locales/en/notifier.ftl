@@ -156,3 +156,21 @@ promo-refused =
        *[other] cannot be used.
     }
 button-catalog = 🛒 Choose a plan
+
+trial-expiring =
+    ⏰ <b>Your free trial ends in { $hours } hours</b>
+
+    It is valid until <b>{ DATETIME($expires, dateStyle: "long", timeStyle: "short") }</b>. Keep your VPN without a break: choose a plan below, and your link stays the same.
+trial-ended =
+    ⛔ <b>Your free trial has ended</b>
+
+    We hope you liked it. Choose a plan and access comes back on the same link: nothing to set up again.
+trial-refused =
+    🎁 { $refusal ->
+        [trial_used] You have already had the free trial on this Telegram account.
+        [trial_not_for_payers] The free trial is for new customers: you have already bought a plan.
+        [trial_has_subscription] You already have a subscription: the free trial is for those who have none.
+        [trial_busy] Too many trials are starting right now. Please try again in an hour.
+        [trial_off] There is no free trial at the moment.
+       *[other] The free trial is not available.
+    } Choose a plan below:
