@@ -1,15 +1,19 @@
 """Promotions end to end: the operator makes promo codes with billing's CLI, customers type
 them in the bot; a discount shows in the plan's price and is what YooKassa charges, free
 days are added at once, and a code that cannot be used is told in the customer's words.
+A friend who comes by a customer's referral link and pays rewards them once, on their
+balance, and a refund of that payment takes the reward back.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from devstack.customer import subscription_link
 
-from .conftest import Command, Shop, billing_command
+from .conftest import Command, Shop, billing_command, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -89,3 +93,49 @@ async def test_what_cannot_be_a_code_or_be_used_is_told_and_changes_nothing(shop
     bad = await promo_command(shop, "create", "X", "--percent", "10")
     assert bad.status == 2
     assert "not a code" in bad.stderr
+
+
+async def test_a_referral_is_rewarded_once_and_a_refund_takes_it_back(shop: Shop) -> None:
+    referrer = await shop.customer()
+    await referrer.start()
+    screen = await referrer.press("m:referrals", expect="Ваша ссылка")
+    link = re.search(r"https://t\.me/\S*\?start=(\w+)", screen.text or "")
+    assert link is not None
+    code = link.group(1)
+
+    friend = await shop.customer()
+    await friend.start(code)
+    payment = await friend.buy("m1")
+    await friend.pay(payment)
+    subscription_link(await friend.wait_for(ACCESS_READY))
+    told = await referrer.wait_for("Ваш друг оплатил тариф")
+    assert "На ваш баланс начислено 19,90\u00a0₽" in (told.text or "")
+    await referrer.start()
+    balance = await referrer.press("m:wallet", expect="Баланс")
+    assert "19,90" in (balance.text or "")
+    await referrer.start()
+    standing = await referrer.press("m:referrals")
+    assert "Пришли по ссылке: 1" in (standing.text or "")
+    assert "Оплатили: 1" in (standing.text or "")
+
+    # The friend's second payment rewards nothing more.
+    await friend.start()
+    again = await friend.buy("m1")
+    await friend.pay(again)
+    await friend.wait_for("Оплачено")
+
+    # The operator refunds the first payment in full: the reward is taken back.
+    order_id = (await shop.yookassa.payment(payment.payment_id))["payment"]["metadata"]["order_id"]
+    refunded = await billing_command(shop, "refund", order_id)
+    assert refunded.status == 0, refunded.stderr
+
+    async def taken_back() -> bool:
+        await referrer.start()
+        wallet = await referrer.press("m:wallet", expect="Баланс")
+        return "Баланс: 0" in (wallet.text or "")
+
+    await wait_until(taken_back, timeout_s=30)
+    assert "бонус отменён" in (referrer.screen.text if referrer.screen else "")
+    await referrer.start()
+    standing = await referrer.press("m:referrals")
+    assert "Оплатили: 0" in (standing.text or "")

@@ -22,6 +22,7 @@ from contracts.billing import (
     PlanOffer,
     PromoCodeChecked,
     PromoOffer,
+    ReferralRewarded,
     SubscriptionActivated,
     SubscriptionExtended,
     SubscriptionRemoved,
@@ -198,6 +199,14 @@ def sample_events() -> dict[str, Event]:
             customer_id=CUSTOMER_ID,
             code="SPRING20",
             entered_at=datetime(2025, 1, 21, 8, 1, tzinfo=UTC),
+        ),
+        ReferralRewarded(
+            referrer_id=UUID("2a6f1c3e-8b4d-4e7a-9c0f-1d2e3f4a5b6c"),
+            newcomer_id=CUSTOMER_ID,
+            order_id=ORDER_ID,
+            kind="share",
+            amount=Money(amount_minor=1990, currency="RUB"),
+            rewarded_at=PAID_AT,
         ),
         TrialRequested(
             request_id=UUID("8c1d0e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f"),

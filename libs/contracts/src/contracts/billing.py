@@ -736,7 +736,13 @@ class PaymentRefunded(Event):
         return str(self.order_id)
 
 
-WALLET_CHANGE_KINDS: Final[tuple[str, ...]] = ("topup", "plan_payment", "refund", "bonus")
+WALLET_CHANGE_KINDS: Final[tuple[str, ...]] = (
+    "topup",
+    "plan_payment",
+    "refund",
+    "bonus",
+    "bonus_reversed",
+)
 """Why a wallet changed, as billing's ledger names it; the set may grow within v1."""
 
 
@@ -945,6 +951,41 @@ class TrialDecided(Event):
 
     def key(self) -> str:
         return str(self.customer_id)
+
+
+class ReferralRewarded(Event):
+    """A referred customer's first payment rewarded the customer who invited them (or a
+    refund of that payment took the reward back: ``reversed``).
+
+    ``kind`` is ``share`` (``amount`` credited to the referrer's wallet, a ledger posting)
+    or ``days`` (``days`` added to the referrer's subscription). Emitted by billing; the
+    bot counts it on the referral screen, the referrer is told by a notification.
+    """
+
+    event_type = "billing.referral.rewarded.v1"
+    topic = BILLING_PROMOS
+
+    referrer_id: UUID = Field(description="Who invited.")
+    newcomer_id: UUID = Field(description="Who was invited and paid.")
+    order_id: UUID = Field(description="The newcomer's payment that earned it.")
+    kind: Literal["share", "days"] = Field(description="A share to the wallet, or days.")
+    amount: Money | None = Field(default=None, description="The share credited (kind share).")
+    days: int | None = Field(default=None, strict=True, ge=1, description="Days (kind days).")
+    reversed: bool = Field(
+        default=False, description="A refund took it back (what could be taken back)."
+    )
+    rewarded_at: UtcDatetime = Field(description="When it was given (or taken back).")
+
+    @model_validator(mode="after")
+    def _one_reward(self) -> Self:
+        if (self.kind == "share") != (self.amount is not None) or (self.kind == "days") != (
+            self.days is not None
+        ):
+            raise ValueError("a share has its amount, days their days, and nothing else")
+        return self
+
+    def key(self) -> str:
+        return str(self.referrer_id)
 
 
 class PromoCodeChecked(Event):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
@@ -334,6 +336,14 @@ class TrialRequested(Event):
 
     def key(self) -> str:
         return str(self.customer_id)
+
+
+def referral_code_for(customer_id: UUID) -> str:
+    """A customer's own referral code, the payload of their link ``t.me/<bot>?start=<code>``:
+    the same wherever it is computed (the bot shows it, billing finds the referrer by it),
+    12 characters Telegram allows in a start parameter."""
+    digest = hashlib.sha256(b"referral:" + customer_id.bytes).digest()
+    return "r" + base64.b32encode(digest).decode().lower()[:11]
 
 
 def catalog_callback() -> str:

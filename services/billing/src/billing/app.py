@@ -21,6 +21,7 @@ from billing.providers.cryptopay import CryptoPay, CryptoPaySettings
 from billing.providers.telegram_stars import TelegramStars, TelegramStarsSettings
 from billing.providers.wata import Wata, WataSettings
 from billing.providers.yookassa import YooKassa, YooKassaClient
+from billing.referrals import Referrals
 from billing.refund_worker import RefundPayouts
 from billing.settings import BillingSettings
 from billing.trials import Trials
@@ -28,6 +29,7 @@ from chassis.db import transaction
 from chassis.service import Service
 from chassis.timers import TimerWorker
 from chassis.worker import Handoff, RetryPolicy, Wakeup, run_worker
+from contracts.billing import PaymentRefunded, PaymentSucceeded
 from contracts.bot import (
     AutopayTurnedOff,
     CustomerEmailProvided,
@@ -197,6 +199,10 @@ def build(settings: BillingSettings) -> Service:
     consumer.handles(AutopayTurnedOff)(turned_off)
     consumer.handles(PromoCodeEntered)(PromoEntries(grace_hours=settings.grace_hours).entered)
     consumer.handles(TrialRequested)(Trials(settings.trial_terms).requested)
+    # Referral rewards follow billing's own payments, after the fact.
+    referrals = Referrals(settings.referral_terms)
+    consumer.handles(PaymentSucceeded)(referrals.paid)
+    consumer.handles(PaymentRefunded)(referrals.refunded)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:

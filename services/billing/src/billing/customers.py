@@ -7,7 +7,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 from billing.models import Customer
 from chassis.messaging.consumer import MessageContext
-from contracts.bot import CustomerEmailProvided, CustomerLanguageChanged, CustomerRegistered
+from contracts.bot import (
+    CustomerEmailProvided,
+    CustomerLanguageChanged,
+    CustomerRegistered,
+    referral_code_for,
+)
 
 
 async def record_customer(event: CustomerRegistered, ctx: MessageContext) -> None:
@@ -19,6 +24,7 @@ async def record_customer(event: CustomerRegistered, ctx: MessageContext) -> Non
             language=event.language,
             referral_code=event.referral_code,
             registered_at=event.registered_at,
+            own_referral_code=referral_code_for(event.customer_id),
         )
         .on_conflict_do_nothing(index_elements=[Customer.customer_id])
     )

@@ -124,9 +124,11 @@ class Customer(Base):
     customer_id: Mapped[UUID] = mapped_column(primary_key=True)
     telegram_user_id: Mapped[int] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(35))  # a BCP 47 tag
-    referral_code: Mapped[str | None] = mapped_column(String(64))
+    referral_code: Mapped[str | None] = mapped_column(String(64))  # whose link they came by
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     email: Mapped[str | None] = mapped_column(String(254))  # for 54-FZ receipts
+    # Their own code (contracts.bot.referral_code_for): how billing finds a referrer.
+    own_referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
 
 
 class Order(Base):
@@ -520,3 +522,23 @@ class Trial(Base):
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     converted_order_id: Mapped[UUID | None]
+
+
+class ReferralReward(Base):
+    """What a referred customer's first payment earned the customer who invited them
+    (``billing.referrals``): one per newcomer, taken back if that payment is refunded."""
+
+    __tablename__ = "referral_rewards"
+
+    newcomer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    referrer_id: Mapped[UUID] = mapped_column(index=True)
+    order_id: Mapped[UUID] = mapped_column(unique=True)  # the newcomer's payment
+    kind: Mapped[str] = mapped_column(String(8))  # share | days
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    days: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # granted | reversed
+    rewarded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reversed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the reversal could take back (a share already spent from the wallet is not).
+    reversed_minor: Mapped[int | None] = mapped_column(BigInteger)

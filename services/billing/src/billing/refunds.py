@@ -38,7 +38,7 @@ from billing.providers.base import RefundState
 from billing.providers.base import RefundStatus as ProviderRefundStatus
 from billing.subscriptions import shorten_for
 from chassis.worker import trace_carrier
-from contracts.billing import PaymentRefunded, WalletChanged
+from contracts.billing import PaymentRefunded, SubscriptionShortened, WalletChanged
 from contracts.envelope import Event
 from contracts.money import Money
 
@@ -329,17 +329,7 @@ async def _succeed(
             now=now,
         )
         if event is not None:
-            if event.ended:
-                await lifecycle.schedule_cut_off(session, event.subscription_id, event.period_end)
-            else:
-                assert event.access_until is not None
-                await lifecycle.schedule(
-                    session, event.subscription_id, event.period_end, event.access_until
-                )
-            follows = await autopay.refunded(
-                session, order.customer_id, event.period_end, ended=event.ended
-            )
-            shortened = (event, *follows)
+            shortened = await shortening_follows(session, order.customer_id, event)
     refunded = PaymentRefunded(
         order_id=order.order_id,
         checkout_id=order.checkout_id,
@@ -362,6 +352,22 @@ async def _succeed(
         extra={"refund_id": str(refund.refund_id), "order_id": str(order.order_id), "full": full},
     )
     return (refunded, *shortened, *credited)
+
+
+async def shortening_follows(
+    session: AsyncSession, customer_id: uuid.UUID, event: SubscriptionShortened
+) -> tuple[Event, ...]:
+    """A subscription's end moved earlier: its due times move with it (access that ended
+    is cut off at once), and autopay plans for the new end. The event and what follows."""
+    if event.ended:
+        await lifecycle.schedule_cut_off(session, event.subscription_id, event.period_end)
+    else:
+        assert event.access_until is not None
+        await lifecycle.schedule(
+            session, event.subscription_id, event.period_end, event.access_until
+        )
+    follows = await autopay.refunded(session, customer_id, event.period_end, ended=event.ended)
+    return (event, *follows)
 
 
 async def _post(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from billing.domain.autopay import Schedule
 from billing.domain.lifecycle import Terms
+from billing.domain.referrals import ReferralTerms
 from billing.domain.trials import TrialTerms
 from chassis.settings import Port, SandboxCheck, ServiceSettings, sandbox_setting
 
@@ -189,6 +190,23 @@ class BillingSettings(ServiceSettings):
         ge=1,
         description="At most this many trials start in any hour, for everyone (bot farms)",
     )
+    referral_reward: Literal["share", "days", "off"] = Field(
+        default="share",
+        description=(
+            "What a referred customer's first payment gives the referrer: a share of it to "
+            "their wallet (only in the wallet's currency; days otherwise), days, or nothing"
+        ),
+    )
+    referral_share_percent: int = Field(default=10, ge=1, le=100)
+    referral_days: int = Field(
+        default=7, ge=0, le=365, description="Days for the referrer (a 'days' reward)"
+    )
+    referral_newcomer_days: int = Field(
+        default=0, ge=0, le=365, description="Days for the newcomer too, with their payment"
+    )
+    referral_daily_cap: int = Field(
+        default=10, ge=0, description="At most this many rewards per referrer in 24 hours"
+    )
     refund_retry_first_delay_s: float = Field(default=1.0, gt=0)
     refund_retry_max_delay_s: float = Field(default=60.0, gt=0)
 
@@ -202,6 +220,17 @@ class BillingSettings(ServiceSettings):
             days=self.trial_days,
             traffic_limit_bytes=self.trial_traffic_gb * 1024**3,
             per_hour=self.trial_per_hour,
+        )
+
+    @property
+    def referral_terms(self) -> ReferralTerms:
+        return ReferralTerms(
+            reward=self.referral_reward,
+            share_percent=self.referral_share_percent,
+            days=self.referral_days,
+            newcomer_days=self.referral_newcomer_days,
+            daily_cap=self.referral_daily_cap,
+            wallet_currency=self.wallet_currency if "wallet" in self.methods else None,
         )
 
     @property

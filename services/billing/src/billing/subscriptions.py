@@ -167,18 +167,50 @@ async def shorten_for(
     )
     if change is None:
         return subscription.period_end, None
-    # A refund that ends access ends it now, without a grace; another keeps the grace.
+    return change.period_end, _shortened(subscription, change, order.order_id, refund_id, now)
+
+
+async def take_days(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    taken: timedelta,
+    *,
+    order_id: uuid.UUID,
+    refund_id: uuid.UUID,
+    now: datetime,
+) -> SubscriptionShortened | None:
+    """Take ``taken`` off the customer's end (days given and taken back), never before
+    ``now``; None when there is nothing to take."""
+    subscription = await _locked(session, customer_id)
+    if subscription is None or subscription.period_end <= now:
+        return None
+    end = max(now, subscription.period_end - taken)
+    change = rules.Shortening(
+        period_end=end, previous_end=subscription.period_end, ended=end <= now
+    )
+    return _shortened(subscription, change, order_id, refund_id, now)
+
+
+def _shortened(
+    subscription: Subscription,
+    change: rules.Shortening,
+    order_id: uuid.UUID,
+    refund_id: uuid.UUID,
+    now: datetime,
+) -> SubscriptionShortened:
+    """Move the end as ``change`` says. A shortening that ends access ends it now, without
+    a grace; another keeps the grace."""
     grace = subscription.access_until - subscription.period_end
     subscription.period_end = change.period_end
     subscription.access_until = change.period_end + (timedelta(0) if change.ended else grace)
     subscription.period_start = min(subscription.period_start, change.period_end)
     subscription.revision += 1
     subscription.updated_at = now
-    return change.period_end, SubscriptionShortened(
+    return SubscriptionShortened(
         subscription_id=subscription.subscription_id,
         customer_id=subscription.customer_id,
         plan_id=subscription.plan_id,
-        order_id=order.order_id,
+        order_id=order_id,
         refund_id=refund_id,
         period_end=change.period_end,
         previous_period_end=change.previous_end,

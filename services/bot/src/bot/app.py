@@ -11,7 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
-from bot import promos
+from bot import promos, referrals
 from bot.autopay import record_change as record_autopay_change
 from bot.catalog import mirror_catalog
 from bot.checkouts import CheckoutAnswers, CheckoutScreens
@@ -46,6 +46,7 @@ from contracts.billing import (
     CheckoutPaid,
     CheckoutReady,
     PromoCodeChecked,
+    ReferralRewarded,
     SubscriptionActivated,
     SubscriptionExtended,
     SubscriptionRemoved,
@@ -125,6 +126,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(WalletChanged)(wallet_changed)
     consumer.handles(AutopayChanged)(record_autopay_change)
     consumer.handles(PromoCodeChecked)(promos.record_check)
+    consumer.handles(ReferralRewarded)(referrals.record_reward)
     # The catalog is read by a group of its own: its one compacted partition is replayed
     # from the start by a new replica set without holding up the busy topics. The v2
     # catalog has a new group, so that it too is read from the start.

@@ -17,7 +17,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import select
 
-from bot import autopay, keyboards, promos
+from bot import autopay, keyboards, promos, referrals
 from bot.catalog import current_catalog, current_plans, plan_title
 from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerAutopay, CustomerSubscription
@@ -157,6 +157,11 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
                 )
             )
             text, markup = say("trial-starting", language), keyboards.back_markup(language)
+        elif callback_data.action == "referrals":
+            text, markup = (
+                await _referral_screen(query, ctx, customer),
+                keyboards.back_markup(language),
+            )
         elif callback_data.action == "promo":
             customer.awaiting = promos.AWAITING
             text, markup = say("promo-ask", language), keyboards.back_markup(language)
@@ -434,6 +439,25 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         )
 
     return router
+
+
+async def _referral_screen(query: CallbackQuery, ctx: MessageContext, customer: Customer) -> str:
+    """The customer's link and what it brought (the bot's name from Telegram, cached)."""
+    language = customer.language
+    standing = await referrals.standing(ctx.session, customer.customer_id)
+    me = await query.bot.me() if query.bot is not None else None
+    link = f"https://t.me/{me.username if me else ''}?start={standing.code}"
+    earned = [say("referral-amount", language, amount=money) for money in standing.earned]
+    if standing.days:
+        earned.append(say("referral-days", language, days=standing.days))
+    return say(
+        "referral-screen",
+        language,
+        link=link,
+        joined=standing.joined,
+        paid=standing.paid,
+        earned=", ".join(earned) if earned else say("referral-nothing-yet", language),
+    )
 
 
 async def _main_menu(ctx: MessageContext, customer: Customer) -> InlineKeyboardMarkup:

@@ -12,7 +12,9 @@ from contracts.money import Money
 
 
 class Menu(CallbackData, prefix="m"):
-    action: str  # home | buy | trial | subscription | wallet | promo | language | settings
+    action: (
+        str  # home | buy | trial | subscription | wallet | promo | referrals | language | settings
+    )
 
 
 class Reminders(CallbackData, prefix="rem"):
@@ -79,6 +81,7 @@ def main_menu(language: str, *, trial: bool = False) -> InlineKeyboardMarkup:
             [_button(say("menu-subscription", language), Menu(action="subscription"))],
             [_button(say("menu-wallet", language), Menu(action="wallet"))],
             [_button(say("menu-promo", language), Menu(action="promo"))],
+            [_button(say("menu-referrals", language), Menu(action="referrals"))],
             [_button(say("menu-language", language), Menu(action="language"))],
             [_button(say("menu-settings", language), Menu(action="settings"))],
         ]

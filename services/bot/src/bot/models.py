@@ -33,7 +33,8 @@ class Customer(Base):
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(35))  # a BCP 47 tag
-    referral_code: Mapped[str | None] = mapped_column(String(64))
+    # The code of the link they came by (whose invitee they are).
+    referral_code: Mapped[str | None] = mapped_column(String(64), index=True)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     email: Mapped[str | None] = mapped_column(String(254))  # for 54-FZ receipts
     # Reminders about the subscription's end (the notifier sends them); the settings screen.
@@ -181,3 +182,19 @@ class CustomerPromo(Base):
     code: Mapped[str] = mapped_column(String(32))
     offer: Mapped[dict[str, Any]] = mapped_column(JSONB)  # a contracts.billing.PromoOffer
     accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReferralEarning(Base):
+    """A reward a customer's invitee earned them (``billing.referral.rewarded.v1``), for the
+    referral screen; ``reversed`` when a refund took it back."""
+
+    __tablename__ = "referral_earnings"
+
+    newcomer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    referrer_id: Mapped[UUID] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # share | days
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    days: Mapped[int | None] = mapped_column(Integer)
+    reversed: Mapped[bool] = mapped_column(default=False)
+    rewarded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -87,6 +87,9 @@ def test_every_text_renders_in_every_locale() -> None:
         "code": "SPRING20",
         "list": Money(amount_minor=19900, currency="RUB"),
         "refusal": "promo_exhausted",
+        "joined": 2,
+        "paid": 1,
+        "earned": "19,90 ₽",
     }
     for locale, key in shipped_texts(CATALOGS):
         if "." in key:

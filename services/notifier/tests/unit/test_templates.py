@@ -345,3 +345,13 @@ def test_a_trials_end_is_an_offer_and_a_refusal_says_why() -> None:
     ):
         assert ru in render("trial.refused", "ru", {"refusal": refusal})
     assert "not available" in render("trial.refused", "en", {"refusal": "new_reason"})
+
+
+def test_a_referrer_hears_what_their_friends_payment_earned() -> None:
+    share = {"kind": "share", "amount_minor": 1990, "currency": "RUB"}
+    assert "На ваш баланс начислено 19,90\u00a0₽" in render("referral.rewarded", "ru", share)
+    assert "19.90\u00a0₽ is on your balance" in render("referral.rewarded", "en", share)
+    days = {"kind": "days", "days": 7}
+    assert "добавлено 7 дней" in render("referral.rewarded", "ru", days)
+    assert "7 days are added" in render("referral.rewarded", "en", days)
+    assert "добавлен 1 день" in render("referral.rewarded", "ru", {"kind": "days", "days": 1})

@@ -254,6 +254,16 @@ def topup_refunded(
     )
 
 
+def bonus_reversed(*, key: str, customer_id: UUID, amount: Money) -> Entry:
+    """Credit given away and taken back (a referral reward whose payment was refunded)."""
+    return Entry(
+        key=f"bonus-reversed:{key}",
+        kind="bonus_reversed",
+        postings=_move(wallet(customer_id, amount.currency), bonuses(amount.currency), amount),
+        customer_id=customer_id,
+    )
+
+
 def bonus(*, key: str, customer_id: UUID, amount: Money) -> Entry:
     """Credit given away (a referral reward, goodwill)."""
     return Entry(

@@ -34,7 +34,9 @@ PROMO_PROVIDER: Final = "promo"
 """The ``provider`` of the orders free-days codes make: nothing is paid, history is kept."""
 TRIAL_PROVIDER: Final = "trial"
 """The ``provider`` of a trial's order: nothing is paid."""
-COMPLIMENTARY: Final = (TRIAL_PROVIDER, PROMO_PROVIDER)
+REFERRAL_PROVIDER: Final = "referral"
+"""The ``provider`` of the orders referral rewards in days make."""
+COMPLIMENTARY: Final = (TRIAL_PROVIDER, PROMO_PROVIDER, REFERRAL_PROVIDER)
 """Orders settled without a payment; a customer with only these has never paid."""
 
 

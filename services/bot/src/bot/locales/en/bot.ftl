@@ -144,6 +144,7 @@ wallet-line = { $sign }{ $amount } — { $kind ->
         [plan_payment] plan payment
         [refund] refund
         [bonus] bonus
+        [bonus_reversed] bonus taken back
        *[other] operation
     }, { DATETIME($at, dateStyle: "short") }
 wallet-off = This shop does not use a balance.
@@ -221,3 +222,22 @@ checkout-promo-refused = 🎟 The promo code { $refusal ->
 # The free trial: billing decides; a refusal is told by the notifier, access like a purchase's.
 menu-trial = 🎁 Free trial
 trial-starting = 🎁 Starting your free trial… Your access arrives here in a moment.
+
+# Referrals: the customer's own link, and what it brought.
+menu-referrals = 👥 Invite friends
+referral-screen =
+    👥 <b>Invite friends</b>
+
+    Your link: { $link }
+
+    Send it to friends: when one of them pays for a first plan, you get a reward.
+
+    Joined by your link: <b>{ $joined }</b>
+    Paid: <b>{ $paid }</b>
+    Earned: <b>{ $earned }</b>
+referral-nothing-yet = nothing yet
+referral-days = { $days } { $days ->
+        [one] day
+       *[other] days
+    }
+referral-amount = { $amount }

@@ -149,6 +149,7 @@ wallet-line = { $sign }{ $amount } — { $kind ->
         [plan_payment] оплата тарифа
         [refund] возврат
         [bonus] бонус
+        [bonus_reversed] бонус отменён
        *[other] операция
     }, { DATETIME($at, dateStyle: "short") }
 wallet-off = Баланс в этом магазине не используется.
@@ -231,3 +232,23 @@ checkout-promo-refused = 🎟 Промокод { $refusal ->
 # Пробный период: решает billing; отказ сообщает notifier, доступ приходит как после покупки.
 menu-trial = 🎁 Пробный период
 trial-starting = 🎁 Запускаю пробный период… Доступ придёт сюда через несколько секунд.
+
+# Рефералы: своя ссылка клиента и что она принесла.
+menu-referrals = 👥 Пригласить друзей
+referral-screen =
+    👥 <b>Пригласите друзей</b>
+
+    Ваша ссылка: { $link }
+
+    Отправьте её друзьям: когда кто-то из них оплатит первый тариф, вы получите вознаграждение.
+
+    Пришли по ссылке: <b>{ $joined }</b>
+    Оплатили: <b>{ $paid }</b>
+    Заработано: <b>{ $earned }</b>
+referral-nothing-yet = пока ничего
+referral-days = { $days } { $days ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }
+referral-amount = { $amount }

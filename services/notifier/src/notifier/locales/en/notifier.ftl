@@ -174,3 +174,14 @@ trial-refused =
         [trial_off] There is no free trial at the moment.
        *[other] The free trial is not available.
     } Choose a plan below:
+
+referral-rewarded =
+    👥 <b>Your friend paid for a plan</b>
+
+    { $kind ->
+        [share] { $amount } is on your balance: spend it on your next plan.
+       *[days] { $days } { $days ->
+            [one] day is
+           *[other] days are
+        } added to your subscription.
+    } Thank you for inviting them!
