@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -109,6 +109,8 @@ class LocalRuntime:
     prefer_default_ports: bool = True
     log_format: str = "text"
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Called with the migrated platform before any service starts (a benchmark's data).
+    prepared: Callable[[Platform], Awaitable[None]] | None = None
     postgres: LocalPostgres | None = None
     broker: KafkaBroker | None = None
     sandboxes: Sandboxes | None = None
@@ -148,6 +150,8 @@ class LocalRuntime:
         )
         await self.platform.prepare()
         self.say("databases and migrations: ready")
+        if self.prepared is not None:
+            await self.prepared(self.platform)
         await self.platform.start()
         self.say(f"all services ready in {time.monotonic() - started:.1f}s")
         return self.platform

@@ -127,6 +127,7 @@ def build(settings: BillingSettings) -> Service:
         receipts=settings.receipts_enabled,
         autopay=settings.autopay_enabled,
         grace_hours=settings.grace_hours,
+        clock=settings.clock(),
     )
     payments = CheckoutPayments(
         providers,
@@ -197,8 +198,9 @@ def build(settings: BillingSettings) -> Service:
     consumer.handles(CustomerLanguageChanged)(record_language)
     consumer.handles(CustomerEmailProvided)(record_email)
     consumer.handles(AutopayTurnedOff)(turned_off)
-    consumer.handles(PromoCodeEntered)(PromoEntries(grace_hours=settings.grace_hours).entered)
-    consumer.handles(TrialRequested)(Trials(settings.trial_terms).requested)
+    promos = PromoEntries(grace_hours=settings.grace_hours, clock=settings.clock())
+    consumer.handles(PromoCodeEntered)(promos.entered)
+    consumer.handles(TrialRequested)(Trials(settings.trial_terms, settings.clock()).requested)
     # Referral rewards follow billing's own payments, after the fact.
     referrals = Referrals(settings.referral_terms)
     consumer.handles(PaymentSucceeded)(referrals.paid)

@@ -36,6 +36,7 @@ from billing.providers.base import (
 from billing.receipts import receipt_for
 from billing.texts import localized, say
 from chassis import metrics
+from chassis.clock import Clock, SystemClock
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
@@ -119,6 +120,7 @@ class Checkouts:
         receipts: bool = False,
         autopay: bool = False,
         grace_hours: int = 0,
+        clock: Clock | None = None,
     ) -> None:
         self._providers = providers
         self._outbox = outbox
@@ -130,6 +132,8 @@ class Checkouts:
         self._autopay = autopay
         # The grace after the end each order is sold with (BILLING_GRACE_HOURS).
         self._grace_hours = grace_hours
+        # A code's validity and a wallet payment's time are the platform's clock's.
+        self._clock = clock or SystemClock()
 
     async def plan(self, request: RequestCheckout, ctx: MessageContext) -> None:
         await self._checkout(ctx, request, OrderKind.PLAN, request.plan_id, request.return_url)
@@ -163,7 +167,7 @@ class Checkouts:
                 self._check_consent(request.autopay_consent, item, provider, price)
             promo = None
             if isinstance(request, RequestCheckout) and request.promo_code is not None:
-                promo = await _promo(session, request, item, provider, price)
+                promo = await _promo(session, request, item, provider, price, self._clock.now())
         except Refusal as refusal:
             log.info(
                 "checkout refused",
@@ -228,7 +232,7 @@ class Checkouts:
         if isinstance(request, RequestCheckout) and request.autopay_consent is not None:
             await autopay.record_consent(session, order, request.autopay_consent)
         if request.provider == WALLET:
-            await ctx.publish_many(await _pay_from_wallet(session, order))
+            await ctx.publish_many(await _pay_from_wallet(session, order, self._clock.now()))
             return
         order.checkout_due_at = datetime.now(UTC)
         ctx.after_commit(self._wakeup.set)
@@ -260,6 +264,7 @@ async def _promo(
     item: Item,
     provider: PaymentProvider | None,
     price: Money,
+    now: datetime,
 ) -> Code:
     """The code the checkout names, locked for taking its use; raises :class:`Refusal`."""
     assert request.promo_code is not None
@@ -267,7 +272,7 @@ async def _promo(
         session,
         request.promo_code,
         request.customer_id,
-        datetime.now(UTC),
+        now,
         plan_id=item.item_id,
         price=price,
         lock=True,
@@ -323,7 +328,7 @@ async def _item(session: AsyncSession, kind: OrderKind, item_id: str) -> Item:
     )
 
 
-async def _pay_from_wallet(session: AsyncSession, order: Order) -> list[Event]:
+async def _pay_from_wallet(session: AsyncSession, order: Order, paid_at: datetime) -> list[Event]:
     """Take the price from the wallet and settle the order, all in this transaction."""
     price = rules.amount_of(order)
     wallet = entries.wallet(order.customer_id, price.currency)
@@ -337,7 +342,6 @@ async def _pay_from_wallet(session: AsyncSession, order: Order) -> list[Event]:
         rules.fail(order, "insufficient_funds", str(exc))
         await promo_codes.release(session, order)
         return [answer(order)]
-    paid_at = datetime.now(UTC)
     settlement = rules.pay(order, provider_payment_id=f"wallet:{order.order_id}", paid_at=paid_at)
     delivered = await payments.deliver(session, order, paid_at)
     paid = CheckoutPaid(

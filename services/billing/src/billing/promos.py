@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from billing.domain.promos import Code, Refusal
 from billing.models import Customer, PlanPrice, PlanRow, Subscription
 from billing.payments import deliver
 from billing.texts import localized
+from chassis.clock import Clock, SystemClock
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import PromoCodeChecked
 from contracts.bot import PromoCodeEntered
@@ -37,11 +38,13 @@ class PromoEntries:
     """The consumer of ``PromoCodeEntered``: a code is accepted for the next purchase, or
     its free days are added at once, or it is refused; the customer is told either way."""
 
-    def __init__(self, *, grace_hours: int) -> None:
+    def __init__(self, *, grace_hours: int, clock: Clock | None = None) -> None:
         self._grace_hours = grace_hours
+        # Validity and free days by the platform's clock, the one due times fire by.
+        self._clock = clock or SystemClock()
 
     async def entered(self, event: PromoCodeEntered, ctx: MessageContext) -> None:
-        session, now = ctx.session, datetime.now(UTC)
+        session, now = ctx.session, self._clock.now()
         found = await promo_codes.check(session, event.code, event.customer_id, now, lock=True)
         if isinstance(found, Refusal):
             log.info(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import exists, func, select, text
@@ -26,6 +26,7 @@ from billing.domain.trials import PROVIDER, TRIAL_PLAN, Applicant, Refusal, Tria
 from billing.models import Customer, Order, Subscription, Trial
 from billing.payments import deliver
 from billing.texts import say
+from chassis.clock import Clock, SystemClock
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import TrialDecided
 from contracts.bot import TrialRequested
@@ -38,11 +39,13 @@ _NAMESPACE: Final = uuid.UUID("0b8e3f51-9c2d-4a7e-b6f0-3d1c5a9e7b24")
 
 
 class Trials:
-    def __init__(self, terms: TrialTerms) -> None:
+    def __init__(self, terms: TrialTerms, clock: Clock | None = None) -> None:
         self._terms = terms
+        # The trial starts by the platform's clock, the one its due times fire by.
+        self._clock = clock or SystemClock()
 
     async def requested(self, event: TrialRequested, ctx: MessageContext) -> None:
-        session, now = ctx.session, datetime.now(UTC)
+        session, now = ctx.session, self._clock.now()
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
         applicant = await _applicant(session, event, now)
         refusal = rules.refusal(self._terms, applicant)

@@ -791,6 +791,13 @@ class TelegramEmulator:
             if candidate not in self._users and candidate not in self._bots:
                 return candidate
 
+    def started_chat(self, bot: BotState, user_id: int) -> PrivateChat:
+        """A chat the user started before now, as if its ``/start`` was handled long ago: no
+        update is queued (a benchmark's customers of old)."""
+        chat = self._open_chat(bot, user_id)
+        chat.started = True
+        return chat
+
     def user(self, user_id: int) -> SimulatedUser:
         user = self._users.get(user_id)
         if user is None:
