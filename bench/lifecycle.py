@@ -4,10 +4,11 @@ Billing's database holds ``--subscriptions`` subscriptions (1,000,000) of a mont
 whose ends are spread evenly over 33 days around now, each with its four due times (72 h
 and 24 h before the end, at the end, at the grace's end), those before the window already
 fired. The window's due times (``--due``, about 35,000: the reminders, expiries and
-suspensions of a quarter of a day at this size) come due as the platform starts, as after
-a downtime. Measured from the services' start until the notifier has had Telegram accept
-every message and the panel has every suspended user disabled; with the query plans of the
-due-time scan and the handlers' lookups on the full table (no sequential scan).
+suspensions of a quarter of a day at this size) are held until every service is ready,
+then let go at once, as after a downtime. Measured from then until the notifier has had
+Telegram accept every message and the panel has every suspended user disabled; with the
+query plans of the due-time scan and the handlers' lookups on the full table (no
+sequential scan).
 
     make bench-lifecycle
     python bench/lifecycle.py --subscriptions 200000 --due 5000   # smaller
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 
 from devstack.platform import Platform
 from devstack.postgres import plain_dsn
@@ -72,22 +74,27 @@ _SUBSCRIPTIONS = """
 INSERT INTO subscriptions (subscription_id, customer_id, plan_id, period_start, period_end,
     traffic_limit_bytes, revision, access_until, stage, created_at, updated_at)
 SELECT md5('sub' || i)::uuid, md5('customer' || i)::uuid, 'm1', e - interval '30 days', e,
-       $4, 1, e + $5::interval,
-       CASE WHEN e + $5::interval < $6 THEN 'suspended' ELSE 'active' END, $1, $1
-FROM (SELECT i, $1 - interval '3 days' + (i - 1) * ($3::interval / $2) AS e
-      FROM generate_series(1, $2) AS i) AS ends
+       $4::bigint, 1, e + $5::interval,
+       CASE WHEN e + $5::interval < $6::timestamptz THEN 'suspended' ELSE 'active' END,
+       $1::timestamptz, $1::timestamptz
+FROM (SELECT i, $1::timestamptz - interval '3 days' + (i - 1) * ($3::interval / $2::int) AS e
+      FROM generate_series(1, $2::int) AS i) AS ends
 """
 _TIMERS = """
-INSERT INTO timers (timer_id, kind, due_at, payload, attempts, fired_at, created_at)
-SELECT $3 || ':' || s.subscription_id || ':' || (to_json(s.period_end) #>> '{}'),
-       $4, s.period_end + $5::interval,
+INSERT INTO timers (timer_id, kind, due_at, payload, attempts, fired_at, lease_until, created_at)
+SELECT $3::text || ':' || s.subscription_id || ':' || (to_json(s.period_end) #>> '{}'),
+       $4::text, s.period_end + $5::interval,
        jsonb_strip_nulls(jsonb_build_object(
            'subscription_id', s.subscription_id::text,
            'period_end', to_json(s.period_end) #>> '{}',
            'hours', $6::int)),
        0,
-       CASE WHEN s.period_end + $5::interval < $2 THEN s.period_end + $5::interval END,
-       $1
+       CASE WHEN s.period_end + $5::interval < $2::timestamptz
+            THEN s.period_end + $5::interval END,
+       -- The window's due times held (as by a replica of old) until the run starts.
+       CASE WHEN s.period_end + $5::interval BETWEEN $2::timestamptz AND $1::timestamptz
+            THEN $1::timestamptz + interval '1 day' END,
+       $1::timestamptz
 FROM subscriptions s
 """
 
@@ -203,61 +210,41 @@ async def seed_others(
         }
         panel.create_user(sudo, panel.parse_user_create(body))
         placements.append(
-            (
-                row["subscription_id"],
-                row["customer_id"],
-                "eu",
-                "eu-1",
-                name,
-                row["access_until"],
-                100 * GIB,
-                1,
-                False,
-                "active",
-                row["access_until"] - GRACE,
-                1,
-                1,
-                True,
-                "active",
-                datetime.now(UTC),
-                False,
-                False,
-                0,
-                0,
-                True,
-                "none",
-            )
+            {
+                "subscription_id": row["subscription_id"],
+                "customer_id": row["customer_id"],
+                "region": "eu",
+                "panel_id": "eu-1",
+                "panel_username": name,
+                "desired_expire": row["access_until"],
+                "desired_traffic_limit_bytes": 100 * GIB,
+                "desired_revision": 1,
+                "shortened": False,
+                "desired_state": "active",
+                "desired_period_end": row["access_until"] - GRACE,
+                "desired_version": 1,
+                "applied_version": 1,
+                "on_panel": True,
+                "panel_status": "active",
+                "next_attempt_at": datetime.now(UTC),
+                "failure_reported": False,
+                "gave_up": False,
+                "attempts": 0,
+                "carried_bytes": 0,
+                "carry_over": True,
+                "traffic_reset": "none",
+                "renewal_due": False,
+            }
         )
     provisioning = await asyncpg.connect(plain_dsn(platform.database_url("provisioning")))
     try:
-        await provisioning.copy_records_to_table(
-            "placements",
-            records=placements,
-            columns=[
-                "subscription_id",
-                "customer_id",
-                "region",
-                "panel_id",
-                "panel_username",
-                "desired_expire",
-                "desired_traffic_limit_bytes",
-                "desired_revision",
-                "shortened",
-                "desired_state",
-                "desired_period_end",
-                "desired_version",
-                "applied_version",
-                "on_panel",
-                "panel_status",
-                "next_attempt_at",
-                "failure_reported",
-                "gave_up",
-                "attempts",
-                "carried_bytes",
-                "carry_over",
-                "traffic_reset",
-            ],
-        )
+        if placements:
+            columns = list(placements[0])
+            await provisioning.copy_records_to_table(
+                "placements",
+                records=[tuple(p[c] for c in columns) for p in placements],
+                columns=columns,
+            )
     finally:
         await provisioning.close()
     return {"chats": chats, "suspended": [panel_username(r["subscription_id"]) for r in suspended]}
@@ -277,7 +264,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 state["now"] = now
                 state.update(await seed(platform, args, now))
                 state.update(await seed_others(runtime, platform, state["due"]))
-                state["started"] = time.monotonic()
 
             runtime = LocalRuntime(
                 data_dir=Path(workdir),
@@ -294,7 +280,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 prepared=prepared,
             )
             try:
-                await runtime.start()
+                platform = await runtime.start()
+                # Everything is up: the window's due times are let go, and the clock runs.
+                billing = await asyncpg.connect(plain_dsn(platform.database_url("billing")))
+                try:
+                    await billing.execute(
+                        "UPDATE timers SET lease_until = NULL"
+                        " WHERE fired_at IS NULL AND due_at <= $1",
+                        now,
+                    )
+                finally:
+                    await billing.close()
+                state["pids"] = {name: platform.process(name).proc.pid for name in platform.urls}
+                if runtime.postgres is not None and runtime.postgres.pid is not None:
+                    state["pids"]["postgres"] = runtime.postgres.pid
+                broker_pid = getattr(runtime.broker, "pid", None)
+                if isinstance(broker_pid, int):
+                    state["pids"]["kafka"] = broker_pid
+                state["cpu_before"] = {n: _cpu_seconds(p) for n, p in state["pids"].items()}
+                state["started"] = time.monotonic()
                 return await _measure(args, runtime, state)
             finally:
                 await runtime.stop()
@@ -314,7 +318,20 @@ async def _measure(
     received: Counter[int] = Counter()
     cursor = 0
     disabled = 0
+    platform = runtime.platform
+    assert platform is not None
+    billing = await asyncpg.connect(plain_dsn(platform.database_url("billing")))
+    fired_all_at: float | None = None
+    next_probe = 0.0
     while time.monotonic() < deadline:
+        if fired_all_at is None and time.monotonic() >= next_probe:
+            next_probe = time.monotonic() + 1.0
+            pending = await billing.fetchval(
+                "SELECT count(*) FROM timers WHERE fired_at IS NULL AND due_at <= $1",
+                state["now"],
+            )
+            if pending == 0:
+                fired_all_at = time.monotonic()
         for event in telegram.sent_after(bot, cursor):
             cursor = event.seq
             if event.chat_id in chats and event.kind == "sent":
@@ -324,17 +341,21 @@ async def _measure(
             break
         await asyncio.sleep(0.2)
     seconds = time.monotonic() - state["started"]
+    cpu = {
+        name: round(_cpu_seconds(pid) - state["cpu_before"][name], 2)
+        for name, pid in state["pids"].items()
+    }
     await asyncio.sleep(3.0)  # anything sent twice would show by now
     for event in telegram.sent_after(bot, cursor):
         if event.chat_id in chats and event.kind == "sent":
             received[event.chat_id] += 1
-    platform = runtime.platform
-    assert platform is not None
-    billing = await asyncpg.connect(plain_dsn(platform.database_url("billing")))
     try:
         # Fired during the run (those before the window were seeded fired at their due time).
         fired = await billing.fetchval(
             "SELECT count(*) FROM timers WHERE fired_at >= $1", state["now"]
+        )
+        unfired = await billing.fetchval(
+            "SELECT count(*) FROM timers WHERE fired_at IS NULL AND due_at <= $1", state["now"]
         )
     finally:
         await billing.close()
@@ -346,6 +367,12 @@ async def _measure(
         "window_hours": round(state["window"].total_seconds() / 3600, 2),
         "seconds": round(seconds, 1),
         "fired_per_s": round(len(due) / seconds, 1) if seconds else None,
+        # When billing had fired the last due time (the rest is delivery and the panel).
+        "billing_fired_all_in_s": round(fired_all_at - state["started"], 1)
+        if fired_all_at is not None
+        else None,
+        "cpu_seconds": cpu,
+        "cpu_ms_per_due": {name: round(v * 1000 / max(len(due), 1), 2) for name, v in cpu.items()},
         "messages_expected": len(chats),
         "messages_accepted": len(received),
         "suspensions_expected": len(suspended),
@@ -353,6 +380,7 @@ async def _measure(
         "duplicates": duplicates,
         "timed_out": len(received) < len(chats) or disabled < len(suspended),
         "fired_in_billing": fired,
+        "unfired_due": unfired,
         "query_plans": state["plans"],
         "seq_scans": [name for name, plan in state["plans"].items() if plan["seq_scan"]],
         "machine": {"cpus": os.cpu_count(), "python": host.python_version()},
@@ -360,6 +388,19 @@ async def _measure(
         "measured": "services started with the due times pending -> every message accepted "
         "by Telegram and every suspended user disabled on the panel",
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of the process and its children (a service's workers)."""
+    try:
+        process = psutil.Process(pid)
+        total = process.cpu_times().user + process.cpu_times().system
+        for child in process.children(recursive=True):
+            times = child.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
 
 
 def _commit() -> str:

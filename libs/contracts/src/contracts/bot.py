@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Annotated, Literal, Self
+import re
+from typing import Annotated, Final, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -336,6 +337,10 @@ class TrialRequested(Event):
 
     def key(self) -> str:
         return str(self.customer_id)
+
+
+REFERRAL_CODE: Final = re.compile(r"r[a-z2-7]{11}")
+"""What ``referral_code_for`` makes: a start parameter of this shape is a referral link."""
 
 
 def referral_code_for(customer_id: UUID) -> str:

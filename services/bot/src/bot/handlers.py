@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import select
 
@@ -29,11 +29,13 @@ from chassis.i18n import Value
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import PaymentMethodOffer, PlanOffer, PromoOffer
 from contracts.bot import (
+    REFERRAL_CODE,
     CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRemindersChanged,
     PromoCodeEntered,
     TrialRequested,
+    referral_code_for,
 )
 from contracts.fields import promo_code_from
 from contracts.money import Money
@@ -91,13 +93,15 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
     router = Router(name="customer")
 
     @router.message(CommandStart())
-    async def start(message: Message, customer: Customer, ctx: MessageContext) -> None:
+    async def start(
+        message: Message, customer: Customer, ctx: MessageContext, command: CommandObject
+    ) -> None:
         customer.awaiting = None  # starting over drops a question left unanswered
         name = message.from_user.first_name if message.from_user else ""
-        await message.answer(
-            say("welcome", customer.language, name=name),
-            reply_markup=await _main_menu(ctx, customer),
-        )
+        text = say("welcome", customer.language, name=name)
+        if (note := _invitation_note(customer, command.args)) is not None:
+            text = f"{say(note, customer.language)}\n\n{text}"
+        await message.answer(text, reply_markup=await _main_menu(ctx, customer))
 
     @router.message(Command("buy"))
     async def buy_command(message: Message, customer: Customer, ctx: MessageContext) -> None:
@@ -458,6 +462,18 @@ async def _referral_screen(query: CallbackQuery, ctx: MessageContext, customer: 
         paid=standing.paid,
         earned=", ".join(earned) if earned else say("referral-nothing-yet", language),
     )
+
+
+def _invitation_note(customer: Customer, payload: str | None) -> str | None:
+    """What to say of a referral link the customer started by: their own, or someone's
+    when they are a customer already (an invitation counts for newcomers only)."""
+    if not payload or not REFERRAL_CODE.fullmatch(payload):
+        return None
+    if payload == referral_code_for(customer.customer_id):
+        return "referral-own-link"
+    if customer.referral_code != payload:
+        return "referral-already-customer"
+    return None
 
 
 async def _main_menu(ctx: MessageContext, customer: Customer) -> InlineKeyboardMarkup:

@@ -62,3 +62,13 @@ async def test_the_screen_shows_the_link_who_joined_paid_and_what_it_earned(
     assert "Пришли по ссылке: 2" in text
     assert "Оплатили: 1" in text
     assert "Заработано: 19,90\u00a0₽" in text
+
+
+async def test_ones_own_link_and_a_late_invitation_are_told(world: BotWorld) -> None:
+    user, customer = await started(world, "ru")
+    own = await say(world, user, f"/start {referral_code_for(customer)}")
+    assert "Это ваша собственная ссылка-приглашение" in own
+    other = await say(world, user, f"/start {referral_code_for(uuid.uuid4())}")
+    assert "приглашение не засчитывается" in other
+    plain = await say(world, user, "/start campaign42")  # not a referral link
+    assert "приглашение" not in plain

@@ -241,3 +241,5 @@ referral-days = { $days } { $days ->
        *[other] days
     }
 referral-amount = { $amount }
+referral-own-link = 👥 This is your own invitation link: send it to friends, it works for them.
+referral-already-customer = 👥 You are already with us, so this invitation does not count: invitations are for new customers.
