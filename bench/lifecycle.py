@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import platform as host
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import psutil
+from measure import commit, cpu_seconds
 
 from devstack.platform import Platform
 from devstack.postgres import plain_dsn
@@ -297,7 +296,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 broker_pid = getattr(runtime.broker, "pid", None)
                 if isinstance(broker_pid, int):
                     state["pids"]["kafka"] = broker_pid
-                state["cpu_before"] = {n: _cpu_seconds(p) for n, p in state["pids"].items()}
+                state["cpu_before"] = {n: cpu_seconds(p) for n, p in state["pids"].items()}
                 state["started"] = time.monotonic()
                 return await _measure(args, runtime, state)
             finally:
@@ -342,7 +341,7 @@ async def _measure(
         await asyncio.sleep(0.2)
     seconds = time.monotonic() - state["started"]
     cpu = {
-        name: round(_cpu_seconds(pid) - state["cpu_before"][name], 2)
+        name: round(cpu_seconds(pid) - state["cpu_before"][name], 2)
         for name, pid in state["pids"].items()
     }
     await asyncio.sleep(3.0)  # anything sent twice would show by now
@@ -384,36 +383,10 @@ async def _measure(
         "query_plans": state["plans"],
         "seq_scans": [name for name, plan in state["plans"].items() if plan["seq_scan"]],
         "machine": {"cpus": os.cpu_count(), "python": host.python_version()},
-        "commit": _commit(),
+        "commit": commit(),
         "measured": "services started with the due times pending -> every message accepted "
         "by Telegram and every suspended user disabled on the panel",
     }
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of the process and its children (a service's workers)."""
-    try:
-        process = psutil.Process(pid)
-        total = process.cpu_times().user + process.cpu_times().system
-        for child in process.children(recursive=True):
-            times = child.cpu_times()
-            total += times.user + times.system
-        return total
-    except psutil.Error:
-        return 0.0
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> int:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from measure import commit, cpu_seconds
 
 from devstack.customer import PaymentLink, SimulatedCustomer
 from devstack.runtime import LocalRuntime
@@ -127,20 +128,6 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        process = psutil.Process(pid)
-        total = process.cpu_times().user + process.cpu_times().system
-        if pid == os.getpid():
-            return total  # our children are the broker and the database, counted apart
-        for child in process.children(recursive=True):
-            times = child.cpu_times()
-            total += times.user + times.system
-        return total
-    except psutil.Error:
-        return 0.0
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vpn-bench-") as workdir:
         log_path = Path(workdir) / "services.log"
@@ -202,13 +189,13 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
             pids["kafka"] = broker_pid
         # What the platform spends doing nothing (polls, sweeps, heartbeats): at a given
         # throughput this share of cpu_ms_per_purchase is idle_cpu / purchases_per_s.
-        idle_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        idle_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         await asyncio.sleep(_IDLE_WINDOW_S)
         idle_cpu = {
-            name: round((_cpu_seconds(pid) - idle_before[name]) * 1000 / _IDLE_WINDOW_S, 1)
+            name: round((cpu_seconds(pid) - idle_before[name]) * 1000 / _IDLE_WINDOW_S, 1)
             for name, pid in pids.items()
         }
-        cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         machine_before = psutil.cpu_times()
         pg_before = await _database_counts(platform.admin_dsn, platform.urls)
         profilers = _start_profilers(
@@ -250,7 +237,7 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         accepted = await _access_messages(
             telegram, chats, feed_start, time.monotonic() + args.timeout
         )
-        cpu = {name: round(_cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
+        cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
         machine = psutil.cpu_times()
         _stop_profilers(profilers)
         await asyncio.sleep(1.5)  # PostgreSQL flushes a backend's statistics within a second
@@ -324,7 +311,7 @@ async def _measure(args: argparse.Namespace, runtime: LocalRuntime) -> dict[str,
         "idle_cpu_ms_per_s": idle_cpu,
         "machine_cpu_busy_s": round(busy, 1),
         "machine": {"cpus": os.cpu_count(), "python": host.python_version()},
-        "commit": _commit(),
+        "commit": commit(),
         "provider": args.provider,
         "measured": (
             "payment notification at the gateway -> access message accepted by Telegram"
@@ -388,19 +375,6 @@ def _stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
 
 def _per_purchase(cpu_seconds: float, purchases: int) -> float | None:
     return round(cpu_seconds * 1000 / purchases, 1) if purchases else None
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 async def _cancellable(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:

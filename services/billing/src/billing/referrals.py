@@ -29,7 +29,7 @@ from billing.models import Customer, LedgerAccount, Order, ReferralReward, Subsc
 from billing.payments import deliver
 from billing.refunds import shortening_follows
 from billing.subscriptions import take_days
-from billing.texts import localized
+from billing.texts import say
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import PaymentRefunded, PaymentSucceeded, ReferralRewarded
 from contracts.envelope import Event
@@ -239,7 +239,7 @@ async def _days_for(
         customer.customer_id,
         provider=REFERRAL_PROVIDER,
         plan_id=plan_id,
-        title=localized({"ru": f"+{days} дн.", "en": f"+{days} days"}, customer.language),
+        title=say("referral-days-title", customer.language, days=days),
         language=customer.language,
         currency=event.amount.currency,
         grace_hours=paid.grace_hours,

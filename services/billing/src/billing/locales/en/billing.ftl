@@ -13,3 +13,7 @@ trial-title = Free trial, { $days } { $days ->
         [one] day
        *[other] days
     }
+referral-days-title = Referral bonus, { $days } { $days ->
+        [one] day
+       *[other] days
+    }

@@ -18,3 +18,8 @@ trial-title = Пробный период, { $days } { $days ->
         [few] дня
        *[many] дней
     }
+referral-days-title = Бонус за приглашение, { $days } { $days ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }
