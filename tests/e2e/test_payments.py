@@ -148,7 +148,7 @@ async def test_a_provider_down_at_checkout_offers_another_method(shop: Shop, pro
         data = next(
             b["callback_data"]
             for b in buttons(screen)
-            if b.get("callback_data", "").startswith(f"pay:m1:{provider}:")
+            if b.get("callback_data", "").startswith(f"pq:m1:{provider}:")
         )
         await shop.telegram.press_button(customer.user_id, screen.message_id, callback_data=data)
         failed = await shop.telegram.wait_for_bot_message(
@@ -158,7 +158,7 @@ async def test_a_provider_down_at_checkout_offers_another_method(shop: Shop, pro
         )
         offered = [b.get("callback_data", "") for b in buttons(failed)]
         others = {"wata", "yookassa", "cryptopay", "telegram_stars", "wallet"} - {provider}
-        assert {d.split(":")[2] for d in offered if d.startswith("pay:m1:")} == others
+        assert {d.split(":")[2] for d in offered if d.startswith("pq:m1:")} == others
     finally:
         await down.end()
 
@@ -209,7 +209,7 @@ async def test_a_wallet_is_topped_up_and_pays_for_a_plan_and_never_overdraws(sho
     wallet_a = next(
         b["callback_data"]
         for b in buttons(plan_a)
-        if b.get("callback_data", "").startswith("pay:m1:wallet:")
+        if b.get("callback_data", "").startswith("pq:m1:wallet:")
     )
     await asyncio.gather(
         shop.telegram.press_button(customer.user_id, plan_a.message_id, callback_data=wallet_a),

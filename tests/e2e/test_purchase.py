@@ -313,7 +313,7 @@ async def test_the_payment_link_arrives_once_through_telegram_flood_control(shop
     await customer.start()
     await customer.open_catalog()
     plan = await customer.press("plan:m1")
-    pay = callback_starting(plan, "pay:")
+    pay = callback_starting(plan, "pq:")
 
     await shop.telegram.outage("flood", retry_after=2, methods=["editMessageText"])
     try:

@@ -20,8 +20,11 @@ from contracts.billing import (
     Plan,
     PlanCatalogPublished,
     PlanOffer,
+    PriceExperiment,
+    PriceVariant,
     PromoCodeChecked,
     PromoOffer,
+    Quote,
     ReferralRewarded,
     SubscriptionActivated,
     SubscriptionExtended,
@@ -92,6 +95,7 @@ def sample_events() -> dict[str, Event]:
             provider="yookassa",
             return_url="https://t.me/MyVpnBot?start=paid",
             requested_at=datetime(2025, 1, 15, 10, 0, tzinfo=UTC),
+            quote_id=UUID("5f0c7d3e-8a51-4c0e-9a7e-2d6b1c4f8e90"),
             save_payment_method=True,
             autopay_consent=AutopayConsent(
                 terms_version="autopay-consent/1",
@@ -133,6 +137,50 @@ def sample_events() -> dict[str, Event]:
                     prices=(PRICE, Money(amount_minor=250, currency="XTR")),
                     traffic_limit_bytes=100 * GIB,
                     active=True,
+                    quote_id=UUID("5f0c7d3e-8a51-4c0e-9a7e-2d6b1c4f8e90"),
+                ),
+                PlanOffer(
+                    plan_id="m3",
+                    titles={"ru": "VPN на 3 месяца", "en": "VPN for 3 months"},
+                    duration_days=90,
+                    duration_months=3,
+                    prices=(Money(amount_minor=54900, currency="RUB"),),
+                    traffic_limit_bytes=100 * GIB,
+                    traffic_reset="month",
+                    traffic_carry_over=False,
+                    active=True,
+                    quote_id=UUID("0b7e6a0e-3f7c-4d55-8c8e-6b2a9f1d7c11"),
+                ),
+            ),
+            experiments=(
+                PriceExperiment(
+                    experiment_id="spring-m3",
+                    plan_ids=("m3",),
+                    variants=(
+                        PriceVariant(
+                            name="control",
+                            weight=1,
+                            quotes=(
+                                Quote(
+                                    plan_id="m3",
+                                    quote_id=UUID("3a9d2f4b-1c6e-4f8a-b2d7-9e0c5a1b3d22"),
+                                    prices=(Money(amount_minor=54900, currency="RUB"),),
+                                ),
+                            ),
+                        ),
+                        PriceVariant(
+                            name="low",
+                            weight=1,
+                            quotes=(
+                                Quote(
+                                    plan_id="m3",
+                                    quote_id=UUID("c4e8b1a7-6d2f-4e9b-8a3c-1f7d5b9e2a33"),
+                                    prices=(Money(amount_minor=44900, currency="RUB"),),
+                                ),
+                            ),
+                        ),
+                    ),
+                    started_at=datetime(2025, 1, 1, 12, 0, tzinfo=UTC),
                 ),
             ),
             topups=(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from typing import Annotated, Final, Literal, Self
 from uuid import UUID
 
@@ -72,6 +74,8 @@ CHECKOUT_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "email_required",
     "autopay_unavailable",
     "price_changed",
+    "quote_stale",
+    "quote_invalid",
     *PROMO_REFUSALS,
 )
 """Reason codes billing uses today in ``CheckoutFailed``; the set may grow within v1."""
@@ -217,9 +221,96 @@ class PlanOffer(BaseModel):
     active: bool = Field(
         description="Whether it can be bought now; inactive plans stay for existing subscriptions."
     )
+    quote_id: UUID | None = Field(
+        default=None,
+        description=(
+            "The quote billing issued for `prices`: a checkout names it (`quote_id`), and "
+            "billing refuses one it no longer offers. A customer in a price experiment on this "
+            "plan is offered their variant's quote instead (`CatalogPublished.quote_for`). "
+            "Absent from catalogs published before quotes."
+        ),
+    )
 
     def price_in(self, currency: str) -> Money | None:
         return next((price for price in self.prices if price.currency == currency), None)
+
+
+ExperimentId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$"),
+    Field(description="A price experiment's name chosen by the operator, e.g. `spring-m1`."),
+]
+VariantName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,15}$"),
+    Field(description="A variant within its experiment, e.g. `control` or `low`."),
+]
+
+
+def assign_variant(experiment_id: str, customer_id: UUID, weights: Sequence[int]) -> int:
+    """Which of an experiment's variants (by position) a customer is in.
+
+    A hash of the experiment and the customer: the same customer always lands in the same
+    variant of one experiment, independently across experiments, in proportion to the
+    weights. Billing and every reader of the catalog compute it alike.
+    """
+    digest = hashlib.sha256(f"{experiment_id}:{customer_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") % sum(weights)
+    for position, weight in enumerate(weights):
+        if point < weight:
+            return position
+        point -= weight
+    raise AssertionError("unreachable: the point is below the sum of the weights")
+
+
+class Quote(BaseModel):
+    """Prices billing issued for one plan: what a customer is shown and a checkout names."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    plan_id: PlanId
+    quote_id: UUID = Field(description="Named by the checkout that pays this price.")
+    prices: Prices
+
+
+class PriceVariant(BaseModel):
+    """One arm of a price experiment: its share of customers and its prices."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: VariantName
+    weight: int = Field(strict=True, ge=1, le=1000, description="Relative share of customers.")
+    quotes: tuple[Quote, ...] = Field(
+        min_length=1, description="A quote for every plan of the experiment."
+    )
+
+    def quote(self, plan_id: str) -> Quote | None:
+        return next((quote for quote in self.quotes if quote.plan_id == plan_id), None)
+
+
+class PriceExperiment(BaseModel):
+    """A running price experiment: customers split between variants by a hash, each offered
+    their variant's prices for the experiment's plans (`assign_variant`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    experiment_id: ExperimentId
+    plan_ids: tuple[PlanId, ...] = Field(min_length=1)
+    variants: tuple[PriceVariant, ...] = Field(min_length=2)
+    started_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if len({variant.name for variant in self.variants}) != len(self.variants):
+            raise ValueError("variant names must be unique within an experiment")
+        for variant in self.variants:
+            if sorted(quote.plan_id for quote in variant.quotes) != sorted(self.plan_ids):
+                raise ValueError(f"variant {variant.name} must quote exactly the plans")
+        return self
+
+    def variant_for(self, customer_id: UUID) -> PriceVariant:
+        weights = [variant.weight for variant in self.variants]
+        return self.variants[assign_variant(self.experiment_id, customer_id, weights)]
 
 
 class TopUpOffer(BaseModel):
@@ -280,6 +371,10 @@ class CatalogPublished(Event):
         default=None,
         description="Currency of customer balances; absent when the wallet is switched off.",
     )
+    experiments: tuple[PriceExperiment, ...] = Field(
+        default=(),
+        description="Price experiments running now; no two share a plan.",
+    )
     published_at: UtcDatetime = Field(description="When this version was published.")
 
     @model_validator(mode="after")
@@ -288,13 +383,34 @@ class CatalogPublished(Event):
             [plan.plan_id for plan in self.plans],
             [topup.topup_id for topup in self.topups],
             [method.provider for method in self.payment_methods],
+            [plan_id for experiment in self.experiments for plan_id in experiment.plan_ids],
         ):
             if len(ids) != len(set(ids)):
-                raise ValueError("plan, top-up and provider ids must be unique within a catalog")
+                raise ValueError(
+                    "plan, top-up and provider ids must be unique within a catalog, "
+                    "and a plan in at most one experiment"
+                )
         return self
+
+    def quote_for(self, customer_id: UUID, plan: PlanOffer) -> Quote | None:
+        return quote_for(self.experiments, customer_id, plan)
 
     def key(self) -> str:
         return CATALOG_V2_KEY
+
+
+def quote_for(
+    experiments: Sequence[PriceExperiment], customer_id: UUID, plan: PlanOffer
+) -> Quote | None:
+    """What ``plan`` is offered to this customer at: their variant's quote when one of the
+    catalog's ``experiments`` runs on it, else the plan's own; None in a catalog without
+    quotes."""
+    for experiment in experiments:
+        if plan.plan_id in experiment.plan_ids:
+            return experiment.variant_for(customer_id).quote(plan.plan_id)
+    if plan.quote_id is None:
+        return None
+    return Quote(plan_id=plan.plan_id, quote_id=plan.quote_id, prices=plan.prices)
 
 
 class TelegramInvoice(BaseModel):

@@ -151,6 +151,15 @@ class RequestCheckout(Event):
             "absent: the first the provider takes."
         ),
     )
+    quote_id: UUID | None = Field(
+        default=None,
+        description=(
+            "The quote whose price the customer was shown (`CatalogPublished.quote_for`). "
+            "Billing charges exactly its price, or refuses it (`quote_stale`: no longer "
+            "offered, the price changed; `quote_invalid`: never offered to this customer for "
+            "this plan). Absent: the price billing offers the customer now."
+        ),
+    )
     save_payment_method: bool = Field(
         default=False,
         description=(

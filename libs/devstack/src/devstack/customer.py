@@ -169,12 +169,12 @@ class SimulatedCustomer:
         """On the plan's screen already: press pay with ``provider``, not waiting for the
         answer (a load driver measures it elsewhere)."""
         screen = self._current()
-        data = callback_starting(screen, f"pay:{plan_id}:{provider}:")
+        data = callback_starting(screen, f"pq:{plan_id}:{provider}:")
         await self.telegram.press_button(self.user_id, screen.message_id, callback_data=data)
 
     async def pay_on_screen(self, plan_id: str, provider: str) -> PaymentLink:
         """On the plan's screen already: press pay with ``provider`` and wait for the answer."""
-        return await self._pay_with(f"pay:{plan_id}:{provider}:", provider)
+        return await self._pay_with(f"pq:{plan_id}:{provider}:", provider)
 
     async def _pay_with(self, callback_prefix: str, provider: str) -> PaymentLink:
         screen = self._current()

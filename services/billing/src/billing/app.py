@@ -107,16 +107,21 @@ def _telegram_stars(settings: BillingSettings) -> PaymentProvider:
     )
 
 
-def build(settings: BillingSettings) -> Service:
-    service = Service(settings, metadata, migrations="billing:migrations")
-    providers = build_providers(settings)
-    wallet_currency = settings.wallet_currency if WALLET in settings.methods else None
-    methods = PaymentMethods.of(
+def payment_methods(settings: BillingSettings, providers: Providers) -> PaymentMethods:
+    """The ways to pay the catalog offers, as configured."""
+    return PaymentMethods.of(
         providers,
-        wallet_currency=wallet_currency,
+        wallet_currency=settings.wallet_currency if WALLET in settings.methods else None,
         receipts=settings.receipts_enabled,
         autopay=settings.autopay_enabled,
     )
+
+
+def build(settings: BillingSettings) -> Service:
+    service = Service(settings, metadata, migrations="billing:migrations")
+    providers = build_providers(settings)
+    methods = payment_methods(settings, providers)
+    wallet_currency = methods.wallet_currency
 
     checkout_wakeup = Wakeup()
     checkouts = Checkouts(

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import experiments, quotes
+from billing.domain.prices import IssuedQuote
 from billing.models import CatalogPublication, PlanPrice, PlanRow, TopUpPrice, TopUpRow
 from billing.providers import WALLET, Providers
 from chassis.messaging.outbox import Outbox
@@ -25,6 +27,9 @@ from contracts.billing import (
     Plan,
     PlanCatalogPublished,
     PlanOffer,
+    PriceExperiment,
+    PriceVariant,
+    Quote,
     TopUpOffer,
 )
 from contracts.money import Money
@@ -86,8 +91,60 @@ def sold_terms(plan: PlanRow) -> dict[str, Any]:
     }
 
 
+def _quote(quote: IssuedQuote) -> Quote:
+    return Quote(
+        plan_id=quote.terms.plan_id,
+        quote_id=quote.quote_id,
+        prices=tuple(
+            Money(amount_minor=amount, currency=currency) for currency, amount in quote.terms.prices
+        ),
+    )
+
+
+async def _experiments(
+    session: AsyncSession, offered: list[IssuedQuote]
+) -> tuple[PriceExperiment, ...]:
+    """The running experiments with their variants' quotes (started after the last
+    publication's quotes were issued: what has none yet is left out)."""
+    by_variant = {
+        (quote.terms.experiment_id, quote.terms.variant, quote.terms.plan_id): quote
+        for quote in offered
+        if quote.terms.experiment_id is not None
+    }
+    published = []
+    for experiment in await experiments.running(session):
+        variants = []
+        for variant in experiment.variants:
+            found = [
+                by_variant.get((experiment.experiment_id, variant.name, plan_id))
+                for plan_id in experiment.plan_ids
+            ]
+            if any(quote is None for quote in found):
+                break
+            variants.append(
+                PriceVariant(
+                    name=variant.name,
+                    weight=variant.weight,
+                    quotes=tuple(_quote(quote) for quote in found if quote is not None),
+                )
+            )
+        else:
+            published.append(
+                PriceExperiment(
+                    experiment_id=experiment.experiment_id,
+                    plan_ids=experiment.plan_ids,
+                    variants=tuple(variants),
+                    started_at=experiment.started_at,
+                )
+            )
+    return tuple(published)
+
+
 async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPublished:
-    """The catalog as the operator's rows say now (version and time filled in later)."""
+    """The catalog as the operator's rows and the quotes on offer say now (version and
+    time filled in later)."""
+    offered = await quotes.current(session)
+    list_quotes = quotes.by_plan(offered)
     plan_rows = (await session.scalars(select(PlanRow))).all()
     plan_prices = _prices(
         (
@@ -114,6 +171,7 @@ async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPubl
             titles=row.titles,
             prices=plan_prices[row.plan_id],
             active=row.active,
+            quote_id=list_quotes[row.plan_id].quote_id if row.plan_id in list_quotes else None,
             **sold_terms(row),
         )
         for row in sorted(plan_rows, key=lambda r: (r.position, r.plan_id))
@@ -134,6 +192,7 @@ async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPubl
         topups=topups,
         payment_methods=methods.offers,
         wallet_currency=methods.wallet_currency,
+        experiments=await _experiments(session, offered),
         published_at=datetime.now(UTC),
     )
 
@@ -175,6 +234,7 @@ async def publish_if_changed(
     Returns the new version, or ``None`` when the published catalog is current.
     """
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PUBLISH_LOCK})
+    await quotes.issue(session, datetime.now(UTC))
     catalog = await current(session, methods)
     fingerprint = digest(catalog)
     last = await session.scalar(

@@ -9,6 +9,7 @@ from the wallet needs no provider: it is settled in the consumer's transaction a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
@@ -17,11 +18,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing import autopay, ledger, orders, payments, promo_codes, wallets
+from billing import autopay, ledger, orders, payments, promo_codes, quotes, wallets
 from billing.catalog import sold_terms
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
 from billing.domain.orders import OrderKind, OrderStatus
+from billing.domain.prices import IssuedQuote, judge
 from billing.domain.promos import Code
 from billing.domain.promos import Refusal as PromoRefusal
 from billing.models import Customer, Order, PlanPrice, PlanRow, TopUpPrice, TopUpRow
@@ -159,6 +161,11 @@ class Checkouts:
             return
         try:
             item = await _item(session, kind, item_id)
+            quote = None
+            if isinstance(request, RequestCheckout):
+                quote = await _quote(session, request)
+                if quote is not None:
+                    item = dataclasses.replace(item, prices=quote.prices)
             provider = self._providers.get(request.provider)
             price = choose_price(
                 item, request.provider, provider, self._wallet_currency, request.currency
@@ -208,6 +215,9 @@ class Checkouts:
             amount_minor=promo.offer.price(price).amount_minor if promo else price.amount_minor,
             list_amount_minor=price.amount_minor if promo else None,
             promo_code=promo.code if promo else None,
+            quote_id=quote.quote_id if quote else None,
+            experiment_id=quote.terms.experiment_id if quote else None,
+            variant=quote.terms.variant if quote else None,
             currency=price.currency,
             duration_days=item.duration_days,
             duration_months=item.duration_months,
@@ -256,6 +266,18 @@ class Checkouts:
                 f"({consent.period_months} months); the plan is {price} every "
                 f"{item.duration_days} days ({item.duration_months} months)",
             )
+
+
+async def _quote(session: AsyncSession, request: RequestCheckout) -> IssuedQuote | None:
+    """The quote the checkout is charged at: the one it names if that is what billing
+    offers the customer now, else refused; without one named, the one offered now (none
+    before billing first issued quotes: then the plan's list prices)."""
+    offered, _ = await quotes.offered(session, request.customer_id, request.plan_id)
+    if request.quote_id is None or (offered is not None and offered.quote_id == request.quote_id):
+        return offered
+    refusal = judge(await quotes.named(session, request.quote_id), offered, request.plan_id)
+    assert refusal is not None
+    raise Refusal(refusal.value, f"quote {request.quote_id} for {request.plan_id}: {refusal}")
 
 
 async def _promo(

@@ -10,6 +10,13 @@ refund cannot be made, 2 when the configuration is wrong.
 [--plans m1,q3] [--from ISO] [--until ISO] [--note TEXT]`` adds a promo code;
 ``python -m billing promo list`` prints every code with its uses. Exit 1: the code exists
 already; 2: the arguments are wrong.
+
+``python -m billing experiment start NAME --plans m1,m3 --variant control --variant low
+[--variant NAME:WEIGHT ...] --price low:m1=149.00:RUB [...] [--note TEXT]`` starts a price
+experiment and publishes the catalog with its quotes; ``experiment stop NAME`` ends it
+(its quotes are withdrawn, everyone is offered the list prices again); ``experiment list``;
+``experiment report NAME`` prints each variant's customers, checkouts, payers, conversion
+and revenue. Exit 1: refused (the reason on stderr); 2: the arguments are wrong.
 """
 
 from __future__ import annotations
@@ -17,17 +24,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from billing import promo_codes, refunds
-from billing.app import build_providers
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing import experiments, promo_codes, refunds
+from billing.app import build_providers, payment_methods
+from billing.catalog import publish_if_changed
+from billing.domain.prices import Experiment, ExperimentRefusal, Variant, check_experiment
 from billing.domain.promos import Code
 from billing.models import messaging
+from billing.quotes import list_prices
 from billing.settings import BillingSettings
 from chassis.cli import load_settings
 from chassis.db import create_engine, session_factory, transaction
@@ -46,6 +59,17 @@ def _amount(value: str) -> Decimal:
         raise argparse.ArgumentTypeError(f"not an amount: {value!r}") from None
 
 
+def _settings() -> BillingSettings:
+    """Billing's settings, with the log on stderr: stdout is the command's answer alone,
+    for scripts."""
+    settings = load_settings(BillingSettings)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+    return settings
+
+
 def refund(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m billing refund",
@@ -62,12 +86,7 @@ def refund(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--reason", help="why, for the audit (not shown to the customer)")
     args = parser.parse_args(argv)
-    settings = load_settings(BillingSettings)
-    configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    # stdout is the refund id alone, for scripts; the log goes to stderr.
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(sys.stderr)
+    settings = _settings()
     try:
         requested = asyncio.run(_request(settings, args.order_id, args.amount, args.reason))
     except refunds.RefundRefused as refused:
@@ -224,5 +243,207 @@ async def _listing(settings: BillingSettings) -> list[tuple[Code, str | None]]:
         await engine.dispose()
 
 
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"refund": refund, "promo": promo}
+def _experiment_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m billing experiment", description="Price experiments."
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    start = actions.add_parser("start", help="start one and publish its prices")
+    start.add_argument("name", help="1-32 of a-z, 0-9 and -, starting with a letter")
+    start.add_argument("--plans", required=True, help="its plans, comma-separated")
+    start.add_argument(
+        "--variant",
+        action="append",
+        required=True,
+        metavar="NAME[:WEIGHT]",
+        help="a variant and its share (default weight 1); at least two",
+    )
+    start.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="VARIANT:PLAN=AMOUNT:CURRENCY",
+        help="a variant's price for a plan, e.g. low:m1=149.00:RUB (others: the list price)",
+    )
+    start.add_argument("--note", help="for operators; never shown to customers")
+    stop = actions.add_parser("stop", help="end one: its quotes are withdrawn")
+    stop.add_argument("name")
+    actions.add_parser("list", help="every experiment")
+    report = actions.add_parser("report", help="conversion and revenue per variant")
+    report.add_argument("name")
+    return parser
+
+
+_EXPERIMENT_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+_VARIANT_NAME = re.compile(r"[a-z][a-z0-9-]{0,15}")
+
+
+def _variants(specs: Sequence[str], prices: Sequence[str]) -> tuple[Variant, ...]:
+    weights: dict[str, int] = {}
+    for spec in specs:
+        name, _, weight = spec.partition(":")
+        if not _VARIANT_NAME.fullmatch(name):
+            raise ValueError(f"not a variant name: {name!r} (1-16 of a-z, 0-9 and -)")
+        if name in weights:
+            raise ValueError(f"variant {name} given twice")
+        try:
+            weights[name] = int(weight) if weight else 1
+        except ValueError:
+            raise ValueError(f"not a weight: {weight!r}") from None
+    overrides: dict[str, dict[str, dict[str, int]]] = {name: {} for name in weights}
+    for spec in prices:
+        found = re.fullmatch(r"([^:]+):([^=]+)=([0-9]+(?:\.[0-9]+)?):([A-Za-z]{3})", spec)
+        if found is None:
+            raise ValueError(f"not VARIANT:PLAN=AMOUNT:CURRENCY: {spec!r}")
+        variant, plan_id, amount, currency = found.groups()
+        if variant not in overrides:
+            raise ValueError(f"--price names no --variant: {variant}")
+        price = Money.from_decimal(Decimal(amount), currency.upper())
+        overrides[variant].setdefault(plan_id, {})[price.currency] = price.amount_minor
+    return tuple(Variant(name, weight, overrides[name]) for name, weight in weights.items())
+
+
+def experiment(argv: Sequence[str]) -> int:
+    parser = _experiment_parser()
+    args = parser.parse_args(argv)
+    settings = _settings()
+    now = settings.clock().now()
+    try:
+        if args.action == "start":
+            if not _EXPERIMENT_NAME.fullmatch(args.name):
+                parser.error(f"not an experiment name: {args.name!r}")
+            try:
+                started = Experiment(
+                    experiment_id=args.name,
+                    plan_ids=tuple(p.strip() for p in args.plans.split(",") if p.strip()),
+                    variants=_variants(args.variant, args.price),
+                    started_at=now,
+                )
+            except ValueError as exc:
+                parser.error(str(exc))
+            asyncio.run(_publishing(settings, _start(started, args.note)))
+            print(args.name)
+        elif args.action == "stop":
+            asyncio.run(_publishing(settings, _stop(args.name, now)))
+            print(args.name)
+        elif args.action == "list":
+            for line in asyncio.run(_experiment_lines(settings)):
+                print(line)
+        else:
+            for line in asyncio.run(_report_lines(settings, args.name)):
+                print(line)
+    except ExperimentRefusal as refused:
+        sys.stderr.write(f"billing experiment: refused: {refused}\n")
+        return 1
+    return 0
+
+
+Change = Callable[[AsyncSession], Awaitable[None]]
+
+
+def _start(started: Experiment, note: str | None) -> Change:
+    async def change(session: AsyncSession) -> None:
+        busy = [plan for running in await experiments.running(session) for plan in running.plan_ids]
+        check_experiment(started, await list_prices(session), busy)
+        await experiments.start(session, started, note)
+
+    return change
+
+
+def _stop(name: str, now: datetime) -> Change:
+    async def change(session: AsyncSession) -> None:
+        await experiments.stop(session, name, now)
+
+    return change
+
+
+async def _publishing(settings: BillingSettings, change: Change) -> None:
+    """Make the change and publish the catalog it makes, in one transaction: customers
+    are offered the new prices exactly when they are billing's."""
+    engine = create_engine(settings, instrument=False)
+    providers = build_providers(settings)
+    outbox = Outbox(messaging, source=SERVICE_SOURCES["billing"])
+    try:
+        async with transaction(session_factory(engine)) as session:
+            await change(session)
+            await publish_if_changed(session, outbox, payment_methods(settings, providers))
+    finally:
+        await providers.aclose()
+        await engine.dispose()
+
+
+async def _experiment_lines(settings: BillingSettings) -> list[str]:
+    engine = create_engine(settings, instrument=False)
+    try:
+        async with session_factory(engine)() as session:
+            listing = await experiments.listing(session)
+    finally:
+        await engine.dispose()
+    lines = []
+    for row, found in listing:
+        state = f"stopped {row.stopped_at.isoformat()}" if row.stopped_at else "running"
+        variants = ", ".join(
+            f"{variant.name}:{variant.weight}"
+            + "".join(
+                f" {plan}={Money(amount_minor=amount, currency=currency)}"
+                for plan, prices in variant.overrides.items()
+                for currency, amount in prices.items()
+            )
+            for variant in found.variants
+        )
+        lines.append(
+            "\t".join(
+                [
+                    row.experiment_id,
+                    ",".join(row.plan_ids),
+                    f"from {row.started_at.isoformat()}",
+                    state,
+                    variants,
+                    row.note or "",
+                ]
+            )
+        )
+    return lines
+
+
+async def _report_lines(settings: BillingSettings, name: str) -> list[str]:
+    engine = create_engine(settings, instrument=False)
+    try:
+        async with session_factory(engine)() as session:
+            row, results = await experiments.report(session, name)
+    finally:
+        await engine.dispose()
+    lines = [
+        f"experiment {row.experiment_id} on {','.join(row.plan_ids)}, from "
+        f"{row.started_at.isoformat()}"
+        + (f" to {row.stopped_at.isoformat()}" if row.stopped_at else " (running)"),
+        "variant\tweight\tcustomers\tcheckouts\tpaid\tpayers\tconversion\trevenue",
+    ]
+    for result in results:
+        revenue = ", ".join(
+            str(Money(amount_minor=amount, currency=currency))
+            for currency, amount in sorted(result.revenue.items())
+        )
+        lines.append(
+            "\t".join(
+                [
+                    result.name,
+                    str(result.weight),
+                    str(result.customers),
+                    str(result.checkouts),
+                    str(result.paid_orders),
+                    str(result.paying_customers),
+                    f"{result.conversion:.2%}",
+                    revenue or "-",
+                ]
+            )
+        )
+    return lines
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "refund": refund,
+    "promo": promo,
+    "experiment": experiment,
+}
 """Commands ``python -m billing`` runs itself; anything else goes to the shared CLI."""

@@ -160,6 +160,10 @@ class Order(Base):
     # The promo code whose use this order holds, and the price before its discount.
     promo_code: Mapped[str | None] = mapped_column(String(32))
     list_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # The quote the price came from (billing.quotes), and its experiment's variant if any.
+    quote_id: Mapped[UUID | None]
+    experiment_id: Mapped[str | None] = mapped_column(String(32))
+    variant: Mapped[str | None] = mapped_column(String(16))
     # The period a paid plan order bought (a refund takes back a share of it).
     period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -214,6 +218,13 @@ class Order(Base):
             "ix_orders_pending_expiry",
             "payment_expires_at",
             postgresql_where=text("status = 'pending' AND payment_expires_at IS NOT NULL"),
+        ),
+        # An experiment's report reads its orders only.
+        Index(
+            "ix_orders_experiment",
+            "experiment_id",
+            "variant",
+            postgresql_where=text("experiment_id IS NOT NULL"),
         ),
     )
 
@@ -542,3 +553,49 @@ class ReferralReward(Base):
     reversed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What the reversal could take back (a share already spent from the wallet is not).
     reversed_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PriceExperimentRow(Base):
+    """A price experiment (billing.domain.prices): running until ``stopped_at``."""
+
+    __tablename__ = "price_experiments"
+
+    experiment_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plan_ids: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    note: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PriceVariantRow(Base):
+    """One variant of an experiment: its weight and its prices over the list prices."""
+
+    __tablename__ = "price_variants"
+
+    experiment_id: Mapped[str] = mapped_column(
+        ForeignKey("price_experiments.experiment_id"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    position: Mapped[int] = mapped_column(SmallInteger)
+    weight: Mapped[int] = mapped_column(Integer)
+    # plan id -> currency -> amount in minor units; what is absent is the list price.
+    overrides: Mapped[dict[str, dict[str, int]]] = mapped_column(JSONB)
+
+
+class PriceQuoteRow(Base):
+    """A quote: prices billing offered for a plan, which a checkout names. Never changed;
+    withdrawn when no longer offered (billing.quotes)."""
+
+    __tablename__ = "price_quotes"
+
+    quote_id: Mapped[UUID] = mapped_column(primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(32))
+    experiment_id: Mapped[str | None] = mapped_column(String(32))
+    variant: Mapped[str | None] = mapped_column(String(16))
+    prices: Mapped[dict[str, int]] = mapped_column(JSONB)  # currency -> amount in minor units
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_price_quotes_offered", "plan_id", postgresql_where=text("withdrawn_at IS NULL")),
+    )

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from billing import ledger, refunds
+from billing.catalog import PaymentMethods, publish_if_changed
 from billing.checkout import CheckoutPayments, Checkouts
 from billing.domain import ledger as entries
 from billing.models import Order, ProviderNotification, Refund, Subscription, metadata
@@ -34,6 +35,7 @@ from chassis.messaging.outbox import Outbox
 from chassis.messaging.tables import messaging_tables
 from chassis.migrations import upgrade_to_head_async
 from chassis.worker import Handoff, RetryPolicy, Wakeup
+from contracts.billing import CATALOG_V2_KEY, CatalogPublished
 from contracts.bot import RequestCheckout, RequestTopUp
 from contracts.envelope import Envelope, Event
 from contracts.gateway import ProviderNotificationReceived
@@ -115,6 +117,7 @@ class Billing:
         email: str | None = None,
         plan: str = "m1",
         promo: str | None = None,
+        quote: uuid.UUID | None = None,
         pay: bool = True,
     ) -> Order:
         """A paid order: checkout, the payment created, paid, and YooKassa's notification
@@ -143,6 +146,7 @@ class Billing:
                 requested_at=datetime.now(UTC),
                 receipt_email=email,
                 promo_code=promo,
+                quote_id=quote,
             )
             await self.consume(request, checkouts.plan)
         if provider == "yookassa":
@@ -165,6 +169,33 @@ class Billing:
         order = await self.order(order_id_for(checkout))
         assert order.status == "paid", order.failure_reason
         return order
+
+    async def checkout_outcome(
+        self,
+        customer: uuid.UUID,
+        *,
+        plan: str = "m1",
+        promo: str | None = None,
+        quote: uuid.UUID | None = None,
+    ) -> str:
+        """A checkout of ``plan`` (naming a code or a quote): the order's status, or the
+        reason it was refused."""
+        request = RequestCheckout(
+            checkout_id=uuid.uuid4(),
+            customer_id=customer,
+            plan_id=plan,
+            provider="yookassa",
+            requested_at=datetime.now(UTC),
+            promo_code=promo,
+            quote_id=quote,
+        )
+        await self.consume(request, self.checkouts().plan)
+        async with self.sessions() as session:
+            order = await session.get(Order, order_id_for(request.checkout_id))
+        if order is not None:
+            return order.status
+        [failed] = await self.events(str(request.checkout_id), "billing.checkout.failed.v1")
+        return str(failed["reason_code"])
 
     async def notify(self, event: str, object_id: str) -> str | None:
         """YooKassa's notification, through the inbox and the verifier; its outcome."""
@@ -210,6 +241,14 @@ class Billing:
             )
             await self.outbox.add_many(session, list(requested.events))
         return requested
+
+    async def publish_catalog(self) -> CatalogPublished:
+        """Publish the catalog as the service does (issuing its quotes); the latest one."""
+        methods = PaymentMethods.of(self.providers(), wallet_currency="RUB", receipts=False)
+        async with transaction(self.sessions) as session:
+            await publish_if_changed(session, self.outbox, methods)
+        published = await self.events(CATALOG_V2_KEY, CatalogPublished.event_type)
+        return CatalogPublished.model_validate(published[-1])
 
     async def order(self, order_id: uuid.UUID) -> Order:
         async with self.sessions() as session:

@@ -14,11 +14,10 @@ from sqlalchemy import func, select
 
 from billing import promo_codes
 from billing.domain.promos import Code
-from billing.models import Order, PromoCode, PromoRedemption
-from billing.orders import order_id_for
+from billing.models import PromoCode, PromoRedemption
 from billing.promos import PromoEntries
 from chassis.db import transaction
-from contracts.bot import PromoCodeEntered, RequestCheckout
+from contracts.bot import PromoCodeEntered
 from contracts.money import Money
 
 from .conftest import M1_PRICE, Billing
@@ -96,22 +95,7 @@ async def test_a_discount_code_is_accepted_then_charged_at_checkout(billing: Bil
 
 
 async def checkout(billing: Billing, customer: uuid.UUID, code: str, plan: str = "m1") -> str:
-    """A checkout naming ``code``: the order's status, or the refusal's reason."""
-    request = RequestCheckout(
-        checkout_id=uuid.uuid4(),
-        customer_id=customer,
-        plan_id=plan,
-        provider="yookassa",
-        requested_at=datetime.now(UTC),
-        promo_code=code,
-    )
-    await billing.consume(request, billing.checkouts().plan)
-    async with billing.sessions() as session:
-        order = await session.get(Order, order_id_for(request.checkout_id))
-    if order is not None:
-        return order.status
-    [failed] = await billing.events(str(request.checkout_id), "billing.checkout.failed.v1")
-    return str(failed["reason_code"])
+    return await billing.checkout_outcome(customer, plan=plan, promo=code)
 
 
 async def test_a_hundred_customers_at_once_get_exactly_the_ten_uses(billing: Billing) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.models import CatalogMirror
 from bot.texts import CATALOGS
 from chassis.messaging.consumer import MessageContext
-from contracts.billing import CatalogPublished, PaymentMethodOffer, PlanOffer, TopUpOffer
+from contracts.billing import (
+    CatalogPublished,
+    PaymentMethodOffer,
+    PlanOffer,
+    PriceExperiment,
+    TopUpOffer,
+    quote_for,
+)
 from contracts.money import Money
 
 log = logging.getLogger(__name__)
@@ -22,7 +30,19 @@ log = logging.getLogger(__name__)
 _PLANS = TypeAdapter(list[PlanOffer])
 _TOPUPS = TypeAdapter(list[TopUpOffer])
 _METHODS = TypeAdapter(list[PaymentMethodOffer])
+_EXPERIMENTS = TypeAdapter(list[PriceExperiment])
 _ROW = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChoice:
+    """A plan, a way to pay and the price shown, as still on sale to the customer, with the
+    quote billing issued for that price (None from a catalog before quotes)."""
+
+    plan: PlanOffer
+    method: PaymentMethodOffer
+    price: Money
+    quote_id: uuid.UUID | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +51,7 @@ class Catalog:
     topups: list[TopUpOffer]
     methods: list[PaymentMethodOffer]
     wallet_currency: str | None
+    experiments: tuple[PriceExperiment, ...] = ()
 
     def plan(self, plan_id: str) -> PlanOffer | None:
         return next((p for p in self.plans if p.plan_id == plan_id), None)
@@ -47,19 +68,27 @@ class Catalog:
                 offered.append((method, price))
         return offered
 
+    def prices_for(self, customer_id: uuid.UUID, plan: PlanOffer) -> tuple[Money, ...]:
+        """The plan's prices as this customer is quoted them (a price experiment's variant,
+        or the plan's own)."""
+        quote = quote_for(self.experiments, customer_id, plan)
+        return quote.prices if quote is not None else plan.prices
+
     def plan_offer(
-        self, plan_id: str, provider: str, currency: str
-    ) -> tuple[PlanOffer, PaymentMethodOffer, Money] | None:
+        self, customer_id: uuid.UUID, plan_id: str, provider: str, currency: str
+    ) -> PlanChoice | None:
         """The plan, the way to pay and the price a button chose, if they are still on sale
-        together: a button outlives the catalog it was made from. An empty ``currency`` (a
-        button from an older version) is whichever price the method shows."""
+        together to this customer: a button outlives the catalog it was made from. An empty
+        ``currency`` (a button from an older version) is whichever price the method shows."""
         plan = self.plan(plan_id)
         if plan is None or not plan.active:
             return None
+        quote = quote_for(self.experiments, customer_id, plan)
+        prices = quote.prices if quote is not None else plan.prices
         return next(
             (
-                (plan, method, price)
-                for method, price in self.offers(plan.prices)
+                PlanChoice(plan, method, price, quote.quote_id if quote is not None else None)
+                for method, price in self.offers(prices)
                 if method.provider == provider and currency in ("", price.currency)
             ),
             None,
@@ -76,6 +105,7 @@ async def mirror_catalog(event: CatalogPublished, ctx: MessageContext) -> None:
         "topups": [topup.model_dump(mode="json") for topup in event.topups],
         "payment_methods": [method.model_dump(mode="json") for method in event.payment_methods],
         "wallet_currency": event.wallet_currency,
+        "experiments": [experiment.model_dump(mode="json") for experiment in event.experiments],
         "received_at": datetime.now(UTC),
     }
     statement = insert(CatalogMirror).values(id=_ROW, **values)
@@ -111,6 +141,7 @@ async def current_catalog(session: AsyncSession) -> Catalog:
         topups=_TOPUPS.validate_python(mirror.topups),
         methods=_METHODS.validate_python(mirror.payment_methods),
         wallet_currency=mirror.wallet_currency,
+        experiments=tuple(_EXPERIMENTS.validate_python(mirror.experiments)),
     )
     _parsed.clear()  # only the latest version is ever asked for again
     _parsed[mirror.catalog_version] = catalog

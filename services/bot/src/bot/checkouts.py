@@ -64,10 +64,12 @@ async def open_checkout(
     slow_after: timedelta,
     kind: str = "plan",
     autopay: AutopayConsent | None = None,
+    quote_id: UUID | None = None,
 ) -> UUID:
     """Record the checkout the customer asked for on ``message_id`` and ask billing for it;
-    a plan's with ``autopay``, the consent to save the method for automatic renewals, and
-    with the promo code the customer holds when it is for this plan."""
+    a plan's with ``autopay``, the consent to save the method for automatic renewals, the
+    quote whose price the customer was shown, and the promo code the customer holds when
+    it is for this plan."""
     offer = await promos.held(ctx.session, customer.customer_id) if kind == "plan" else None
     now = datetime.now(UTC)
     checkout_id = uuid.uuid4()
@@ -107,6 +109,7 @@ async def open_checkout(
             currency=currency,
             requested_at=now,
             receipt_email=customer.email,
+            quote_id=quote_id,
             save_payment_method=autopay is not None,
             autopay_consent=autopay,
             promo_code=offer.code if offer is not None and offer.applies_to(plan_id) else None,
@@ -248,6 +251,7 @@ def _answer_statement(columns: tuple[str, ...]) -> Update:
 @dataclass(frozen=True, slots=True)
 class DueScreen:
     checkout_id: UUID
+    customer_id: UUID
     chat_id: int
     message_id: int
     kind: str
@@ -285,9 +289,9 @@ _CLAIM = text(
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING c.checkout_id, c.chat_id, c.message_id, c.kind, c.plan_id, c.provider, c.status,
-        c.failure_code, c.screen_shown, c.confirmation_url, c.invoice, c.amount_minor,
-        c.currency, c.balance_minor, c.screen_attempts, customers.language
+    RETURNING c.checkout_id, c.customer_id, c.chat_id, c.message_id, c.kind, c.plan_id,
+        c.provider, c.status, c.failure_code, c.screen_shown, c.confirmation_url, c.invoice,
+        c.amount_minor, c.currency, c.balance_minor, c.screen_attempts, customers.language
     """
 )
 
@@ -470,11 +474,17 @@ class CheckoutScreens:
         """Why it failed, and where to go: another way to pay the same thing when there is one."""
         plan = catalog.plan(screen.plan_id) if screen.kind == "plan" else None
         topup = catalog.topup(screen.plan_id) if screen.kind == "topup" else None
-        if plan is not None and screen.failure_code in PROMO_REFUSALS:
-            # Every way to pay, at the plan's own price: the code is gone, the plan is not.
-            text = say("checkout-promo-refused", language, refusal=screen.failure_code)
-            return text, keyboards.pay(plan, catalog.offers(plan.prices), language)
-        prices = plan.prices if plan else topup.prices if topup else ()
+        quoted = catalog.prices_for(screen.customer_id, plan) if plan is not None else ()
+        if plan is not None and plan.active and quoted:
+            if screen.failure_code in PROMO_REFUSALS:
+                # Every way to pay at the plan's own price: the code is gone, the plan is not.
+                text = say("checkout-promo-refused", language, refusal=screen.failure_code)
+                return text, keyboards.pay(plan, catalog.offers(quoted), language)
+            if screen.failure_code in ("quote_stale", "quote_invalid", "price_changed"):
+                # The price the customer saw is not on offer: the one that is, to pay again.
+                text = say("checkout-price-changed", language, title=plan_title(plan, language))
+                return text, keyboards.pay(plan, catalog.offers(quoted), language)
+        prices = quoted if plan else topup.prices if topup else ()
         others = [
             (method, price)
             for method, price in catalog.offers(prices)

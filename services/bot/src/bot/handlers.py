@@ -18,7 +18,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import select
 
 from bot import autopay, keyboards, promos, referrals
-from bot.catalog import current_catalog, current_plans, plan_title
+from bot.catalog import Catalog, current_catalog, plan_title
 from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerAutopay, CustomerSubscription
 from bot.receipts import PendingCheckout, valid_email
@@ -105,7 +105,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
 
     @router.message(Command("buy"))
     async def buy_command(message: Message, customer: Customer, ctx: MessageContext) -> None:
-        text, markup = await _catalog_screen(ctx, customer.language)
+        text, markup = await _catalog_screen(ctx, customer)
         await message.answer(text, reply_markup=markup)
 
     @router.message(Command("subscription"))
@@ -146,7 +146,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         language = customer.language
         customer.awaiting = None  # a menu button drops a question left unanswered
         if callback_data.action == "buy":
-            text, markup = await _catalog_screen(ctx, language)
+            text, markup = await _catalog_screen(ctx, customer)
         elif callback_data.action == "subscription":
             text, markup = await _subscription_screen(ctx, customer, clock.now())
         elif callback_data.action == "wallet":
@@ -185,51 +185,44 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         customer: Customer,
         ctx: MessageContext,
     ) -> None:
-        language = customer.language
-        catalog = await current_catalog(ctx.session)
-        plan = catalog.plan(callback_data.plan_id)
-        offers = catalog.offers(plan.prices) if plan is not None else []
-        if plan is None or not plan.active or not offers:
-            await _plan_gone(query, catalog.plans, language)
-            return
-        promo = await promos.held(ctx.session, customer.customer_id)
-        if promo is not None and not promo.applies_to(plan.plan_id):
-            promo = None
-        text = say(
-            "plan-details",
-            language,
-            title=plan_title(plan, language),
-            days=plan.duration_days,
-            months=plan.duration_months,
-            monthly="yes" if plan.traffic_reset == "month" else "no",
-            traffic_gib=gib(plan.traffic_limit_bytes + _extra_traffic(plan, promo)),
-            price=_price(offers[0][1], promo, language),
-        )
-        text = f"{text}\n\n{say('plan-how-to-pay', language)}"
-        await _show(query, text, keyboards.pay(plan, offers, language, promo))
+        await _plan_screen(query, ctx, customer, callback_data.plan_id)
 
     @router.callback_query(keyboards.Pay.filter())
+    @router.callback_query(keyboards.LegacyPay.filter())
     async def pay(
         query: CallbackQuery,
-        callback_data: keyboards.Pay,
+        callback_data: keyboards.Pay | keyboards.LegacyPay,
         customer: Customer,
         ctx: MessageContext,
     ) -> None:
-        language = customer.language
         catalog = await current_catalog(ctx.session)
         chosen = catalog.plan_offer(
-            callback_data.plan_id, callback_data.provider, callback_data.currency
+            customer.customer_id,
+            callback_data.plan_id,
+            callback_data.provider,
+            callback_data.currency,
         )
         if chosen is None or query.message is None:
-            await _plan_gone(query, catalog.plans, language)
+            await _plan_gone(query, catalog, customer)
             return
-        plan, method, price = chosen
+        if (
+            isinstance(callback_data, keyboards.Pay)
+            and callback_data.amount_minor != chosen.price.amount_minor
+        ):
+            # The price changed since the button was made: shown again before paying.
+            await _plan_screen(query, ctx, customer, chosen.plan.plan_id, note="price-changed")
+            return
         await _pay(
             query,
             ctx,
             customer,
-            PendingCheckout(plan.plan_id, method.provider, price.currency),
-            method,
+            PendingCheckout(
+                chosen.plan.plan_id,
+                chosen.method.provider,
+                chosen.price.currency,
+                quote_id=chosen.quote_id,
+            ),
+            chosen.method,
             message_id=query.message.message_id,
             slow_after=slow_after,
         )
@@ -246,12 +239,15 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         language = customer.language
         catalog = await current_catalog(ctx.session)
         chosen = catalog.plan_offer(
-            callback_data.plan_id, callback_data.provider, callback_data.currency
+            customer.customer_id,
+            callback_data.plan_id,
+            callback_data.provider,
+            callback_data.currency,
         )
-        if chosen is None or not chosen[1].recurring:
-            await _plan_gone(query, catalog.plans, language)
+        if chosen is None or not chosen.method.recurring:
+            await _plan_gone(query, catalog, customer)
             return
-        plan, method, price = chosen
+        plan, method, price = chosen.plan, chosen.method, chosen.price
         text = say(
             autopay.TERMS_MESSAGE,
             language,
@@ -275,23 +271,30 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         language = customer.language
         catalog = await current_catalog(ctx.session)
         chosen = catalog.plan_offer(
-            callback_data.plan_id, callback_data.provider, callback_data.currency
+            customer.customer_id,
+            callback_data.plan_id,
+            callback_data.provider,
+            callback_data.currency,
         )
-        if (
-            chosen is None
-            or not chosen[1].recurring
-            or chosen[2].amount_minor != callback_data.amount_minor
-            or query.message is None
-        ):
-            await _plan_gone(query, catalog.plans, language)
+        if chosen is None or not chosen.method.recurring or query.message is None:
+            await _plan_gone(query, catalog, customer)
             return
-        plan, method, price = chosen
+        if chosen.price.amount_minor != callback_data.amount_minor:
+            await _plan_screen(query, ctx, customer, chosen.plan.plan_id, note="price-changed")
+            return
+        plan, method, price = chosen.plan, chosen.method, chosen.price
         agreed = autopay.consent(plan, price, language)
         await _pay(
             query,
             ctx,
             customer,
-            PendingCheckout(plan.plan_id, method.provider, price.currency, autopay=agreed),
+            PendingCheckout(
+                plan.plan_id,
+                method.provider,
+                price.currency,
+                autopay=agreed,
+                quote_id=chosen.quote_id,
+            ),
             method,
             message_id=query.message.message_id,
             slow_after=slow_after,
@@ -491,11 +494,59 @@ def _settings_screen(customer: Customer) -> tuple[str, InlineKeyboardMarkup]:
     return text, keyboards.settings(language, reminders=customer.reminders)
 
 
-async def _catalog_screen(ctx: MessageContext, language: str) -> tuple[str, InlineKeyboardMarkup]:
-    plans = [plan for plan in await current_plans(ctx.session) if plan.active]
-    if not plans:
+def _catalog_buttons(catalog: Catalog, customer: Customer) -> InlineKeyboardMarkup:
+    """The plans on sale, each at the first price the customer is quoted."""
+    quoted = [(plan, catalog.prices_for(customer.customer_id, plan)) for plan in catalog.plans]
+    return keyboards.catalog(
+        [(plan, prices[0]) for plan, prices in quoted if plan.active and prices],
+        customer.language,
+    )
+
+
+async def _catalog_screen(
+    ctx: MessageContext, customer: Customer
+) -> tuple[str, InlineKeyboardMarkup]:
+    language = customer.language
+    catalog = await current_catalog(ctx.session)
+    if not any(plan.active for plan in catalog.plans):
         return say("catalog-empty", language), keyboards.main_menu(language)
-    return say("catalog-title", language), keyboards.catalog(plans, language)
+    return say("catalog-title", language), _catalog_buttons(catalog, customer)
+
+
+async def _plan_screen(
+    query: CallbackQuery,
+    ctx: MessageContext,
+    customer: Customer,
+    plan_id: str,
+    *,
+    note: str | None = None,
+) -> None:
+    """A plan at the prices the customer is quoted, with a way to pay each; ``note`` (a
+    message id) above it, such as that its price changed."""
+    language = customer.language
+    catalog = await current_catalog(ctx.session)
+    plan = catalog.plan(plan_id)
+    offers = catalog.offers(catalog.prices_for(customer.customer_id, plan)) if plan else []
+    if plan is None or not plan.active or not offers:
+        await _plan_gone(query, catalog, customer)
+        return
+    promo = await promos.held(ctx.session, customer.customer_id)
+    if promo is not None and not promo.applies_to(plan.plan_id):
+        promo = None
+    text = say(
+        "plan-details",
+        language,
+        title=plan_title(plan, language),
+        days=plan.duration_days,
+        months=plan.duration_months,
+        monthly="yes" if plan.traffic_reset == "month" else "no",
+        traffic_gib=gib(plan.traffic_limit_bytes + _extra_traffic(plan, promo)),
+        price=_price(offers[0][1], promo, language),
+    )
+    text = f"{text}\n\n{say('plan-how-to-pay', language)}"
+    if note is not None:
+        text = f"{say(note, language)}\n\n{text}"
+    await _show(query, text, keyboards.pay(plan, offers, language, promo))
 
 
 async def _subscription_of(ctx: MessageContext, customer: Customer) -> CustomerSubscription | None:
@@ -542,13 +593,15 @@ async def _pay(
         slow_after=slow_after,
         kind=chosen.kind,
         autopay=chosen.autopay,
+        quote_id=chosen.quote_id,
     )
     await _show(query, say("checkout-preparing", language), None)
 
 
-async def _plan_gone(query: CallbackQuery, plans: list[PlanOffer], language: str) -> None:
+async def _plan_gone(query: CallbackQuery, catalog: Catalog, customer: Customer) -> None:
     """A button of a plan (or price, or way to pay) no longer on sale: the catalog now."""
-    await _show(query, say("plan-unavailable", language), keyboards.catalog(plans, language))
+    text = say("plan-unavailable", customer.language)
+    await _show(query, text, _catalog_buttons(catalog, customer))
 
 
 async def _receipt_email(
@@ -584,6 +637,7 @@ async def _receipt_email(
         slow_after=slow_after,
         kind=pending.kind,
         autopay=pending.autopay,
+        quote_id=pending.quote_id,
     )
 
 

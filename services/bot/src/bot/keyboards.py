@@ -27,10 +27,21 @@ class ChoosePlan(CallbackData, prefix="plan"):
     plan_id: str
 
 
-class Pay(CallbackData, prefix="pay"):
+class Pay(CallbackData, prefix="pq"):
+    """Pay a plan once with this method, at the price the button showed."""
+
     plan_id: str
     provider: str
-    currency: str = ""  # the price the button showed; empty on buttons from older versions
+    currency: str
+    amount_minor: int  # a price changed since the button was made is shown again first
+
+
+class LegacyPay(CallbackData, prefix="pay"):
+    """A pay button from before prices were quotes (no amount), still on older messages."""
+
+    plan_id: str
+    provider: str
+    currency: str = ""  # empty on buttons older still: whichever price the method shows
 
 
 class AutopayTerms(CallbackData, prefix="apt"):
@@ -107,20 +118,16 @@ def back(language: str) -> list[InlineKeyboardButton]:
     return [_button(say("menu-back", language), Menu(action="home"))]
 
 
-def catalog(plans: list[PlanOffer], language: str) -> InlineKeyboardMarkup:
+def catalog(plans: list[tuple[PlanOffer, Money]], language: str) -> InlineKeyboardMarkup:
+    """A button per plan on sale, with the price it starts from for this customer."""
     rows = [
         [
             _button(
-                say(
-                    "catalog-plan-button",
-                    language,
-                    title=plan_title(plan, language),
-                    price=plan.prices[0],
-                ),
+                say("catalog-plan-button", language, title=plan_title(plan, language), price=price),
                 ChoosePlan(plan_id=plan.plan_id),
             )
         ]
-        for plan in plans
+        for plan, price in plans
         if plan.active
     ]
     return InlineKeyboardMarkup(inline_keyboard=[*rows, back(language)])
@@ -143,7 +150,12 @@ def pay(
             [
                 _button(
                     say("pay-button", language, method=name, price=once),
-                    Pay(plan_id=plan.plan_id, provider=method.provider, currency=price.currency),
+                    Pay(
+                        plan_id=plan.plan_id,
+                        provider=method.provider,
+                        currency=price.currency,
+                        amount_minor=price.amount_minor,
+                    ),
                 )
             ]
         )
@@ -169,7 +181,12 @@ def autopay_consent(
         currency=price.currency,
         amount_minor=price.amount_minor,
     )
-    once = Pay(plan_id=plan.plan_id, provider=provider, currency=price.currency)
+    once = Pay(
+        plan_id=plan.plan_id,
+        provider=provider,
+        currency=price.currency,
+        amount_minor=price.amount_minor,
+    )
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [_button(say("autopay-consent-agree", language), agree)],

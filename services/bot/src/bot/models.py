@@ -55,6 +55,10 @@ class CatalogMirror(Base):
     topups: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     payment_methods: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     wallet_currency: Mapped[str | None] = mapped_column(String(3))
+    # The price experiments running (what each customer is quoted: bot.catalog.Catalog).
+    experiments: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -9,6 +9,7 @@ customer's row, so that whichever replica gets the answer can go on with the che
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -47,9 +48,10 @@ class PendingCheckout:
     """The checkout of a plan or top-up the customer chose, as it waits on their row for
     the e-mail the bot asked for.
 
-    A plan paid with automatic renewal carries the consent as it was given on the consent
-    screen (the text's version, the amount and period shown, the moment of the press):
-    answering the question later changes none of it.
+    A plan carries the quote whose price was shown (billing refuses it if the price has
+    changed by the time the customer answers). A plan paid with automatic renewal carries
+    the consent as it was given on the consent screen (the text's version, the amount and
+    period shown, the moment of the press): answering the question later changes none of it.
     """
 
     plan_id: str  # or the top-up's id
@@ -57,9 +59,11 @@ class PendingCheckout:
     currency: str
     kind: str = "plan"  # plan | topup
     autopay: AutopayConsent | None = None
+    quote_id: uuid.UUID | None = None
 
     def encode(self) -> str:
         parts = [_PREFIX, self.plan_id, self.provider, self.currency, self.kind]
+        parts.append(self.quote_id.hex if self.quote_id is not None else "")
         if self.autopay is not None:
             consent = self.autopay
             parts += [
@@ -80,12 +84,20 @@ class PendingCheckout:
             return None
         parts = awaiting.split(":")
         # Four parts: written before top-ups asked for an e-mail too (always a plan); five:
-        # before autopay; ten: a plan with the customer's consent to renew automatically.
-        if len(parts) not in (4, 5, 10) or parts[0] != _PREFIX:
+        # before autopay; ten: with the customer's consent to renew automatically, before
+        # quotes; six and eleven: the same with the quote shown (possibly empty).
+        if len(parts) not in (4, 5, 6, 10, 11) or parts[0] != _PREFIX:
             return None
         kind = parts[4] if len(parts) >= 5 else "plan"
         if kind not in ("plan", "topup"):
             return None
+        quote_id = None
+        if len(parts) in (6, 11):
+            quoted = parts.pop(5)
+            try:
+                quote_id = uuid.UUID(hex=quoted) if quoted else None
+            except ValueError:
+                return None
         autopay = None
         if len(parts) == 10:
             version, language, amount_minor, period, consented_us = parts[5:]
@@ -101,4 +113,4 @@ class PendingCheckout:
                 )
             except ValueError:  # pydantic's ValidationError is one too
                 return None
-        return cls(parts[1], parts[2], parts[3], kind, autopay)
+        return cls(parts[1], parts[2], parts[3], kind, autopay, quote_id)

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 PRICE = Money(amount_minor=19900, currency="RUB")
 TERMS = "apt:m1:yookassa:RUB"
 CONSENT = "ap:m1:yookassa:RUB:19900"
-ONCE = "pay:m1:yookassa:RUB"
+ONCE = "pq:m1:yookassa:RUB:19900"
 
 
 async def shopper(world: BotWorld) -> tuple[SandboxUser, uuid.UUID]:
@@ -169,7 +169,9 @@ async def test_a_consent_to_another_price_asks_again(world: BotWorld) -> None:
     screen = await press(world, user, TERMS)
     await catalog_with(world, 104, rub_price=24900)  # the price went up meanwhile
     stale = await press(world, user, CONSENT, message_id=screen.message_id)
-    assert "no longer on sale" in (stale.text or "")
+    # The plan again at its new price, to agree to that one or not.
+    assert "The price has changed" in (stale.text or "")
+    assert "249" in (stale.text or "")
     assert await checkouts(world, customer_id) == []
     await catalog_with(world, 105)
 
@@ -177,7 +179,7 @@ async def test_a_consent_to_another_price_asks_again(world: BotWorld) -> None:
 async def test_a_method_that_cannot_renew_pays_at_once(world: BotWorld) -> None:
     user, customer_id = await shopper(world)
 
-    screen = await press(world, user, "pay:m1:telegram_stars:XTR")
+    screen = await press(world, user, "pq:m1:telegram_stars:XTR:150")
 
     assert "Preparing your payment link" in (screen.text or "")
     [checkout] = await checkouts(world, customer_id)
@@ -224,7 +226,7 @@ async def test_a_consent_screen_from_an_older_catalog_is_answered(world: BotWorl
     assert await checkouts(world, customer_id) == []
     # Paying once is still what it was.
     await press(world, user, "plan:m1", message_id=screen.message_id)
-    assert "Preparing" in ((await press(world, user, "pay:m1:yookassa:RUB")).text or "")
+    assert "Preparing" in ((await press(world, user, "pq:m1:yookassa:RUB:19900")).text or "")
 
 
 async def test_a_consent_for_a_plan_gone_from_sale_is_answered(world: BotWorld) -> None:

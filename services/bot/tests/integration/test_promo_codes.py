@@ -95,7 +95,7 @@ async def test_an_accepted_code_shows_in_the_prices_and_goes_with_the_checkout(
     assert any("120" in text for text in buttons)  # 150 stars, 20 % off
     assert any("199" in text and "🔁" in text for text in buttons)  # renewals: full price
 
-    await press(world, user, "pay:m1:yookassa:RUB")
+    await press(world, user, "pq:m1:yookassa:RUB:19900")
     [request] = await commands(world, "bot.checkout.requested.v1", customer_id)
     assert request["promo_code"] == "SPRING20"
 
@@ -121,7 +121,7 @@ async def test_a_code_refused_at_checkout_is_dropped(world: BotWorld) -> None:
     await accepted(world, customer_id, PromoOffer(code="LAST10", kind="percent", percent_off=10))
     await press(world, user, "m:buy")
     await press(world, user, "plan:m1")
-    await press(world, user, "pay:m1:yookassa:RUB")
+    await press(world, user, "pq:m1:yookassa:RUB:19900")
     [request] = await commands(world, "bot.checkout.requested.v1", customer_id)
     failed = CheckoutFailed(
         checkout_id=uuid.UUID(request["checkout_id"]),

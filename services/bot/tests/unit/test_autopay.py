@@ -58,7 +58,20 @@ def test_the_pending_checkout_keeps_the_consent_as_given() -> None:
     assert PendingCheckout.decode(for_months.encode()) == for_months
     assert PendingCheckout.decode(pending.encode()) == pending
     assert len(with_consent.encode()) <= 256
-    # Written before autopay (five parts) and before top-ups (four): no consent.
+    quoted = PendingCheckout(
+        "y1-promo-long-plan-name-32chars",
+        "yookassa",
+        "RUB",
+        autopay=consent().model_copy(update={"language": "pt-BR-x-private1"}),
+        quote_id=uuid4(),
+    )
+    assert PendingCheckout.decode(quoted.encode()) == quoted
+    assert len(quoted.encode()) <= 256
+    # Written before quotes (ten parts with a consent, five without), before autopay
+    # (five) and before top-ups (four).
+    before_quotes = with_consent.encode().replace(":plan::", ":plan:")
+    assert PendingCheckout.decode(before_quotes) == with_consent
+    assert PendingCheckout.decode(with_consent.encode().replace(":plan::", ":plan:zz:")) is None
     assert PendingCheckout.decode("email:m1:yookassa:RUB:plan") == PendingCheckout(
         "m1", "yookassa", "RUB"
     )

@@ -260,6 +260,7 @@ def test_no_subscription() -> None:
             plan_id="y1-promo-long-plan-name-32chars",
             provider="telegram_stars",
             currency="XTR",
+            amount_minor=99_999_999_99,
         ),
         Autopay(
             plan_id="y1-promo-long-plan-name-32chars",

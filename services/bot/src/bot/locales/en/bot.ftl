@@ -243,3 +243,7 @@ referral-days = { $days } { $days ->
 referral-amount = { $amount }
 referral-own-link = 👥 This is your own invitation link: send it to friends, it works for them.
 referral-already-customer = 👥 You are already with us, so this invitation does not count: invitations are for new customers.
+
+# A price is a quote billing issued; one no longer on offer is shown again before paying.
+price-changed = ℹ️ The price has changed since this screen was shown. Here it is now:
+checkout-price-changed = ℹ️ The price of { $title } has changed since it was shown to you, so nothing was charged. Here it is now:
