@@ -221,6 +221,18 @@ class PlanOffer(BaseModel):
     active: bool = Field(
         description="Whether it can be bought now; inactive plans stay for existing subscriptions."
     )
+    tier: int = Field(
+        default=0,
+        strict=True,
+        ge=0,
+        le=100,
+        description=(
+            "The plan's level of service. Buying a plan of a higher tier than the current "
+            "one is an upgrade (at once, the unused part of the old plan credited as time), "
+            "of a lower tier a downgrade (from the end of the current period), of the same "
+            "tier a renewal."
+        ),
+    )
     quote_id: UUID | None = Field(
         default=None,
         description=(
@@ -666,12 +678,48 @@ class SubscriptionExtended(_SubscriptionPeriod):
     topic = BILLING_SUBSCRIPTIONS
 
     previous_period_end: UtcDatetime = Field(description="End of the access before this extension.")
+    next_plan_id: PlanId | None = Field(
+        default=None,
+        description=(
+            "Set for a downgrade: the time was added at the current plan's terms (`plan_id`, "
+            "`traffic_*` are the current plan's), no new allowance starts now, and the "
+            "ordered plan applies from `previous_period_end` (`SubscriptionPlanChanged` "
+            "then). Absent: a renewal, whose allowance starts now."
+        ),
+    )
 
     @model_validator(mode="after")
     def _extends(self) -> Self:
         if self.period_start < self.previous_period_end:
             raise ValueError("an extension starts no earlier than the previous period end")
         return self
+
+
+class SubscriptionPlanChanged(_SubscriptionPeriod):
+    """The subscription moved to another plan, and a new allowance of its traffic starts.
+
+    An ``upgrade`` is paid now and starts now: its period runs from `period_start` (the
+    payment) for the plan's length plus `credit_hours`, the unused part of what was paid
+    for the old plan, converted at the new plan's price. A ``downgrade`` was paid earlier
+    (``SubscriptionExtended`` with `next_plan_id`) and applies from the end of the period
+    at the old terms, `period_start`. Emitted by billing. Consumed by provisioning (the new
+    limit and rules on the panel user, its usage count started again) and the bot.
+    """
+
+    event_type = "billing.subscription.plan_changed.v1"
+    topic = BILLING_SUBSCRIPTIONS
+
+    previous_plan_id: PlanId = Field(description="The plan before the change.")
+    change: Literal["upgrade", "downgrade"] = Field(
+        description="`upgrade`: to a higher tier, at once; `downgrade`: to a lower, at the end."
+    )
+    credit_hours: int = Field(
+        default=0,
+        strict=True,
+        ge=0,
+        description="An upgrade's credit for the unused part of the old plan, in hours.",
+    )
+    changed_at: UtcDatetime = Field(description="When the plan changed.")
 
 
 class SubscriptionShortened(Event):

@@ -88,6 +88,7 @@ def sold_terms(plan: PlanRow) -> dict[str, Any]:
         "traffic_limit_bytes": plan.traffic_limit_bytes,
         "traffic_carry_over": plan.traffic_carry_over,
         "traffic_reset": plan.traffic_reset,
+        "tier": plan.tier,
     }
 
 

@@ -73,6 +73,7 @@ class Item:
     traffic_limit_bytes: int = 0
     traffic_carry_over: bool = True
     traffic_reset: str = "none"
+    tier: int = 0
     credit: Money | None = None
 
 
@@ -224,6 +225,7 @@ class Checkouts:
             traffic_limit_bytes=_traffic(item, promo),
             traffic_carry_over=item.traffic_carry_over,
             traffic_reset=item.traffic_reset,
+            tier=item.tier,
             grace_hours=self._grace_hours if kind is OrderKind.PLAN else 0,
             provider=request.provider,
             receipt_email=receipt_email,

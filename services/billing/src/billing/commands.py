@@ -17,6 +17,12 @@ experiment and publishes the catalog with its quotes; ``experiment stop NAME`` e
 (its quotes are withdrawn, everyone is offered the list prices again); ``experiment list``;
 ``experiment report NAME`` prints each variant's customers, checkouts, payers, conversion
 and revenue. Exit 1: refused (the reason on stderr); 2: the arguments are wrong.
+
+``python -m billing plan set ID --title ru=… --title en=… (--days N | --months N)
+--price 349.00:RUB [--price 300:XTR] [--traffic-gb N] [--monthly-reset | --no-carry-over]
+[--tier N] [--inactive] [--position N]`` creates a plan or replaces its definition and
+publishes the catalog; ``plan list`` prints every plan. Exit 1: refused; 2: wrong
+arguments.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import experiments, promo_codes, refunds
+from billing import experiments, plans, promo_codes, refunds
 from billing.app import build_providers, payment_methods
 from billing.catalog import publish_if_changed
 from billing.domain.prices import Experiment, ExperimentRefusal, Variant, check_experiment
@@ -441,9 +447,133 @@ async def _report_lines(settings: BillingSettings, name: str) -> list[str]:
     return lines
 
 
+def _plan_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m billing plan", description="Plans.")
+    actions = parser.add_subparsers(dest="action", required=True)
+    define = actions.add_parser("set", help="create a plan or replace its definition")
+    define.add_argument("plan_id", help="1-32 of a-z, 0-9, _ and -")
+    define.add_argument(
+        "--title", action="append", required=True, metavar="LANG=NAME", help="e.g. ru=1 месяц"
+    )
+    length = define.add_mutually_exclusive_group(required=True)
+    length.add_argument("--days", type=int, help="a period of N days")
+    length.add_argument("--months", type=int, help="a period of N calendar months")
+    define.add_argument(
+        "--price", action="append", required=True, metavar="AMOUNT:CURRENCY", help="349.00:RUB"
+    )
+    define.add_argument("--traffic-gb", type=int, default=0, help="per period; 0: unlimited")
+    rules = define.add_mutually_exclusive_group()
+    rules.add_argument(
+        "--monthly-reset", action="store_true", help="the allowance starts again every month"
+    )
+    rules.add_argument(
+        "--no-carry-over", action="store_true", help="a renewal does not keep what is left"
+    )
+    define.add_argument(
+        "--tier", type=int, default=0, help="level of service: higher is an upgrade (default 0)"
+    )
+    define.add_argument("--inactive", action="store_true", help="not for sale (kept for buyers)")
+    define.add_argument("--position", type=int, help="order in the catalog")
+    actions.add_parser("list", help="every plan")
+    return parser
+
+
+_PLAN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def _plan_definition(args: argparse.Namespace) -> plans.PlanDefinition:
+    if not _PLAN_ID.fullmatch(args.plan_id):
+        raise ValueError(f"not a plan id: {args.plan_id!r}")
+    titles: dict[str, str] = {}
+    for spec in args.title:
+        language, _, name = spec.partition("=")
+        if not re.fullmatch(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", language) or not name.strip():
+            raise ValueError(f"not LANG=NAME: {spec!r}")
+        titles[language] = name.strip()[:128]
+    prices = []
+    for spec in args.price:
+        found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?):([A-Za-z]{3})", spec)
+        if found is None:
+            raise ValueError(f"not AMOUNT:CURRENCY: {spec!r}")
+        prices.append(Money.from_decimal(Decimal(found[1]), found[2].upper()))
+    months = args.months or 0
+    return plans.PlanDefinition(
+        plan_id=args.plan_id,
+        titles=titles,
+        duration_days=args.days if args.days is not None else 30 * months,
+        duration_months=months,
+        prices=tuple(prices),
+        traffic_limit_bytes=args.traffic_gb * GIB,
+        traffic_carry_over=not (args.no_carry_over or args.monthly_reset),
+        traffic_reset="month" if args.monthly_reset else "none",
+        tier=args.tier,
+        active=not args.inactive,
+        position=args.position,
+    )
+
+
+def plan(argv: Sequence[str]) -> int:
+    parser = _plan_parser()
+    args = parser.parse_args(argv)
+    settings = _settings()
+    if args.action == "list":
+        for line in asyncio.run(_plan_lines(settings)):
+            print(line)
+        return 0
+    try:
+        definition = _plan_definition(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    async def change(session: AsyncSession) -> None:
+        await plans.define(session, definition)
+
+    try:
+        asyncio.run(_publishing(settings, change))
+    except plans.PlanRefusal as refused:
+        sys.stderr.write(f"billing plan: refused: {refused}\n")
+        return 1
+    print(definition.plan_id)
+    return 0
+
+
+async def _plan_lines(settings: BillingSettings) -> list[str]:
+    engine = create_engine(settings, instrument=False)
+    try:
+        async with session_factory(engine)() as session:
+            listing = await plans.listing(session)
+    finally:
+        await engine.dispose()
+    lines = []
+    for row, prices in listing:
+        period = (
+            f"{row.duration_months} months" if row.duration_months else f"{row.duration_days} days"
+        )
+        traffic = f"{row.traffic_limit_bytes // GIB} GB" if row.traffic_limit_bytes else "unlimited"
+        if row.traffic_reset == "month":
+            traffic += " a month"
+        elif not row.traffic_carry_over:
+            traffic += ", not carried over"
+        lines.append(
+            "\t".join(
+                [
+                    row.plan_id,
+                    f"tier {row.tier}",
+                    period,
+                    ", ".join(str(price) for price in prices) or "-",
+                    traffic,
+                    "on sale" if row.active else "inactive",
+                    " / ".join(row.titles.values()),
+                ]
+            )
+        )
+    return lines
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "refund": refund,
     "promo": promo,
     "experiment": experiment,
+    "plan": plan,
 }
 """Commands ``python -m billing`` runs itself; anything else goes to the shared CLI."""

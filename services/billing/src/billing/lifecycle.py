@@ -8,6 +8,9 @@ grace after it is over. The suspension schedules the removal, after the retentio
 timer is named by the subscription and the end it is for, so a replay schedules nothing
 new; one for an end that has since moved fires as nothing (the new end has its own). A
 customer whose autopay will renew is not told to renew: autopay sends its own notice.
+
+A downgrade paid for schedules its plan's start at the end of the time paid at the old
+plan (``plan-change``); a renewal or an upgrade since leaves it firing as nothing.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain.lifecycle import Stage, Status, Terms, status_at
+from billing.domain.orders import OrderStatus
 from billing.domain.trials import TRIAL_PLAN
-from billing.models import Autopay, Subscription, timers
+from billing.models import Autopay, Order, Subscription, timers
+from billing.subscriptions import apply_pending
 from chassis.timers import Timer, TimerHandler, Timers
 from contracts.billing import SubscriptionRemoved, SubscriptionSuspended
 from contracts.envelope import Event
@@ -35,6 +40,7 @@ EXPIRING: Final = "subscription-expiring"
 EXPIRED: Final = "subscription-expired"
 SUSPEND: Final = "subscription-suspend"
 REMOVE: Final = "subscription-remove"
+PLAN_CHANGE: Final = "subscription-plan-change"
 _NAMESPACE: Final = uuid.UUID("c2b7e0a4-1d6f-4f8e-9a35-7b0d52e6f1c8")
 # A reminder due within a period's first hour would greet its start.
 _SETTLED: Final = timedelta(hours=1)
@@ -83,6 +89,34 @@ async def schedule_cut_off(
     )
 
 
+async def schedule_plan_change(
+    session: AsyncSession, subscription_id: uuid.UUID, at: datetime
+) -> None:
+    """A downgrade's plan starts at ``at``: the subscription's pending order applies then."""
+    moment = at.isoformat()
+    await TIMERS.schedule(
+        session,
+        f"{PLAN_CHANGE}:{subscription_id}:{moment}",
+        PLAN_CHANGE,
+        at,
+        {"subscription_id": str(subscription_id), "pending_from": moment},
+    )
+
+
+def plan_notice(
+    customer_id: uuid.UUID, template: str, once_per: str, **params: str | int
+) -> SendNotification:
+    """A message about the customer's plan changing (``subscription.upgraded``,
+    ``subscription.downgrade_scheduled``, ``subscription.plan_changed``)."""
+    return SendNotification(
+        notification_id=uuid.uuid5(_NAMESPACE, f"{template}:{once_per}"),
+        customer_id=customer_id,
+        template=template,
+        params=params,
+        channel="telegram",
+    )
+
+
 _LOCKED: Final = (
     select(Subscription)
     .where(Subscription.subscription_id == bindparam("subscription_id"))
@@ -128,6 +162,7 @@ class Lifecycle:
             EXPIRED: self.expired,
             SUSPEND: self.suspend,
             REMOVE: self.remove,
+            PLAN_CHANGE: self.plan_change,
         }
 
     async def expiring(self, session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
@@ -213,6 +248,35 @@ class Lifecycle:
                 removed_at=now,
             ),
         )
+
+    async def plan_change(
+        self, session: AsyncSession, timer: Timer, now: datetime
+    ) -> Sequence[Event]:
+        """The time paid at the old plan is over: the downgrade's plan applies, with a new
+        allowance of its traffic. One renewed or upgraded since has nothing pending."""
+        subscription_id = uuid.UUID(timer.payload["subscription_id"])
+        subscription = await session.scalar(_LOCKED, {"subscription_id": subscription_id})
+        if (
+            subscription is None
+            or subscription.pending_order_id is None
+            or subscription.pending_from != datetime.fromisoformat(timer.payload["pending_from"])
+        ):
+            return ()
+        order = await session.get(Order, subscription.pending_order_id)
+        if order is None or order.status != OrderStatus.PAID:
+            # Refunded meanwhile: the customer stays on the plan they have.
+            subscription.pending_order_id = subscription.pending_from = None
+            return ()
+        changed = apply_pending(subscription, order, now)
+        told = plan_notice(
+            subscription.customer_id,
+            "subscription.plan_changed",
+            str(order.order_id),
+            plan=order.title,
+            expires_at=subscription.period_end.isoformat(),
+            traffic_limit_bytes=subscription.traffic_limit_bytes,
+        )
+        return (changed, told)
 
 
 def _notification(

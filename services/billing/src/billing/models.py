@@ -58,6 +58,9 @@ class PlanRow(Base):
     traffic_reset: Mapped[str] = mapped_column(String(8), default="none")
     active: Mapped[bool]
     position: Mapped[int] = mapped_column(Integer)
+    # The level of service: a higher tier is an upgrade, a lower one a downgrade
+    # (billing.domain.plan_changes); plans of one tier are the same service for longer.
+    tier: Mapped[int] = mapped_column(SmallInteger, default=0)
 
     __table_args__ = (
         CheckConstraint("traffic_reset IN ('none', 'month')", name="traffic_reset"),
@@ -157,6 +160,7 @@ class Order(Base):
     traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
     traffic_carry_over: Mapped[bool] = mapped_column(default=True)
     traffic_reset: Mapped[str] = mapped_column(String(8), default="none")
+    tier: Mapped[int] = mapped_column(SmallInteger, default=0)
     # The promo code whose use this order holds, and the price before its discount.
     promo_code: Mapped[str | None] = mapped_column(String(32))
     list_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
@@ -249,6 +253,14 @@ class Subscription(Base):
     stage: Mapped[str] = mapped_column(String(16), default="active")
     # The day of the month its month periods end on (billing.domain.periods).
     anchor_day: Mapped[int | None] = mapped_column(SmallInteger)
+    # The current plan's tier and traffic rules (billing.domain.plan_changes).
+    tier: Mapped[int] = mapped_column(SmallInteger, default=0)
+    traffic_carry_over: Mapped[bool] = mapped_column(default=True)
+    traffic_reset: Mapped[str] = mapped_column(String(8), default="none")
+    # A downgrade paid for: its order's plan applies from ``pending_from`` (the end of the
+    # time paid at the current plan), when its due time fires.
+    pending_order_id: Mapped[UUID | None]
+    pending_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -20,6 +20,7 @@ from billing.domain.orders import OrderKind
 from billing.models import Order
 from billing.providers.base import PaymentState, PaymentStatus, SavedMethod
 from billing.subscriptions import extend_for
+from contracts.billing import SubscriptionExtended, SubscriptionPlanChanged
 from contracts.envelope import Event
 from contracts.money import Money
 
@@ -153,4 +154,31 @@ async def deliver(
     await lifecycle.schedule(
         session, period.subscription_id, period.period_end, period.access_until
     )
-    return (period, *await autopay.paid(session, order, saved, period.period_end))
+    told: tuple[Event, ...] = ()
+    if isinstance(period, SubscriptionPlanChanged):
+        told = (
+            lifecycle.plan_notice(
+                order.customer_id,
+                "subscription.upgraded",
+                str(order.order_id),
+                plan=order.title,
+                expires_at=period.period_end.isoformat(),
+                credit_hours=period.credit_hours,
+                traffic_limit_bytes=order.traffic_limit_bytes,
+            ),
+        )
+    elif isinstance(period, SubscriptionExtended) and period.next_plan_id is not None:
+        await lifecycle.schedule_plan_change(
+            session, period.subscription_id, period.previous_period_end
+        )
+        told = (
+            lifecycle.plan_notice(
+                order.customer_id,
+                "subscription.downgrade_scheduled",
+                str(order.order_id),
+                plan=order.title,
+                from_at=period.previous_period_end.isoformat(),
+                expires_at=period.period_end.isoformat(),
+            ),
+        )
+    return (period, *told, *await autopay.paid(session, order, saved, period.period_end))

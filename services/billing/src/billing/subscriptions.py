@@ -1,10 +1,12 @@
-"""Subscriptions' SQL: a paid plan order starts or extends the customer's subscription; a
-refund of one shortens it; the due times after its end suspend and remove it."""
+"""Subscriptions' SQL: a paid plan order starts or extends the customer's subscription (a
+renewal, an upgrade or a downgrade); a refund of one shortens it; the due times after its
+end suspend and remove it, and apply a downgrade at its time."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -13,16 +15,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain import refunds as rules
 from billing.domain.lifecycle import Stage, access_until
+from billing.domain.orders import COMPLIMENTARY, OrderKind, OrderStatus
 from billing.domain.periods import Term, next_period
-from billing.models import Order, Subscription
+from billing.domain.plan_changes import Ahead, Change, change_of, daily
+from billing.domain.plan_changes import credit as plan_credit
+from billing.models import Order, PlanPrice, Subscription
 from chassis.db import bound
-from contracts.billing import SubscriptionActivated, SubscriptionExtended, SubscriptionShortened
+from contracts.billing import (
+    SubscriptionActivated,
+    SubscriptionExtended,
+    SubscriptionPlanChanged,
+    SubscriptionShortened,
+)
+from contracts.money import Money
 
 
 async def extend_for(
     session: AsyncSession, order: Order, paid_at: datetime
-) -> SubscriptionActivated | SubscriptionExtended:
-    """Add the order's period to the customer's subscription (creating it if there is none).
+) -> SubscriptionActivated | SubscriptionExtended | SubscriptionPlanChanged:
+    """Add the order's period to the customer's subscription (creating it if there is none):
+    a renewal, an upgrade or a downgrade (``billing.domain.plan_changes``).
 
     The subscription row is locked, so two orders paid at once extend one after the other;
     two first orders at once meet at the insert, and the second extends what the first made.
@@ -45,6 +57,9 @@ async def extend_for(
                     "access_until": access_until(period.end, order.grace_hours),
                     "traffic_limit_bytes": order.traffic_limit_bytes,
                     "anchor_day": period.anchor_day,
+                    "tier": _tier(order),
+                    "traffic_carry_over": _carries(order),
+                    "traffic_reset": order.traffic_reset or "none",
                 },
             )
             if subscription is None:  # the other first order inserted it meanwhile
@@ -54,6 +69,17 @@ async def extend_for(
                 order.subscription_id = subscription.subscription_id
                 order.period_start, order.period_end = period.start, period.end
                 return SubscriptionActivated(**_common(order, subscription))
+        change = change_of(
+            subscription.tier,
+            _tier(order),
+            time_ahead=subscription.stage == Stage.ACTIVE and subscription.period_end > paid_at,
+        )
+        if order.provider in COMPLIMENTARY:
+            change = Change.RENEWAL  # time given is added as it is, at no tier
+        if change is Change.UPGRADE:
+            return await _upgrade(session, subscription, order, term, paid_at)
+        if change is Change.DOWNGRADE:
+            return _downgrade(subscription, order, term, paid_at)
         period = next_period(
             subscription.period_end,
             paid_at,
@@ -62,13 +88,14 @@ async def extend_for(
             served_until=subscription.access_until if subscription.stage == Stage.ACTIVE else None,
             anchor_day=subscription.anchor_day,
         )
-        subscription.plan_id = order.plan_id
+        _take_terms(subscription, order)
         subscription.period_start = period.start
         subscription.period_end = period.end
         subscription.access_until = access_until(period.end, order.grace_hours)
         subscription.stage = Stage.ACTIVE.value
-        subscription.traffic_limit_bytes = order.traffic_limit_bytes
         subscription.anchor_day = period.anchor_day
+        # Renewed at the current tier: a downgrade paid before is not taken after all.
+        subscription.pending_order_id = subscription.pending_from = None
         subscription.revision += 1
         subscription.updated_at = datetime.now(UTC)
         order.subscription_id = subscription.subscription_id
@@ -77,6 +104,164 @@ async def extend_for(
     if period.previous_end is None:
         return SubscriptionActivated(**common)
     return SubscriptionExtended(**common, previous_period_end=period.previous_end)
+
+
+def _take_terms(subscription: Subscription, order: Order) -> None:
+    """The subscription is at the order's plan from now on."""
+    assert order.plan_id is not None
+    subscription.plan_id = order.plan_id
+    subscription.tier = _tier(order)
+    subscription.traffic_limit_bytes = order.traffic_limit_bytes
+    subscription.traffic_carry_over = _carries(order)
+    subscription.traffic_reset = order.traffic_reset or "none"
+
+
+def _tier(order: Order) -> int:
+    """The order's tier; one built in this transaction has no column default yet."""
+    return order.tier or 0
+
+
+def _carries(order: Order) -> bool:
+    return True if order.traffic_carry_over is None else order.traffic_carry_over
+
+
+async def _upgrade(
+    session: AsyncSession, subscription: Subscription, order: Order, term: Term, paid_at: datetime
+) -> SubscriptionPlanChanged:
+    """The higher plan starts now; what is left of the time bought before is credited on it
+    at its price (``billing.domain.plan_changes.credit``)."""
+    ahead = await _ahead(session, subscription.subscription_id, paid_at)
+    credit = plan_credit(ahead, paid_at, await _daily_prices(session, order))
+    period = next_period(None, paid_at, term)
+    previous_plan = subscription.plan_id
+    _take_terms(subscription, order)
+    subscription.period_start = paid_at
+    subscription.period_end = period.end + credit
+    subscription.access_until = access_until(subscription.period_end, order.grace_hours)
+    subscription.anchor_day = period.anchor_day
+    subscription.pending_order_id = subscription.pending_from = None
+    subscription.revision += 1
+    subscription.updated_at = datetime.now(UTC)
+    order.subscription_id = subscription.subscription_id
+    # What the order itself bought is its plan's length (a refund takes back a share of
+    # it); the credit before it was bought earlier.
+    order.period_start, order.period_end = paid_at + credit, subscription.period_end
+    return SubscriptionPlanChanged(
+        **_common(order, subscription),
+        previous_plan_id=previous_plan,
+        change="upgrade",
+        credit_hours=int(credit.total_seconds() // 3600),
+        changed_at=paid_at,
+    )
+
+
+def _downgrade(
+    subscription: Subscription, order: Order, term: Term, paid_at: datetime
+) -> SubscriptionExtended:
+    """The time is added after the current end, at the current plan's terms until then;
+    the lower plan applies from there (``billing.lifecycle``, its due time). Of two
+    downgrades paid before the first applies, the first's plan is the one taken."""
+    period = next_period(subscription.period_end, paid_at, term, anchor_day=subscription.anchor_day)
+    assert period.previous_end is not None
+    if subscription.pending_order_id is None:
+        subscription.pending_order_id = order.order_id
+        subscription.pending_from = period.previous_end
+    subscription.period_end = period.end
+    subscription.access_until = access_until(period.end, order.grace_hours)
+    subscription.anchor_day = period.anchor_day
+    subscription.revision += 1
+    subscription.updated_at = datetime.now(UTC)
+    order.subscription_id = subscription.subscription_id
+    order.period_start, order.period_end = period.start, period.end
+    return SubscriptionExtended(
+        subscription_id=subscription.subscription_id,
+        customer_id=subscription.customer_id,
+        order_id=order.order_id,
+        # The current plan's terms: they go on until the pending plan applies.
+        plan_id=subscription.plan_id,
+        traffic_limit_bytes=subscription.traffic_limit_bytes,
+        traffic_carry_over=subscription.traffic_carry_over,
+        traffic_reset=subscription.traffic_reset,
+        period_start=period.start,
+        period_end=period.end,
+        previous_period_end=period.previous_end,
+        revision=subscription.revision,
+        access_until=subscription.access_until,
+        next_plan_id=order.plan_id,
+    )
+
+
+def apply_pending(
+    subscription: Subscription, order: Order, now: datetime
+) -> SubscriptionPlanChanged:
+    """The downgrade paid for earlier applies: the subscription is at its plan from the end
+    of the time paid at the old one (``pending_from``) until its end."""
+    assert subscription.pending_from is not None
+    previous_plan = subscription.plan_id
+    _take_terms(subscription, order)
+    subscription.period_start = subscription.pending_from
+    subscription.pending_order_id = subscription.pending_from = None
+    subscription.revision += 1
+    subscription.updated_at = now
+    return SubscriptionPlanChanged(
+        **_common(order, subscription),
+        previous_plan_id=previous_plan,
+        change="downgrade",
+        changed_at=now,
+    )
+
+
+async def _ahead(session: AsyncSession, subscription_id: uuid.UUID, now: datetime) -> list[Ahead]:
+    """The periods bought for the subscription that are not over at ``now``, each with what
+    it was worth: paid (net of refunds), or None for time given free (kept as time)."""
+    rows = await session.execute(
+        select(
+            Order.period_start,
+            Order.period_end,
+            Order.provider,
+            Order.amount_minor,
+            Order.refunded_minor,
+            Order.currency,
+        ).where(
+            Order.subscription_id == subscription_id,
+            Order.kind == OrderKind.PLAN.value,
+            Order.status == OrderStatus.PAID.value,
+            Order.period_end > now,
+        )
+    )
+    return [
+        Ahead(
+            start,
+            end,
+            None
+            if provider in COMPLIMENTARY
+            else Money(amount_minor=amount - refunded, currency=currency),
+        )
+        for start, end, provider, amount, refunded, currency in rows.tuples()
+        if start is not None and end is not None
+    ]
+
+
+async def _daily_prices(session: AsyncSession, order: Order) -> dict[str, Decimal]:
+    """The upgrade's plan per day in each currency it has: the order's own price (before a
+    code's discount) in its currency, the plan's list prices in the others."""
+    prices = dict(
+        (
+            await session.execute(
+                select(PlanPrice.currency, PlanPrice.amount_minor).where(
+                    PlanPrice.plan_id == order.plan_id
+                )
+            )
+        )
+        .tuples()
+        .all()
+    )
+    prices[order.currency] = order.list_amount_minor or order.amount_minor
+    return {
+        currency: daily(Money(amount_minor=amount, currency=currency), order.duration_days)
+        for currency, amount in prices.items()
+        if amount > 0
+    }
 
 
 _FIRST = (
@@ -91,6 +276,9 @@ _FIRST = (
             "access_until",
             "traffic_limit_bytes",
             "anchor_day",
+            "tier",
+            "traffic_carry_over",
+            "traffic_reset",
         ),
         revision=1,
         stage=Stage.ACTIVE.value,

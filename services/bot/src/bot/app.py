@@ -49,6 +49,7 @@ from contracts.billing import (
     ReferralRewarded,
     SubscriptionActivated,
     SubscriptionExtended,
+    SubscriptionPlanChanged,
     SubscriptionRemoved,
     SubscriptionShortened,
     SubscriptionSuspended,
@@ -103,7 +104,8 @@ def build(settings: BotSettings) -> Service:
         updates.handles(TelegramUpdateReceived)(processor.handle_received)
 
     async def subscription_changed(
-        event: SubscriptionActivated | SubscriptionExtended, ctx: MessageContext
+        event: SubscriptionActivated | SubscriptionExtended | SubscriptionPlanChanged,
+        ctx: MessageContext,
     ) -> None:
         await record_subscription(event, ctx)
         await answers.subscription_paid(event, ctx)
@@ -118,6 +120,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(CheckoutPaid)(answers.paid_from_wallet)
     consumer.handles(SubscriptionActivated)(subscription_changed)
     consumer.handles(SubscriptionExtended)(subscription_changed)
+    consumer.handles(SubscriptionPlanChanged)(subscription_changed)
     consumer.handles(SubscriptionShortened)(record_shortening)
     consumer.handles(SubscriptionSuspended)(record_stage)
     consumer.handles(SubscriptionRemoved)(record_stage)

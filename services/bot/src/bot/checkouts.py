@@ -44,6 +44,7 @@ from contracts.billing import (
     CheckoutReady,
     SubscriptionActivated,
     SubscriptionExtended,
+    SubscriptionPlanChanged,
     TelegramInvoice,
     WalletChanged,
 )
@@ -166,7 +167,9 @@ class CheckoutAnswers:
         )
 
     async def subscription_paid(
-        self, event: SubscriptionActivated | SubscriptionExtended, ctx: MessageContext
+        self,
+        event: SubscriptionActivated | SubscriptionExtended | SubscriptionPlanChanged,
+        ctx: MessageContext,
     ) -> None:
         """A plan's order was paid (its period is the proof): the message says so."""
         await self._order_paid(ctx, event.order_id)

@@ -12,6 +12,7 @@ from chassis.messaging.consumer import MessageContext
 from contracts.billing import (
     SubscriptionActivated,
     SubscriptionExtended,
+    SubscriptionPlanChanged,
     SubscriptionRemoved,
     SubscriptionShortened,
     SubscriptionSuspended,
@@ -57,7 +58,8 @@ _ACCESS = text(
 
 
 async def record_subscription(
-    event: SubscriptionActivated | SubscriptionExtended, ctx: MessageContext
+    event: SubscriptionActivated | SubscriptionExtended | SubscriptionPlanChanged,
+    ctx: MessageContext,
 ) -> None:
     await ctx.session.execute(
         _SUBSCRIPTION,

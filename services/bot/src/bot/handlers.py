@@ -185,7 +185,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         customer: Customer,
         ctx: MessageContext,
     ) -> None:
-        await _plan_screen(query, ctx, customer, callback_data.plan_id)
+        await _plan_screen(query, ctx, customer, callback_data.plan_id, clock.now())
 
     @router.callback_query(keyboards.Pay.filter())
     @router.callback_query(keyboards.LegacyPay.filter())
@@ -210,7 +210,9 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             and callback_data.amount_minor != chosen.price.amount_minor
         ):
             # The price changed since the button was made: shown again before paying.
-            await _plan_screen(query, ctx, customer, chosen.plan.plan_id, note="price-changed")
+            await _plan_screen(
+                query, ctx, customer, chosen.plan.plan_id, clock.now(), note="price-changed"
+            )
             return
         await _pay(
             query,
@@ -280,7 +282,9 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             await _plan_gone(query, catalog, customer)
             return
         if chosen.price.amount_minor != callback_data.amount_minor:
-            await _plan_screen(query, ctx, customer, chosen.plan.plan_id, note="price-changed")
+            await _plan_screen(
+                query, ctx, customer, chosen.plan.plan_id, clock.now(), note="price-changed"
+            )
             return
         plan, method, price = chosen.plan, chosen.method, chosen.price
         agreed = autopay.consent(plan, price, language)
@@ -518,6 +522,7 @@ async def _plan_screen(
     ctx: MessageContext,
     customer: Customer,
     plan_id: str,
+    now: datetime,
     *,
     note: str | None = None,
 ) -> None:
@@ -543,6 +548,9 @@ async def _plan_screen(
         traffic_gib=gib(plan.traffic_limit_bytes + _extra_traffic(plan, promo)),
         price=_price(offers[0][1], promo, language),
     )
+    change = await _plan_change_note(ctx, customer, catalog, plan, now)
+    if change is not None:
+        text = f"{text}\n\n{change}"
     text = f"{text}\n\n{say('plan-how-to-pay', language)}"
     if note is not None:
         text = f"{say(note, language)}\n\n{text}"
@@ -596,6 +604,29 @@ async def _pay(
         quote_id=chosen.quote_id,
     )
     await _show(query, say("checkout-preparing", language), None)
+
+
+async def _plan_change_note(
+    ctx: MessageContext, customer: Customer, catalog: Catalog, plan: PlanOffer, now: datetime
+) -> str | None:
+    """For a subscriber, what buying ``plan`` does to what they have: an upgrade starts at
+    once with the unused part credited, a downgrade after the current plan's end."""
+    subscription = await _subscription_of(ctx, customer)
+    current = catalog.plan(subscription.plan_id) if subscription is not None else None
+    if (
+        subscription is None
+        or current is None
+        or current.tier == plan.tier
+        or subscription.stage != "active"
+        or subscription.period_end <= now
+    ):
+        return None
+    title = plan_title(current, customer.language)
+    if plan.tier > current.tier:
+        return say("plan-upgrade-note", customer.language, current=title)
+    return say(
+        "plan-downgrade-note", customer.language, current=title, until=subscription.period_end
+    )
 
 
 async def _plan_gone(query: CallbackQuery, catalog: Catalog, customer: Customer) -> None:

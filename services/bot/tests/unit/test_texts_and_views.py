@@ -90,6 +90,7 @@ def test_every_text_renders_in_every_locale() -> None:
         "joined": 2,
         "paid": 1,
         "earned": "19,90 ₽",
+        "current": "1 month",
     }
     for locale, key in shipped_texts(CATALOGS):
         if "." in key:

@@ -5,9 +5,10 @@ parameters arrive as stored strings and numbers; the few that stand for somethin
 are turned into it here, so that the catalogs format them: every ``<name>_at`` holding an
 ISO 8601 string is the datetime ``$<name>`` (``expires_at`` is ``$expires``, ``charge_at``
 ``$charge``), ``traffic_limit_bytes`` is ``$traffic_gib``, and ``amount_minor`` with
-``currency`` is the money ``$amount``; ``reason``, a provider's cancellation code, is told
-in words, and an empty ``method_title`` is "your saved payment method". The parameters
-stay as given too. Every text value is escaped for Telegram HTML.
+``currency`` is the money ``$amount``, ``credit_hours`` is ``$credit_days``; ``reason``,
+a provider's cancellation code, is told in words, and an empty ``method_title`` is "your
+saved payment method". The parameters stay as given too. Every text value is escaped for
+Telegram HTML.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ def values_of(params: Params) -> dict[str, Value]:
     if "traffic_limit_bytes" in params:
         amount = (Decimal(int(params["traffic_limit_bytes"])) / _GIB).quantize(Decimal("0.1"))
         values["traffic_gib"] = int(amount) if amount == amount.to_integral_value() else amount
+    if "credit_hours" in params:  # an upgrade's credit, told in days
+        days = (Decimal(int(params["credit_hours"])) / 24).quantize(Decimal("0.1"))
+        values["credit_days"] = int(days) if days == days.to_integral_value() else days
     if "amount_minor" in params and "currency" in params:
         values["amount"] = Money(
             amount_minor=int(params["amount_minor"]), currency=str(params["currency"])

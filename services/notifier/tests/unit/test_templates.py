@@ -355,3 +355,37 @@ def test_a_referrer_hears_what_their_friends_payment_earned() -> None:
     assert "добавлено 7 дней" in render("referral.rewarded", "ru", days)
     assert "7 days are added" in render("referral.rewarded", "en", days)
     assert "добавлен 1 день" in render("referral.rewarded", "ru", {"kind": "days", "days": 1})
+
+
+def test_a_plan_change_is_told_with_its_credit_and_its_dates() -> None:
+    upgraded = {
+        "plan": "1 месяц Pro",
+        "expires_at": "2027-02-24T09:00:00+00:00",
+        "credit_hours": 228,
+        "traffic_limit_bytes": 300 * 1024**3,
+    }
+    ru = render("subscription.upgraded", "ru", upgraded)
+    assert "Ваш тариф теперь — 1 месяц Pro" in ru
+    assert "трафик 300 ГБ." in ru
+    assert "добавила к нему 9,5 дня" in ru
+    en = render("subscription.upgraded", "en", upgraded)
+    assert "added 9.5 days to it" in en
+    assert "added" not in render("subscription.upgraded", "en", {**upgraded, "credit_hours": 0})
+    scheduled = {
+        "plan": "1 month",
+        "from_at": "2027-02-24T09:00:00+00:00",
+        "expires_at": "2027-03-24T09:00:00+00:00",
+    }
+    assert "goes on until February 24, 2027; then 1 month starts" in render(
+        "subscription.downgrade_scheduled", "en", scheduled
+    )
+    assert "действует до 24 февраля 2027\u202fг., затем до <b>24 марта" in render(
+        "subscription.downgrade_scheduled", "ru", scheduled
+    )
+    changed = {
+        "plan": "1 month",
+        "expires_at": "2027-03-24T09:00:00+00:00",
+        "traffic_limit_bytes": 0,
+    }
+    assert "unlimited traffic" in render("subscription.plan_changed", "en", changed)
+    assert "трафик без ограничений" in render("subscription.plan_changed", "ru", changed)

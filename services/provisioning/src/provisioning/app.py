@@ -11,6 +11,7 @@ from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import (
     SubscriptionActivated,
     SubscriptionExtended,
+    SubscriptionPlanChanged,
     SubscriptionRemoved,
     SubscriptionShortened,
     SubscriptionSuspended,
@@ -41,6 +42,7 @@ def build(settings: ProvisioningSettings) -> Service:
     consumer = service.consumer()
     consumer.handles(SubscriptionActivated)(record)
     consumer.handles(SubscriptionExtended)(record)
+    consumer.handles(SubscriptionPlanChanged)(record)
     consumer.handles(SubscriptionShortened)(record)
     consumer.handles(SubscriptionSuspended)(record)
     consumer.handles(SubscriptionRemoved)(record)

@@ -31,6 +31,7 @@ from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_c
 from contracts.billing import (
     SubscriptionActivated,
     SubscriptionExtended,
+    SubscriptionPlanChanged,
     SubscriptionRemoved,
     SubscriptionShortened,
     SubscriptionSuspended,
@@ -92,8 +93,8 @@ class Desired:
     """The end of the paid period (``expire`` is later by the grace); None from events
     written before grace periods."""
     lapsed: bool = False
-    """This renewal starts after a gap (paid after the end and its grace): nothing of the
-    old period's traffic is carried into it."""
+    """Nothing of the old period's traffic is carried into this renewal: it starts after a
+    gap (paid after the end and its grace), or it is an upgrade (credited in time)."""
     carry_over: bool = True
     """The plan carries what is left of the traffic into a renewal."""
     traffic_reset: str = "none"
@@ -105,7 +106,9 @@ class Desired:
         return self.carry_over and not self.lapsed
 
 
-PeriodChange = SubscriptionActivated | SubscriptionExtended | SubscriptionShortened
+PeriodChange = (
+    SubscriptionActivated | SubscriptionExtended | SubscriptionPlanChanged | SubscriptionShortened
+)
 StageChange = SubscriptionSuspended | SubscriptionRemoved
 SubscriptionChange = PeriodChange | StageChange
 
@@ -125,20 +128,32 @@ def desired_of(event: SubscriptionChange, current: Desired | None) -> Desired | 
             carry_over=current.carry_over,
             traffic_reset=current.traffic_reset,
         )
-    if isinstance(event, SubscriptionShortened):  # a refund keeps the plan's rules
+    # A refund keeps the plan's rules and allowance; so does time added behind the current
+    # period for a downgrade (its plan applies later, with SubscriptionPlanChanged).
+    deferred = isinstance(event, SubscriptionExtended) and event.next_plan_id is not None
+    limit = event.traffic_limit_bytes
+    if isinstance(event, SubscriptionShortened):
         rules = (current.carry_over, current.traffic_reset) if current else (True, "none")
+    elif deferred and current is not None:
+        rules = (current.carry_over, current.traffic_reset)
+        limit = current.traffic_limit_bytes
     else:
         rules = (event.traffic_carry_over, event.traffic_reset)
     return Desired(
         # Served through the grace after the end; older events have none.
         expire=event.access_until or event.period_end,
-        traffic_limit_bytes=event.traffic_limit_bytes,
+        traffic_limit_bytes=limit,
         revision=event.revision,
         shortened=isinstance(event, SubscriptionShortened),
-        renewal=isinstance(event, SubscriptionExtended),
+        # A new allowance starts: a renewal, or a change of plan.
+        renewal=isinstance(event, SubscriptionPlanChanged)
+        or (isinstance(event, SubscriptionExtended) and not deferred),
         period_end=event.period_end,
-        lapsed=isinstance(event, SubscriptionExtended)
-        and event.period_start > event.previous_period_end,
+        lapsed=(
+            isinstance(event, SubscriptionExtended)
+            and event.period_start > event.previous_period_end
+        )
+        or (isinstance(event, SubscriptionPlanChanged) and event.change == "upgrade"),
         carry_over=rules[0],
         traffic_reset=rules[1],
     )

@@ -247,3 +247,7 @@ referral-already-customer = 👥 You are already with us, so this invitation doe
 # A price is a quote billing issued; one no longer on offer is shown again before paying.
 price-changed = ℹ️ The price has changed since this screen was shown. Here it is now:
 checkout-price-changed = ℹ️ The price of { $title } has changed since it was shown to you, so nothing was charged. Here it is now:
+
+# Buying a plan of another tier than the one the customer has (billing.domain.plan_changes).
+plan-upgrade-note = ⬆️ An upgrade from { $current }: it starts at once, and the unused part of your current plan is added to it as days.
+plan-downgrade-note = ⬇️ You have { $current } until { DATETIME($until, dateStyle: "long") }: this plan starts when it ends.

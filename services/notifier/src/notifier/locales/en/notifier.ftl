@@ -124,6 +124,31 @@ subscription-suspended =
     Your subscription ended on { DATETIME($expires, dateStyle: "long") } and was not renewed. Pay and access comes back on the same link: nothing to set up again.
 button-renew = 🔁 Renew
 
+subscription-upgraded =
+    ⬆️ <b>Your plan is now { $plan }</b>
+
+    It starts now and is valid until <b>{ DATETIME($expires, dateStyle: "long") }</b>{ $traffic_gib ->
+        [0] , with unlimited traffic.
+       *[other] , with { NUMBER($traffic_gib, maximumFractionDigits: 1) } GB of traffic.
+    }{ $credit_hours ->
+        [0] {""}
+       *[other] {" "}The unused part of your previous plan added { NUMBER($credit_days, maximumFractionDigits: 1) } { $credit_days ->
+            [one] day
+           *[other] days
+        } to it.
+    } Your link stays the same.
+subscription-downgrade-scheduled =
+    🗓 <b>Paid: { $plan }</b>
+
+    Your current plan goes on until { DATETIME($from, dateStyle: "long") }; then { $plan } starts and is valid until <b>{ DATETIME($expires, dateStyle: "long") }</b>. Your link stays the same.
+subscription-plan-changed =
+    🔄 <b>Your plan is now { $plan }</b>
+
+    Valid until <b>{ DATETIME($expires, dateStyle: "long") }</b>{ $traffic_gib ->
+        [0] , with unlimited traffic.
+       *[other] , with { NUMBER($traffic_gib, maximumFractionDigits: 1) } GB of traffic from today.
+    } Your link stays the same.
+
 promo-accepted =
     🎟 <b>Code { $code } accepted</b>
 

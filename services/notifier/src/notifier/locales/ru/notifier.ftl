@@ -135,6 +135,33 @@ subscription-suspended =
     Подписка закончилась { DATETIME($expires, dateStyle: "long") } и не была продлена. Оплатите — и доступ вернётся по той же ссылке, ничего настраивать заново не нужно.
 button-renew = 🔁 Продлить
 
+subscription-upgraded =
+    ⬆️ <b>Ваш тариф теперь — { $plan }</b>
+
+    Он действует с этой минуты и до <b>{ DATETIME($expires, dateStyle: "long") }</b>{ $traffic_gib ->
+        [0] , трафик без ограничений.
+       *[other] , трафик { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ.
+    }{ $credit_hours ->
+        [0] {""}
+       *[other] {" "}Неиспользованная часть прежнего тарифа добавила к нему { NUMBER($credit_days, maximumFractionDigits: 1) } { $credit_days ->
+            [one] день
+            [few] дня
+            [many] дней
+           *[other] дня
+        }.
+    } Ссылка остаётся прежней.
+subscription-downgrade-scheduled =
+    🗓 <b>Оплачено: { $plan }</b>
+
+    Текущий тариф действует до { DATETIME($from, dateStyle: "long") }, затем до <b>{ DATETIME($expires, dateStyle: "long") }</b> будет действовать { $plan }. Ссылка остаётся прежней.
+subscription-plan-changed =
+    🔄 <b>Ваш тариф теперь — { $plan }</b>
+
+    Действует до <b>{ DATETIME($expires, dateStyle: "long") }</b>{ $traffic_gib ->
+        [0] , трафик без ограничений.
+       *[other] , трафик { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ с сегодняшнего дня.
+    } Ссылка остаётся прежней.
+
 promo-accepted =
     🎟 <b>Промокод { $code } принят</b>
 
