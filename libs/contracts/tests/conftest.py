@@ -12,6 +12,7 @@ from contracts.billing import (
     CheckoutFailed,
     CheckoutPaid,
     CheckoutReady,
+    CustomerSegmentsChanged,
     LocalizedText,
     PaymentCanceled,
     PaymentMethodOffer,
@@ -525,6 +526,13 @@ def sample_events() -> dict[str, Event]:
                 },
             },
             received_at=datetime(2025, 1, 15, 9, 58, tzinfo=UTC),
+        ),
+        CustomerSegmentsChanged(
+            customer_id=CUSTOMER_ID,
+            segments=("active", "expiring", "language:ru", "region:nl"),
+            language="ru",
+            region="nl",
+            as_of=period_end - timedelta(hours=71),
         ),
     ]
     return {sample.event_type: sample for sample in samples}

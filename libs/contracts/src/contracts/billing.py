@@ -25,6 +25,7 @@ from contracts.fields import (
     PromoCodeText,
     ProviderName,
     ProviderPaymentId,
+    RegionId,
     Slug,
     UtcDatetime,
 )
@@ -35,6 +36,7 @@ from contracts.topics import (
     BILLING_CHECKOUTS,
     BILLING_PAYMENTS,
     BILLING_PROMOS,
+    BILLING_SEGMENTS,
     BILLING_SUBSCRIPTIONS,
     BILLING_WALLETS,
 )
@@ -1187,6 +1189,60 @@ class PromoCodeChecked(Event):
         if (self.outcome == "activated") != (self.period_end is not None):
             raise ValueError("an activation, and only one, has the new period_end")
         return self
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
+CUSTOMER_SEGMENTS: Final[tuple[str, ...]] = (
+    "active",
+    "expiring",
+    "expired",
+    "trial_only",
+    "never_paid",
+    "churned_30d",
+)
+"""The segments billing computes besides ``language:<tag>`` and ``region:<region>``: a
+period runs (paid, a trial or free days); it ends within the expiring window (72 hours by
+default); it has ended (in the grace, suspended or removed); had the trial and never paid
+for a plan; never paid for a plan; paid once and the period ended within the churn window
+(30 days by default) unrenewed. The set may grow within v1."""
+
+SegmentName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}(:[A-Za-z0-9-]{1,35})?$"),
+    Field(
+        description=(
+            "A segment: "
+            + ", ".join(f"`{segment}`" for segment in CUSTOMER_SEGMENTS)
+            + ", `language:<BCP 47 tag>`, `region:<region id>`. New segments may appear."
+        )
+    ),
+]
+
+
+class CustomerSegmentsChanged(Event):
+    """A customer's segments as they are now, for campaigns.
+
+    Emitted by billing when a customer's segments, language or region change: with a
+    payment, a refund, a trial, a language or region change, or by time alone around the
+    subscription's end (expiring, expired, out of the churn window); a customer's first
+    computation is published too. The topic is compacted and keyed by customer, so its
+    latest record per customer is what they are in now. No consumer yet (campaigns).
+    """
+
+    event_type = "billing.customer.segments_changed.v1"
+    topic = BILLING_SEGMENTS
+
+    customer_id: UUID = Field(description="The customer.")
+    segments: tuple[SegmentName, ...] = Field(
+        description="Every segment the customer is in, in a fixed order (the known ones first)."
+    )
+    language: LanguageTag
+    region: RegionId | None = Field(
+        default=None, description="Where the subscription's access is; absent until granted."
+    )
+    as_of: UtcDatetime = Field(description="The moment the segments were computed for.")
 
     def key(self) -> str:
         return str(self.customer_id)

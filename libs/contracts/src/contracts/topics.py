@@ -162,6 +162,14 @@ BILLING_PROMOS: Final = TopicSpec(
     key="customer id (UUID)",
     description="What billing decided about a promo code entered or a trial asked for.",
 )
+BILLING_SEGMENTS: Final = TopicSpec(
+    name="billing.segments.v1",
+    partitions=6,
+    cleanup_policy="compact",
+    retention_ms=None,
+    key="customer id (UUID): compaction keeps each customer's latest segments",
+    description="Each customer's segments (active, expiring, churned, language, region, ...).",
+)
 PROVISIONING_ACCESS: Final = TopicSpec(
     name="provisioning.access.v1",
     partitions=6,
@@ -232,6 +240,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     BILLING_WALLETS,
     BILLING_AUTOPAY,
     BILLING_PROMOS,
+    BILLING_SEGMENTS,
     PROVISIONING_ACCESS,
     NOTIFIER_REQUESTS,
     GATEWAY_PAYMENT_NOTIFICATIONS,
