@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
+from billing import segments
 from billing.models import Customer
 from chassis.messaging.consumer import MessageContext
 from contracts.bot import (
@@ -28,6 +29,7 @@ async def record_customer(event: CustomerRegistered, ctx: MessageContext) -> Non
         )
         .on_conflict_do_nothing(index_elements=[Customer.customer_id])
     )
+    await segments.registered(ctx.session, event.customer_id)
 
 
 async def record_language(event: CustomerLanguageChanged, ctx: MessageContext) -> None:
@@ -36,6 +38,7 @@ async def record_language(event: CustomerLanguageChanged, ctx: MessageContext) -
         .where(Customer.customer_id == event.customer_id)
         .values(language=event.language)
     )
+    await segments.facts_changed(ctx.session, event.customer_id)
 
 
 async def record_email(event: CustomerEmailProvided, ctx: MessageContext) -> None:

@@ -24,6 +24,7 @@ from typing import Final
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import segments
 from billing.domain.lifecycle import Stage, Status, Terms, status_at
 from billing.domain.orders import OrderStatus
 from billing.domain.trials import TRIAL_PLAN
@@ -268,6 +269,7 @@ class Lifecycle:
             subscription.pending_order_id = subscription.pending_from = None
             return ()
         changed = apply_pending(subscription, order, now)
+        await segments.facts_changed(session, subscription.customer_id)
         told = plan_notice(
             subscription.customer_id,
             "subscription.plan_changed",

@@ -263,6 +263,8 @@ class Subscription(Base):
     pending_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Where provisioning last granted its access (AccessGranted): for customer segments.
+    region: Mapped[str | None] = mapped_column(String(32))
 
 
 class AutopayConsentRow(Base):
@@ -610,4 +612,28 @@ class PriceQuoteRow(Base):
 
     __table_args__ = (
         Index("ix_price_quotes_offered", "plan_id", postgresql_where=text("withdrawn_at IS NULL")),
+    )
+
+
+class CustomerSegments(Base):
+    """A customer's segments as last published (``billing.segments``), and when they are
+    due to be computed again: at the next moment time alone changes them, or at once when
+    one of their facts changes (whatever changes it sets ``next_change_at`` to now)."""
+
+    __tablename__ = "customer_segments"
+
+    customer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    segments: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    language: Mapped[str | None] = mapped_column(String(35))
+    region: Mapped[str | None] = mapped_column(String(32))
+    # None: only a new fact can change them.
+    next_change_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
+
+    __table_args__ = (
+        Index(
+            "ix_customer_segments_next_change_at",
+            "next_change_at",
+            postgresql_where=text("next_change_at IS NOT NULL"),
+        ),
     )

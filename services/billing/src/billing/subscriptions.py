@@ -1,6 +1,8 @@
 """Subscriptions' SQL: a paid plan order starts or extends the customer's subscription (a
 renewal, an upgrade or a downgrade); a refund of one shortens it; the due times after its
-end suspend and remove it, and apply a downgrade at its time."""
+end suspend and remove it, and apply a downgrade at its time; provisioning tells the
+region of its access. Each change of its end marks the customer's segments due
+(``billing.segments``)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import segments
 from billing.domain import refunds as rules
 from billing.domain.lifecycle import Stage, access_until
 from billing.domain.orders import COMPLIMENTARY, OrderKind, OrderStatus
 from billing.domain.periods import Term, next_period
 from billing.domain.plan_changes import Ahead, Change, change_of, daily
 from billing.domain.plan_changes import credit as plan_credit
-from billing.models import Order, PlanPrice, Subscription
+from billing.models import CustomerSegments, Order, PlanPrice, Subscription
 from chassis.db import bound
+from chassis.messaging.consumer import MessageContext
 from contracts.billing import (
     SubscriptionActivated,
     SubscriptionExtended,
@@ -28,6 +32,7 @@ from contracts.billing import (
     SubscriptionShortened,
 )
 from contracts.money import Money
+from contracts.provisioning import AccessGranted
 
 
 async def extend_for(
@@ -44,6 +49,9 @@ async def extend_for(
     # The order's own changes are flushed once, with the subscription id, at the end.
     with session.no_autoflush:
         subscription = await _locked(session, order.customer_id)
+        # A plan paid and the end moved: after the subscription's lock, in the order every
+        # writer of both rows takes them.
+        await segments.facts_changed(session, order.customer_id)
         if subscription is None:
             period = next_period(None, paid_at, term)
             subscription = await session.scalar(
@@ -355,6 +363,7 @@ async def shorten_for(
     )
     if change is None:
         return subscription.period_end, None
+    await segments.facts_changed(session, subscription.customer_id)
     return change.period_end, _shortened(subscription, change, order.order_id, refund_id, now)
 
 
@@ -376,6 +385,7 @@ async def take_days(
     change = rules.Shortening(
         period_end=end, previous_end=subscription.period_end, ended=end <= now
     )
+    await segments.facts_changed(session, customer_id)
     return _shortened(subscription, change, order_id, refund_id, now)
 
 
@@ -407,4 +417,31 @@ def _shortened(
         ended=change.ended,
         shortened_at=now,
         access_until=subscription.access_until,
+    )
+
+
+_REGION = (
+    update(Subscription)
+    .where(
+        Subscription.subscription_id == bindparam("granted_subscription_id"),
+        Subscription.region.is_distinct_from(bindparam("granted_region")),
+    )
+    .values(region=bindparam("granted_region"))
+    .returning(Subscription.customer_id)
+    .cte("moved")
+)
+# One statement for the usual grant, which changes nothing: provisioning grants access
+# with every paid period, and a region changes rarely.
+_REGION_MOVED = (
+    update(CustomerSegments)
+    .where(CustomerSegments.customer_id.in_(select(_REGION.c.customer_id)))
+    .values(next_change_at=func.now())
+)
+
+
+async def record_region(event: AccessGranted, ctx: MessageContext) -> None:
+    """Where the subscription's access is now, for its customer's segments."""
+    await ctx.session.execute(
+        _REGION_MOVED,
+        {"granted_subscription_id": event.subscription_id, "granted_region": event.region},
     )
