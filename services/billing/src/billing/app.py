@@ -23,7 +23,9 @@ from billing.providers.wata import Wata, WataSettings
 from billing.providers.yookassa import YooKassa, YooKassaClient
 from billing.referrals import Referrals
 from billing.refund_worker import RefundPayouts
+from billing.segments_worker import SegmentsWorker
 from billing.settings import BillingSettings
+from billing.subscriptions import record_region
 from billing.trials import Trials
 from chassis.db import transaction
 from chassis.service import Service
@@ -42,6 +44,7 @@ from contracts.bot import (
     TrialRequested,
 )
 from contracts.gateway import PaymentNotificationReceived, ProviderNotificationReceived
+from contracts.provisioning import AccessGranted
 
 
 def build_providers(settings: BillingSettings) -> Providers:
@@ -181,6 +184,13 @@ def build(settings: BillingSettings) -> Service:
         Lifecycle(settings.lifecycle_terms).handlers,
         retry=RetryPolicy(5.0, 300.0),
     )
+    segments = SegmentsWorker(
+        service.sessions,
+        service.outbox,
+        settings.clock(),
+        settings.segment_terms,
+        batch_size=settings.segments_batch_size,
+    )
     handoff: Handoff[Received] = Handoff(Wakeup())
     inbox = NotificationInbox(handoff)
     verifier = NotificationVerifier(
@@ -210,6 +220,8 @@ def build(settings: BillingSettings) -> Service:
     referrals = Referrals(settings.referral_terms)
     consumer.handles(PaymentSucceeded)(referrals.paid)
     consumer.handles(PaymentRefunded)(referrals.refunded)
+    # The region of each subscription's access, for segments (billing.segments_worker).
+    consumer.handles(AccessGranted)(record_region)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:
@@ -228,6 +240,9 @@ def build(settings: BillingSettings) -> Service:
         ("autopay", renewals, Wakeup(), settings.autopay_poll_s),
         # Reminders are due by the clock: a few seconds late is on time.
         ("due-times", due_times, Wakeup(), settings.timers_poll_s),
+        # Segments are due by the clock or marked by what changed a customer's facts: found
+        # by polling (a few seconds late is on time).
+        ("segments", segments, Wakeup(), settings.segments_poll_s),
     ):
         service.background(
             name,

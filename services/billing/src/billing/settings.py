@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from billing.domain.autopay import Schedule
 from billing.domain.lifecycle import Terms
 from billing.domain.referrals import ReferralTerms
+from billing.domain.segments import SegmentTerms
 from billing.domain.trials import TrialTerms
 from chassis.settings import Port, SandboxCheck, ServiceSettings, sandbox_setting
 
@@ -209,6 +210,24 @@ class BillingSettings(ServiceSettings):
     )
     refund_retry_first_delay_s: float = Field(default=1.0, gt=0)
     refund_retry_max_delay_s: float = Field(default=60.0, gt=0)
+    segments_expiring_hours: int = Field(
+        default=72,
+        ge=0,
+        le=24 * 90,
+        description="A customer is in the 'expiring' segment this long before their end",
+    )
+    segments_churned_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="A payer is in the 'churned_30d' segment this long after an unrenewed end",
+    )
+    segments_poll_s: float = Field(
+        default=5.0, gt=0, description="How often billing looks for customers' segments due"
+    )
+    segments_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Customers' segments computed per transaction"
+    )
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -231,6 +250,13 @@ class BillingSettings(ServiceSettings):
             newcomer_days=self.referral_newcomer_days,
             daily_cap=self.referral_daily_cap,
             wallet_currency=self.wallet_currency if "wallet" in self.methods else None,
+        )
+
+    @property
+    def segment_terms(self) -> SegmentTerms:
+        return SegmentTerms(
+            expiring_within=timedelta(hours=self.segments_expiring_hours),
+            churned_within=timedelta(days=self.segments_churned_days),
         )
 
     @property

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.domain.segments import Facts, SegmentTerms, next_change, segments_at
+from billing.domain.segments import Facts, Segment, SegmentTerms, next_change, segments_at
+from contracts.billing import CUSTOMER_SEGMENTS, CustomerSegmentsChanged
 
 END = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
 PAID = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -100,6 +101,18 @@ def test_the_next_changes_are_the_expiring_window_the_end_and_the_churn_window()
     assert next_change(payer, END - timedelta(hours=72), TERMS) == END
     assert next_change(payer, END, TERMS) == END + timedelta(days=30)
     assert next_change(payer, END + timedelta(days=30), TERMS) is None
+
+
+def test_the_contract_names_every_segment_and_takes_language_and_region_ones() -> None:
+    assert tuple(Segment) == CUSTOMER_SEGMENTS
+    event = CustomerSegmentsChanged(
+        customer_id=uuid.UUID(int=1),
+        segments=segments_at(customer(region="de-fra"), END, TERMS),
+        language="ru",
+        region="de-fra",
+        as_of=END,
+    )
+    assert event.segments == ("expired", "churned_30d", "language:ru", "region:de-fra")
 
 
 def test_windows_are_never_negative() -> None:
