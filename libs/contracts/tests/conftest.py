@@ -33,8 +33,10 @@ from contracts.billing import (
     SubscriptionRemoved,
     SubscriptionShortened,
     SubscriptionSuspended,
+    SubscriptionTrafficAdded,
     TelegramInvoice,
     TopUpOffer,
+    TrafficPackOffer,
     TrialDecided,
     WalletChanged,
 )
@@ -48,6 +50,7 @@ from contracts.bot import (
     PromoCodeEntered,
     RequestCheckout,
     RequestTopUp,
+    RequestTrafficPack,
     StarsPaymentReceived,
     TrialRequested,
 )
@@ -203,6 +206,13 @@ def sample_events() -> dict[str, Event]:
                 PaymentMethodOffer(provider="wallet", currencies=("RUB",), recurring=False),
             ),
             wallet_currency="RUB",
+            traffic_packs=(
+                TrafficPackOffer(
+                    pack_id="gb50",
+                    traffic_bytes=50 * GIB,
+                    prices=(Money(amount_minor=14900, currency="RUB"),),
+                ),
+            ),
             published_at=datetime(2025, 1, 2, 0, 0, tzinfo=UTC),
         ),
         CustomerEmailProvided(
@@ -410,6 +420,25 @@ def sample_events() -> dict[str, Event]:
             change="upgrade",
             credit_hours=228,
             changed_at=period_end - timedelta(days=10),
+        ),
+        SubscriptionTrafficAdded(
+            subscription_id=SUBSCRIPTION_ID,
+            customer_id=CUSTOMER_ID,
+            order_id=UUID("6e5d4c3b-2a19-4807-b6a5-948372615a0b"),
+            added_bytes=50 * GIB,
+            extra_traffic_bytes=60 * GIB,
+            traffic_limit_bytes=100 * GIB,
+            period_end=period_end,
+            revision=5,
+            added_at=period_end - timedelta(days=5),
+        ),
+        RequestTrafficPack(
+            checkout_id=CHECKOUT_ID,
+            customer_id=CUSTOMER_ID,
+            pack_id="gb50",
+            provider="yookassa",
+            currency="RUB",
+            requested_at=datetime(2025, 1, 15, 10, 0, tzinfo=UTC),
         ),
         PaymentRefunded(
             order_id=ORDER_ID,

@@ -78,6 +78,8 @@ CHECKOUT_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "price_changed",
     "quote_stale",
     "quote_invalid",
+    "traffic_needs_subscription",
+    "traffic_not_for_plan",
     *PROMO_REFUSALS,
 )
 """Reason codes billing uses today in ``CheckoutFailed``; the set may grow within v1."""
@@ -340,6 +342,20 @@ class TopUpOffer(BaseModel):
         return next((price for price in self.prices if price.currency == currency), None)
 
 
+class TrafficPackOffer(BaseModel):
+    """Extra traffic a subscriber can buy for the current period of their subscription (a
+    plan with a traffic limit and no monthly reset): ``traffic_bytes`` for one of ``prices``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    pack_id: PlanId
+    traffic_bytes: int = Field(strict=True, gt=0, description="Traffic added, in bytes.")
+    prices: Prices
+
+    def price_in(self, currency: str) -> Money | None:
+        return next((price for price in self.prices if price.currency == currency), None)
+
+
 class PaymentMethodOffer(BaseModel):
     """A way to pay that billing has configured, and what it can do."""
 
@@ -388,6 +404,9 @@ class CatalogPublished(Event):
     experiments: tuple[PriceExperiment, ...] = Field(
         default=(),
         description="Price experiments running now; no two share a plan.",
+    )
+    traffic_packs: tuple[TrafficPackOffer, ...] = Field(
+        default=(), description="Extra traffic on sale to subscribers, in display order."
     )
     published_at: UtcDatetime = Field(description="When this version was published.")
 
@@ -547,10 +566,14 @@ class PaymentSucceeded(Event):
     checkout_id: UUID = Field(description="The checkout the order was created for.")
     customer_id: UUID = Field(description="The paying customer.")
     plan_id: PlanId = Field(
-        description="The plan bought; for an order of kind `topup`, the top-up's id."
+        description=(
+            "The plan bought; for an order of kind `topup`, the top-up's id; of kind "
+            "`traffic`, the traffic pack's."
+        )
     )
-    kind: Literal["plan", "topup"] = Field(
-        default="plan", description="What the order bought: a plan period or wallet credit."
+    kind: Literal["plan", "topup", "traffic"] = Field(
+        default="plan",
+        description="What the order bought: a plan period, wallet credit, or extra traffic.",
     )
     provider: ProviderName
     provider_payment_id: ProviderPaymentId
@@ -575,10 +598,14 @@ class PaymentCanceled(Event):
     checkout_id: UUID = Field(description="The checkout the order was created for.")
     customer_id: UUID = Field(description="The customer who tried to pay.")
     plan_id: PlanId = Field(
-        description="The plan bought; for an order of kind `topup`, the top-up's id."
+        description=(
+            "The plan bought; for an order of kind `topup`, the top-up's id; of kind "
+            "`traffic`, the traffic pack's."
+        )
     )
-    kind: Literal["plan", "topup"] = Field(
-        default="plan", description="What the order bought: a plan period or wallet credit."
+    kind: Literal["plan", "topup", "traffic"] = Field(
+        default="plan",
+        description="What the order bought: a plan period, wallet credit, or extra traffic.",
     )
     provider: ProviderName
     provider_payment_id: ProviderPaymentId
@@ -724,6 +751,37 @@ class SubscriptionPlanChanged(_SubscriptionPeriod):
     changed_at: UtcDatetime = Field(description="When the plan changed.")
 
 
+class SubscriptionTrafficAdded(Event):
+    """A paid traffic pack added traffic to the subscription's current allowance.
+
+    `extra_traffic_bytes` is all the extra of the current allowance (this pack and any
+    before it since the allowance started); the next allowance (a renewal, a plan change)
+    starts without it, what was left of it carried as the plan's rule says. Emitted by
+    billing. Consumed by provisioning (the panel user's limit is the allowance, what was
+    carried into it, and this extra) and the bot.
+    """
+
+    event_type = "billing.subscription.traffic_added.v1"
+    topic = BILLING_SUBSCRIPTIONS
+
+    subscription_id: UUID = Field(description="The subscription.")
+    customer_id: UUID = Field(description="The subscriber.")
+    order_id: UUID = Field(description="The paid traffic pack's order.")
+    added_bytes: int = Field(strict=True, gt=0, description="What this pack added.")
+    extra_traffic_bytes: int = Field(
+        strict=True, gt=0, description="All the extra of the current allowance, this included."
+    )
+    traffic_limit_bytes: ByteCount = Field(description="The plan's allowance per period.")
+    period_end: UtcDatetime = Field(description="The end of the paid period.")
+    revision: int = Field(
+        strict=True, ge=1, description="The subscription's revision after this change."
+    )
+    added_at: UtcDatetime = Field(description="When billing added it.")
+
+    def key(self) -> str:
+        return str(self.subscription_id)
+
+
 class SubscriptionShortened(Event):
     """A refund took back part of a subscription's paid time: its end moved earlier.
 
@@ -851,10 +909,13 @@ class PaymentRefunded(Event):
     customer_id: UUID = Field(description="The customer who paid.")
     refund_id: UUID = Field(description="Billing's id of this refund; one event per refund.")
     plan_id: PlanId = Field(
-        description="The plan bought; for an order of kind `topup`, the top-up's id."
+        description=(
+            "The plan bought; for an order of kind `topup`, the top-up's id; of kind "
+            "`traffic`, the traffic pack's."
+        )
     )
-    kind: Literal["plan", "topup"] = Field(
-        description="What the order bought: a plan period or wallet credit."
+    kind: Literal["plan", "topup", "traffic"] = Field(
+        description="What the order bought: a plan period, wallet credit, or extra traffic."
     )
     provider: ProviderName = Field(description="How the order was paid: the provider, or `wallet`.")
     provider_refund_id: str | None = Field(

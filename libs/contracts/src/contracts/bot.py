@@ -198,6 +198,36 @@ class RequestCheckout(Event):
         return str(self.checkout_id)
 
 
+class RequestTrafficPack(Event):
+    """The customer chose extra traffic for their subscription's current period and a way
+    to pay: billing, make a payment link.
+
+    Command from the bot to billing, answered like ``RequestCheckout`` on
+    ``billing.checkouts.v1`` with the same ``checkout_id``; refused without a subscription
+    with paid time ahead and a traffic limit (`traffic_needs_subscription`), or on a plan
+    whose allowance resets monthly (`traffic_not_for_plan`).
+    """
+
+    event_type = "bot.traffic_pack.requested.v1"
+    topic = BOT_CHECKOUTS
+
+    checkout_id: UUID = Field(description="Chosen by the requester; the idempotency key.")
+    customer_id: UUID = Field(description="The subscriber.")
+    pack_id: PlanId = Field(description="Traffic pack from the catalog.")
+    provider: ProviderName
+    currency: CurrencyCode | None = Field(
+        default=None, description="Which of the pack's prices; absent: the first taken."
+    )
+    return_url: HttpUrl | None = Field(default=None, description="As for a checkout.")
+    requested_at: UtcDatetime = Field(description="When the customer asked to pay.")
+    receipt_email: EmailAddress | None = Field(
+        default=None, description="As for a checkout: for a method that needs a receipt."
+    )
+
+    def key(self) -> str:
+        return str(self.checkout_id)
+
+
 class RequestTopUp(Event):
     """The customer chose a wallet top-up and a way to pay: billing, make a payment link.
 

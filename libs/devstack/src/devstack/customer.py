@@ -172,6 +172,11 @@ class SimulatedCustomer:
         data = callback_starting(screen, f"pq:{plan_id}:{provider}:")
         await self.telegram.press_button(self.user_id, screen.message_id, callback_data=data)
 
+    async def pay_on_screen_with(self, callback_prefix: str) -> PaymentLink:
+        """On a screen of ways to pay already: press the one whose data starts with
+        ``callback_prefix`` (``paytrf:gb10:yookassa:``) and wait for what to pay with."""
+        return await self._pay_with(callback_prefix, callback_prefix.split(":")[2])
+
     async def pay_on_screen(self, plan_id: str, provider: str) -> PaymentLink:
         """On the plan's screen already: press pay with ``provider`` and wait for the answer."""
         return await self._pay_with(f"pq:{plan_id}:{provider}:", provider)

@@ -40,6 +40,7 @@ from contracts.bot import (
     PromoCodeEntered,
     RequestCheckout,
     RequestTopUp,
+    RequestTrafficPack,
     StarsPaymentReceived,
     TrialRequested,
 )
@@ -206,6 +207,7 @@ def build(settings: BillingSettings) -> Service:
     consumer = service.consumer()
     consumer.handles(RequestCheckout)(checkouts.plan)
     consumer.handles(RequestTopUp)(checkouts.topup)
+    consumer.handles(RequestTrafficPack)(checkouts.traffic)
     consumer.handles(ProviderNotificationReceived)(inbox.webhook)
     consumer.handles(PaymentNotificationReceived)(inbox.legacy_webhook)
     consumer.handles(StarsPaymentReceived)(inbox.stars_payment)

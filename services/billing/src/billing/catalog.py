@@ -1,5 +1,5 @@
-"""The catalog: the operator's plans, top-ups and the configured payment methods, turned
-into the published snapshot that the bot and the gateway mirror."""
+"""The catalog: the operator's plans, top-ups, traffic packs and the configured payment
+methods, turned into the published snapshot that the bot and the gateway mirror."""
 
 from __future__ import annotations
 
@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import experiments, quotes
 from billing.domain.prices import IssuedQuote
-from billing.models import CatalogPublication, PlanPrice, PlanRow, TopUpPrice, TopUpRow
+from billing.models import (
+    CatalogPublication,
+    PlanPrice,
+    PlanRow,
+    TopUpPrice,
+    TopUpRow,
+    TrafficPackPrice,
+    TrafficPackRow,
+)
 from billing.providers import WALLET, Providers
 from chassis.messaging.outbox import Outbox
 from contracts.billing import (
@@ -31,6 +39,7 @@ from contracts.billing import (
     PriceVariant,
     Quote,
     TopUpOffer,
+    TrafficPackOffer,
 )
 from contracts.money import Money
 
@@ -187,6 +196,27 @@ async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPubl
         for row in sorted(topup_rows, key=lambda r: (r.position, r.topup_id))
         if row.topup_id in topup_prices and methods.wallet_currency == row.credit_currency
     )
+    pack_rows = (await session.scalars(select(TrafficPackRow).where(TrafficPackRow.active))).all()
+    pack_prices = _prices(
+        (
+            await session.execute(
+                select(
+                    TrafficPackPrice.pack_id,
+                    TrafficPackPrice.currency,
+                    TrafficPackPrice.amount_minor,
+                )
+            )
+        )
+        .tuples()
+        .all()
+    )
+    packs = tuple(
+        TrafficPackOffer(
+            pack_id=row.pack_id, traffic_bytes=row.traffic_bytes, prices=pack_prices[row.pack_id]
+        )
+        for row in sorted(pack_rows, key=lambda r: (r.position, r.pack_id))
+        if row.pack_id in pack_prices
+    )
     return CatalogPublished(
         catalog_version=1,
         plans=plans,
@@ -194,6 +224,7 @@ async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPubl
         payment_methods=methods.offers,
         wallet_currency=methods.wallet_currency,
         experiments=await _experiments(session, offered),
+        traffic_packs=packs,
         published_at=datetime.now(UTC),
     )
 

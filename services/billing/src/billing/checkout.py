@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,11 +23,22 @@ from billing import autopay, ledger, orders, payments, promo_codes, quotes, wall
 from billing.catalog import sold_terms
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
+from billing.domain.lifecycle import Stage
 from billing.domain.orders import OrderKind, OrderStatus
 from billing.domain.prices import IssuedQuote, judge
 from billing.domain.promos import Code
 from billing.domain.promos import Refusal as PromoRefusal
-from billing.models import Customer, Order, PlanPrice, PlanRow, TopUpPrice, TopUpRow
+from billing.models import (
+    Customer,
+    Order,
+    PlanPrice,
+    PlanRow,
+    Subscription,
+    TopUpPrice,
+    TopUpRow,
+    TrafficPackPrice,
+    TrafficPackRow,
+)
 from billing.providers import WALLET, Providers
 from billing.providers.base import (
     CreatedPayment,
@@ -44,7 +56,7 @@ from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
 from chassis.worker import RetryPolicy, Wakeup, continuing_trace, trace_carrier
 from contracts.billing import CheckoutFailed, CheckoutPaid, CheckoutReady, TelegramInvoice
-from contracts.bot import AutopayConsent, RequestCheckout, RequestTopUp
+from contracts.bot import AutopayConsent, RequestCheckout, RequestTopUp, RequestTrafficPack
 from contracts.envelope import Event
 from contracts.money import Money
 
@@ -144,10 +156,13 @@ class Checkouts:
     async def topup(self, request: RequestTopUp, ctx: MessageContext) -> None:
         await self._checkout(ctx, request, OrderKind.TOPUP, request.topup_id, request.return_url)
 
+    async def traffic(self, request: RequestTrafficPack, ctx: MessageContext) -> None:
+        await self._checkout(ctx, request, OrderKind.TRAFFIC, request.pack_id, request.return_url)
+
     async def _checkout(
         self,
         ctx: MessageContext,
-        request: RequestCheckout | RequestTopUp,
+        request: RequestCheckout | RequestTopUp | RequestTrafficPack,
         kind: OrderKind,
         item_id: str,
         return_url: str | None,
@@ -162,6 +177,8 @@ class Checkouts:
             return
         try:
             item = await _item(session, kind, item_id)
+            if kind is OrderKind.TRAFFIC:
+                await _check_traffic(session, request.customer_id, self._clock.now())
             quote = None
             if isinstance(request, RequestCheckout):
                 quote = await _quote(session, request)
@@ -209,6 +226,7 @@ class Checkouts:
             kind=kind.value,
             plan_id=item_id if kind is OrderKind.PLAN else None,
             topup_id=item_id if kind is OrderKind.TOPUP else None,
+            pack_id=item_id if kind is OrderKind.TRAFFIC else None,
             credit_minor=item.credit.amount_minor if item.credit else None,
             credit_currency=item.credit.currency if item.credit else None,
             language=language or "ru",
@@ -319,6 +337,23 @@ def _traffic(item: Item, promo: Code | None) -> int:
     return item.traffic_limit_bytes + extra
 
 
+async def _check_traffic(session: AsyncSession, customer_id: uuid.UUID, now: datetime) -> None:
+    """Extra traffic is for a subscription with paid time ahead, a limit, and one allowance
+    for the period (under a monthly reset the panel would grant it again every month)."""
+    subscription = await session.scalar(
+        select(Subscription).where(Subscription.customer_id == customer_id)
+    )
+    if (
+        subscription is None
+        or subscription.stage != Stage.ACTIVE
+        or subscription.period_end <= now
+        or not subscription.traffic_limit_bytes
+    ):
+        raise Refusal("traffic_needs_subscription", "no subscription with a traffic limit ahead")
+    if subscription.traffic_reset == "month":
+        raise Refusal("traffic_not_for_plan", "the plan's allowance resets every month")
+
+
 async def _item(session: AsyncSession, kind: OrderKind, item_id: str) -> Item:
     if kind is OrderKind.PLAN:
         plan = await session.get(PlanRow, item_id)
@@ -335,6 +370,24 @@ async def _item(session: AsyncSession, kind: OrderKind, item_id: str) -> Item:
             titles=plan.titles,
             prices=dict(prices.tuples().all()),
             **sold_terms(plan),
+        )
+    if kind is OrderKind.TRAFFIC:
+        pack = await session.get(TrafficPackRow, item_id)
+        if pack is None or not pack.active:
+            raise Refusal("plan_not_found", f"traffic pack {item_id} is not for sale")
+        prices = await session.execute(
+            select(TrafficPackPrice.currency, TrafficPackPrice.amount_minor).where(
+                TrafficPackPrice.pack_id == item_id
+            )
+        )
+        exact = Decimal(pack.traffic_bytes) / 1024**3
+        gib = int(exact) if exact == exact.to_integral_value() else exact.quantize(Decimal("0.1"))
+        return Item(
+            kind=kind,
+            item_id=item_id,
+            titles={tag: say("traffic-pack-title", tag, gib=gib) for tag in ("ru", "en")},
+            prices=dict(prices.tuples().all()),
+            traffic_limit_bytes=pack.traffic_bytes,
         )
     topup = await session.get(TopUpRow, item_id)
     if topup is None or not topup.active:

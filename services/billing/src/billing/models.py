@@ -109,6 +109,31 @@ class TopUpPrice(Base):
     __table_args__ = (CheckConstraint("amount_minor > 0", name="positive"),)
 
 
+class TrafficPackRow(Base):
+    """Extra traffic on sale to subscribers, for their current allowance."""
+
+    __tablename__ = "traffic_packs"
+
+    pack_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    traffic_bytes: Mapped[int] = mapped_column(BigInteger)
+    active: Mapped[bool]
+    position: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("traffic_bytes > 0", name="traffic"),)
+
+
+class TrafficPackPrice(Base):
+    __tablename__ = "traffic_pack_prices"
+
+    pack_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("traffic_packs.pack_id", ondelete="CASCADE"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="positive"),)
+
+
 class CatalogPublication(Base):
     """Every catalog version published, so a restart republishes only what changed."""
 
@@ -149,6 +174,7 @@ class Order(Base):
     kind: Mapped[str] = mapped_column(String(16))  # plan | topup
     plan_id: Mapped[str | None] = mapped_column(String(32))
     topup_id: Mapped[str | None] = mapped_column(String(32))
+    pack_id: Mapped[str | None] = mapped_column(String(32))  # a traffic pack's
     credit_minor: Mapped[int | None] = mapped_column(BigInteger)  # a top-up's credit
     credit_currency: Mapped[str | None] = mapped_column(String(3))
     language: Mapped[str] = mapped_column(String(35))  # of the customer, at checkout
@@ -261,6 +287,8 @@ class Subscription(Base):
     # time paid at the current plan), when its due time fires.
     pending_order_id: Mapped[UUID | None]
     pending_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Traffic packs bought for the current allowance; the next allowance starts without.
+    extra_traffic_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Where provisioning last granted its access (AccessGranted): for customer segments.

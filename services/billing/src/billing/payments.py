@@ -19,7 +19,7 @@ from billing.domain import orders as rules
 from billing.domain.orders import OrderKind
 from billing.models import Order
 from billing.providers.base import PaymentState, PaymentStatus, SavedMethod
-from billing.subscriptions import extend_for
+from billing.subscriptions import add_traffic, extend_for
 from contracts.billing import SubscriptionExtended, SubscriptionPlanChanged
 from contracts.envelope import Event
 from contracts.money import Money
@@ -143,8 +143,21 @@ async def deliver(
     session: AsyncSession, order: Order, paid_at: datetime, saved: SavedMethod | None = None
 ) -> tuple[Event, ...]:
     """What a paid order buys: a plan's period (an event provisioning acts on), which also
-    moves or starts autopay (``saved``: the method the payment saved). A top-up's credit is
-    the ledger entry itself."""
+    moves or starts autopay (``saved``: the method the payment saved), or a traffic pack's
+    traffic on the current allowance. A top-up's credit is the ledger entry itself."""
+    if order.kind == OrderKind.TRAFFIC:
+        added = await add_traffic(session, order, paid_at)
+        if added is None:
+            return ()
+        added_notice = lifecycle.plan_notice(
+            order.customer_id,
+            "traffic.added",
+            str(order.order_id),
+            traffic_limit_bytes=added.added_bytes,
+            total_bytes=added.traffic_limit_bytes + added.extra_traffic_bytes,
+            expires_at=added.period_end.isoformat(),
+        )
+        return (added, added_notice)
     if order.kind != OrderKind.PLAN:
         return ()
     await promo_codes.used(session, order)

@@ -376,7 +376,7 @@ async def _post(
     """The ledger entry of the refund, and the wallet changes it made."""
     amount = _amount(refund)
     key = str(refund.refund_id)
-    if order.kind == OrderKind.PLAN:
+    if order.kind != OrderKind.TOPUP:  # a sale (a plan, traffic): no wallet credit to undo
         source = entries.WALLET_SOURCE if order.provider == WALLET else order.provider
         entry = entries.plan_refunded(
             source=source,

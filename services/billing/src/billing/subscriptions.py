@@ -6,6 +6,7 @@ region of its access. Each change of its end marks the customer's segments due
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,9 +31,12 @@ from contracts.billing import (
     SubscriptionExtended,
     SubscriptionPlanChanged,
     SubscriptionShortened,
+    SubscriptionTrafficAdded,
 )
 from contracts.money import Money
 from contracts.provisioning import AccessGranted
+
+log = logging.getLogger(__name__)
 
 
 async def extend_for(
@@ -122,6 +126,9 @@ def _take_terms(subscription: Subscription, order: Order) -> None:
     subscription.traffic_limit_bytes = order.traffic_limit_bytes
     subscription.traffic_carry_over = _carries(order)
     subscription.traffic_reset = order.traffic_reset or "none"
+    # A new allowance: what was left of packs bought for the old one is carried as the
+    # plan's rule says, like the rest of it.
+    subscription.extra_traffic_bytes = 0
 
 
 def _tier(order: Order) -> int:
@@ -196,6 +203,36 @@ def _downgrade(
         revision=subscription.revision,
         access_until=subscription.access_until,
         next_plan_id=order.plan_id,
+    )
+
+
+async def add_traffic(
+    session: AsyncSession, order: Order, now: datetime
+) -> SubscriptionTrafficAdded | None:
+    """A paid traffic pack: its traffic is added to the current allowance. None when the
+    customer has no subscription (the checkout refused that; nothing to add it to)."""
+    subscription = await _locked(session, order.customer_id)
+    if subscription is None:
+        return None
+    if subscription.period_end <= now:
+        log.warning(
+            "traffic paid for a subscription that has ended meanwhile; added to its allowance",
+            extra={"order_id": str(order.order_id)},
+        )
+    subscription.extra_traffic_bytes += order.traffic_limit_bytes
+    subscription.revision += 1
+    subscription.updated_at = now
+    order.subscription_id = subscription.subscription_id
+    return SubscriptionTrafficAdded(
+        subscription_id=subscription.subscription_id,
+        customer_id=subscription.customer_id,
+        order_id=order.order_id,
+        added_bytes=order.traffic_limit_bytes,
+        extra_traffic_bytes=subscription.extra_traffic_bytes,
+        traffic_limit_bytes=subscription.traffic_limit_bytes,
+        period_end=subscription.period_end,
+        revision=subscription.revision,
+        added_at=now,
     )
 
 

@@ -36,7 +36,7 @@ from chassis.messaging.tables import messaging_tables
 from chassis.migrations import upgrade_to_head_async
 from chassis.worker import Handoff, RetryPolicy, Wakeup
 from contracts.billing import CATALOG_V2_KEY, CatalogPublished
-from contracts.bot import RequestCheckout, RequestTopUp
+from contracts.bot import RequestCheckout, RequestTopUp, RequestTrafficPack
 from contracts.envelope import Envelope, Event
 from contracts.gateway import ProviderNotificationReceived
 from devstack.pytest_plugin import DatabaseFactory
@@ -118,6 +118,7 @@ class Billing:
         plan: str = "m1",
         promo: str | None = None,
         quote: uuid.UUID | None = None,
+        traffic: str | None = None,
         pay: bool = True,
     ) -> Order:
         """A paid order: checkout, the payment created, paid, and YooKassa's notification
@@ -125,8 +126,19 @@ class Billing:
         checkout = uuid.uuid4()
         customer = customer or uuid.uuid4()
         checkouts = self.checkouts()
-        request: RequestCheckout | RequestTopUp
-        if topup:
+        request: RequestCheckout | RequestTopUp | RequestTrafficPack
+        if traffic is not None:
+            request = RequestTrafficPack(
+                checkout_id=checkout,
+                customer_id=customer,
+                pack_id=traffic,
+                provider=provider,
+                currency="RUB",
+                requested_at=datetime.now(UTC),
+                receipt_email=email,
+            )
+            await self.consume(request, checkouts.traffic)
+        elif topup:
             request = RequestTopUp(
                 checkout_id=checkout,
                 customer_id=customer,

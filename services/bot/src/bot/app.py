@@ -53,6 +53,7 @@ from contracts.billing import (
     SubscriptionRemoved,
     SubscriptionShortened,
     SubscriptionSuspended,
+    SubscriptionTrafficAdded,
     WalletChanged,
 )
 from contracts.gateway import TelegramUpdateReceived
@@ -122,6 +123,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(SubscriptionExtended)(subscription_changed)
     consumer.handles(SubscriptionPlanChanged)(subscription_changed)
     consumer.handles(SubscriptionShortened)(record_shortening)
+    consumer.handles(SubscriptionTrafficAdded)(answers.traffic_added)
     consumer.handles(SubscriptionSuspended)(record_stage)
     consumer.handles(SubscriptionRemoved)(record_stage)
     consumer.handles(AccessGranted)(record_access)

@@ -1,4 +1,4 @@
-"""The bot's copy of billing's catalog: plans, top-ups and the ways to pay."""
+"""The bot's copy of billing's catalog: plans, top-ups, traffic packs and the ways to pay."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from contracts.billing import (
     PlanOffer,
     PriceExperiment,
     TopUpOffer,
+    TrafficPackOffer,
     quote_for,
 )
 from contracts.money import Money
@@ -31,6 +32,7 @@ _PLANS = TypeAdapter(list[PlanOffer])
 _TOPUPS = TypeAdapter(list[TopUpOffer])
 _METHODS = TypeAdapter(list[PaymentMethodOffer])
 _EXPERIMENTS = TypeAdapter(list[PriceExperiment])
+_PACKS = TypeAdapter(list[TrafficPackOffer])
 _ROW = 1
 
 
@@ -52,12 +54,16 @@ class Catalog:
     methods: list[PaymentMethodOffer]
     wallet_currency: str | None
     experiments: tuple[PriceExperiment, ...] = ()
+    traffic_packs: tuple[TrafficPackOffer, ...] = ()
 
     def plan(self, plan_id: str) -> PlanOffer | None:
         return next((p for p in self.plans if p.plan_id == plan_id), None)
 
     def topup(self, topup_id: str) -> TopUpOffer | None:
         return next((t for t in self.topups if t.topup_id == topup_id), None)
+
+    def traffic_pack(self, pack_id: str) -> TrafficPackOffer | None:
+        return next((p for p in self.traffic_packs if p.pack_id == pack_id), None)
 
     def offers(self, prices: tuple[Money, ...]) -> list[tuple[PaymentMethodOffer, Money]]:
         """Each enabled method that can take one of ``prices``, with the price it shows."""
@@ -106,6 +112,7 @@ async def mirror_catalog(event: CatalogPublished, ctx: MessageContext) -> None:
         "payment_methods": [method.model_dump(mode="json") for method in event.payment_methods],
         "wallet_currency": event.wallet_currency,
         "experiments": [experiment.model_dump(mode="json") for experiment in event.experiments],
+        "traffic_packs": [pack.model_dump(mode="json") for pack in event.traffic_packs],
         "received_at": datetime.now(UTC),
     }
     statement = insert(CatalogMirror).values(id=_ROW, **values)
@@ -142,6 +149,7 @@ async def current_catalog(session: AsyncSession) -> Catalog:
         methods=_METHODS.validate_python(mirror.payment_methods),
         wallet_currency=mirror.wallet_currency,
         experiments=tuple(_EXPERIMENTS.validate_python(mirror.experiments)),
+        traffic_packs=tuple(_PACKS.validate_python(mirror.traffic_packs)),
     )
     _parsed.clear()  # only the latest version is ever asked for again
     _parsed[mirror.catalog_version] = catalog

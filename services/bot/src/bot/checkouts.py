@@ -32,7 +32,7 @@ from bot import keyboards, promos
 from bot.catalog import EMPTY, Catalog, current_catalog, plan_title
 from bot.models import Checkout, Customer
 from bot.telegram_calls import TelegramUncertain, is_gone
-from bot.texts import method_name, say
+from bot.texts import gib, method_name, say
 from chassis import metrics
 from chassis.db import transaction
 from chassis.messaging.consumer import MessageContext, RetryLater
@@ -45,10 +45,11 @@ from contracts.billing import (
     SubscriptionActivated,
     SubscriptionExtended,
     SubscriptionPlanChanged,
+    SubscriptionTrafficAdded,
     TelegramInvoice,
     WalletChanged,
 )
-from contracts.bot import AutopayConsent, RequestCheckout, RequestTopUp
+from contracts.bot import AutopayConsent, RequestCheckout, RequestTopUp, RequestTrafficPack
 from contracts.money import Money
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,20 @@ async def open_checkout(
             screen_attempts=0,
         )
     )
-    command: RequestCheckout | RequestTopUp = (
+    command: RequestCheckout | RequestTopUp | RequestTrafficPack
+    if kind == "traffic":
+        command = RequestTrafficPack(
+            checkout_id=checkout_id,
+            customer_id=customer.customer_id,
+            pack_id=plan_id,
+            provider=provider,
+            currency=currency,
+            requested_at=now,
+            receipt_email=customer.email,
+        )
+        await ctx.publish(command)
+        return checkout_id
+    command = (
         RequestTopUp(
             checkout_id=checkout_id,
             customer_id=customer.customer_id,
@@ -172,6 +186,10 @@ class CheckoutAnswers:
         ctx: MessageContext,
     ) -> None:
         """A plan's order was paid (its period is the proof): the message says so."""
+        await self._order_paid(ctx, event.order_id)
+
+    async def traffic_added(self, event: SubscriptionTrafficAdded, ctx: MessageContext) -> None:
+        """A traffic pack's order was paid (the traffic added is the proof)."""
         await self._order_paid(ctx, event.order_id)
 
     async def wallet_credited(self, event: WalletChanged, ctx: MessageContext) -> None:
@@ -353,6 +371,9 @@ def _title(screen: DueScreen, catalog: Catalog, language: str) -> str:
     if screen.kind == "topup":
         topup = catalog.topup(screen.plan_id)
         return say("topup-title", language, credit=topup.credit) if topup else screen.plan_id
+    if screen.kind == "traffic":
+        pack = catalog.traffic_pack(screen.plan_id)
+        return say("traffic-pack-title", language, gib=gib(pack.traffic_bytes)) if pack else ""
     plan = catalog.plan(screen.plan_id)
     return plan_title(plan, language) if plan else screen.plan_id
 
@@ -456,6 +477,8 @@ class CheckoutScreens:
                 )
             elif screen.kind == "topup":
                 body = say("checkout-paid-topup", language, title=title, price=price)
+            elif screen.kind == "traffic":
+                body = say("checkout-paid-traffic", language, title=title, price=price)
             else:
                 body = say("checkout-paid", language, title=title, price=price)
             return "paid", body, None
@@ -487,6 +510,12 @@ class CheckoutScreens:
                 # The price the customer saw is not on offer: the one that is, to pay again.
                 text = say("checkout-price-changed", language, title=plan_title(plan, language))
                 return text, keyboards.pay(plan, catalog.offers(quoted), language)
+        if screen.kind == "traffic" and screen.failure_code in (
+            "traffic_needs_subscription",
+            "traffic_not_for_plan",
+        ):
+            text = say("checkout-traffic-refused", language, refusal=screen.failure_code)
+            return text, keyboards.main_menu(language)
         prices = quoted if plan else topup.prices if topup else ()
         others = [
             (method, price)

@@ -27,7 +27,7 @@ from bot.wallets import wallet_view
 from chassis.clock import Clock, SystemClock
 from chassis.i18n import Value
 from chassis.messaging.consumer import MessageContext
-from contracts.billing import PaymentMethodOffer, PlanOffer, PromoOffer
+from contracts.billing import PaymentMethodOffer, PlanOffer, PromoOffer, TrafficPackOffer
 from contracts.bot import (
     REFERRAL_CODE,
     CustomerEmailProvided,
@@ -151,6 +151,8 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             text, markup = await _subscription_screen(ctx, customer, clock.now())
         elif callback_data.action == "wallet":
             text, markup = await _wallet_screen(ctx, customer)
+        elif callback_data.action == "traffic":
+            text, markup = await _traffic_screen(ctx, customer, clock.now())
         elif callback_data.action == "trial":
             await ctx.publish(
                 TrialRequested(
@@ -375,6 +377,52 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             slow_after=slow_after,
         )
 
+    @router.callback_query(keyboards.ChooseTraffic.filter())
+    async def choose_traffic(
+        query: CallbackQuery,
+        callback_data: keyboards.ChooseTraffic,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        catalog = await current_catalog(ctx.session)
+        pack = catalog.traffic_pack(callback_data.pack_id)
+        offers = catalog.offers(pack.prices) if pack is not None else []
+        if pack is None or not offers:
+            await _show(query, *await _traffic_screen(ctx, customer, clock.now()))
+            return
+        text = say("traffic-how-to-pay", customer.language, gib=gib(pack.traffic_bytes))
+        await _show(query, text, keyboards.pay_traffic(pack, offers, customer.language))
+
+    @router.callback_query(keyboards.PayTraffic.filter())
+    async def pay_traffic(
+        query: CallbackQuery,
+        callback_data: keyboards.PayTraffic,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        catalog = await current_catalog(ctx.session)
+        pack = catalog.traffic_pack(callback_data.pack_id)
+        offered = {
+            (method.provider, price.currency, price.amount_minor): method
+            for method, price in (catalog.offers(pack.prices) if pack else [])
+        }
+        method = offered.get(
+            (callback_data.provider, callback_data.currency, callback_data.amount_minor)
+        )
+        if pack is None or method is None or query.message is None:
+            # Gone from sale, or its price changed since: the packs as they are now.
+            await _show(query, *await _traffic_screen(ctx, customer, clock.now()))
+            return
+        await _pay(
+            query,
+            ctx,
+            customer,
+            PendingCheckout(pack.pack_id, method.provider, callback_data.currency, kind="traffic"),
+            method,
+            message_id=query.message.message_id,
+            slow_after=slow_after,
+        )
+
     @router.callback_query(keyboards.Reminders.filter())
     async def switch_reminders(
         query: CallbackQuery,
@@ -571,7 +619,37 @@ async def _subscription_screen(
     renewal = await ctx.session.get(CustomerAutopay, customer.customer_id)
     text = subscription_view(subscription, customer.language, now, renewal)
     autopay_on = subscription is not None and renewal is not None and renewal.enabled
-    return text, keyboards.subscription(customer.language, autopay_on=autopay_on)
+    traffic = bool(_traffic_on_sale(await current_catalog(ctx.session), subscription, now))
+    return text, keyboards.subscription(customer.language, autopay_on=autopay_on, traffic=traffic)
+
+
+def _traffic_on_sale(
+    catalog: Catalog, subscription: CustomerSubscription | None, now: datetime
+) -> list[TrafficPackOffer]:
+    """The traffic packs this subscription can take: paid time ahead, a limit, and one
+    allowance for its period (billing refuses the rest the same way)."""
+    plan = catalog.plan(subscription.plan_id) if subscription is not None else None
+    if (
+        subscription is None
+        or subscription.stage != "active"
+        or subscription.period_end <= now
+        or not subscription.traffic_limit_bytes
+        or (plan is not None and plan.traffic_reset == "month")
+    ):
+        return []
+    return list(catalog.traffic_packs)
+
+
+async def _traffic_screen(
+    ctx: MessageContext, customer: Customer, now: datetime
+) -> tuple[str, InlineKeyboardMarkup]:
+    catalog = await current_catalog(ctx.session)
+    subscription = await _subscription_of(ctx, customer)
+    packs = _traffic_on_sale(catalog, subscription, now)
+    if subscription is None or not packs:
+        return say("traffic-none", customer.language), keyboards.main_menu(customer.language)
+    text = say("traffic-title", customer.language, until=subscription.period_end)
+    return text, keyboards.traffic_packs(packs, customer.language)
 
 
 async def _pay(

@@ -6,8 +6,14 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import plan_title
-from bot.texts import LANGUAGES, method_name, say
-from contracts.billing import PaymentMethodOffer, PlanOffer, PromoOffer, TopUpOffer
+from bot.texts import LANGUAGES, gib, method_name, say
+from contracts.billing import (
+    PaymentMethodOffer,
+    PlanOffer,
+    PromoOffer,
+    TopUpOffer,
+    TrafficPackOffer,
+)
 from contracts.money import Money
 
 
@@ -73,6 +79,17 @@ class PayTopUp(CallbackData, prefix="paytop"):
     topup_id: str
     provider: str
     currency: str
+
+
+class ChooseTraffic(CallbackData, prefix="trf"):
+    pack_id: str
+
+
+class PayTraffic(CallbackData, prefix="paytrf"):
+    pack_id: str
+    provider: str
+    currency: str
+    amount_minor: int  # a price changed since the button was made is shown again first
 
 
 class ChooseLanguage(CallbackData, prefix="lang"):
@@ -196,13 +213,68 @@ def autopay_consent(
     )
 
 
-def subscription(language: str, *, autopay_on: bool) -> InlineKeyboardMarkup:
-    """The main menu, under the button that turns autopay off while it is on."""
-    menu = main_menu(language)
-    if not autopay_on:
-        return menu
-    turn_off = [_button(say("autopay-turn-off-button", language), TurnOffAutopay())]
-    return InlineKeyboardMarkup(inline_keyboard=[turn_off, *menu.inline_keyboard])
+def subscription(language: str, *, autopay_on: bool, traffic: bool = False) -> InlineKeyboardMarkup:
+    """The main menu, under the button that buys more traffic (for a subscription with a
+    limit) and the one that turns autopay off while it is on."""
+    rows = main_menu(language).inline_keyboard
+    if autopay_on:
+        rows = [[_button(say("autopay-turn-off-button", language), TurnOffAutopay())], *rows]
+    if traffic:
+        rows = [[_button(say("traffic-button", language), Menu(action="traffic"))], *rows]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def traffic_packs(packs: list[TrafficPackOffer], language: str) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            _button(
+                say(
+                    "traffic-pack-button",
+                    language,
+                    gib=gib(pack.traffic_bytes),
+                    price=pack.prices[0],
+                ),
+                ChooseTraffic(pack_id=pack.pack_id),
+            )
+        ]
+        for pack in packs
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="subscription"))]]
+    )
+
+
+def pay_traffic(
+    pack: TrafficPackOffer, offers: list[tuple[PaymentMethodOffer, Money]], language: str
+) -> InlineKeyboardMarkup:
+    """One button per way to pay the pack (the wallet too)."""
+    rows = [
+        [
+            _pay_button(
+                method,
+                price,
+                PayTraffic(
+                    pack_id=pack.pack_id,
+                    provider=method.provider,
+                    currency=price.currency,
+                    amount_minor=price.amount_minor,
+                ),
+                language,
+            )
+        ]
+        for method, price in offers
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="traffic"))]]
+    )
+
+
+def _pay_button(
+    method: PaymentMethodOffer, price: Money, data: CallbackData, language: str
+) -> InlineKeyboardButton:
+    """ "Pay <price> with <method>"."""
+    name = method_name(method.provider, language)
+    return _button(say("pay-button", language, method=name, price=price), data)
 
 
 def wallet(topups: list[TopUpOffer], language: str) -> InlineKeyboardMarkup:
@@ -219,16 +291,13 @@ def pay_topup(
     """One button per way to pay the top-up; never the wallet itself."""
     rows = [
         [
-            _button(
-                say(
-                    "pay-button",
-                    language,
-                    method=method_name(method.provider, language),
-                    price=price,
-                ),
+            _pay_button(
+                method,
+                price,
                 PayTopUp(
                     topup_id=topup.topup_id, provider=method.provider, currency=price.currency
                 ),
+                language,
             )
         ]
         for method, price in offers

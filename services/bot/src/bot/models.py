@@ -59,6 +59,9 @@ class CatalogMirror(Base):
     experiments: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, server_default=text("'[]'::jsonb")
     )
+    traffic_packs: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

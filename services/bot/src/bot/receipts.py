@@ -54,10 +54,10 @@ class PendingCheckout:
     period shown, the moment of the press): answering the question later changes none of it.
     """
 
-    plan_id: str  # or the top-up's id
+    plan_id: str  # or the top-up's or traffic pack's id
     provider: str
     currency: str
-    kind: str = "plan"  # plan | topup
+    kind: str = "plan"  # plan | topup | traffic
     autopay: AutopayConsent | None = None
     quote_id: uuid.UUID | None = None
 
@@ -89,7 +89,7 @@ class PendingCheckout:
         if len(parts) not in (4, 5, 6, 10, 11) or parts[0] != _PREFIX:
             return None
         kind = parts[4] if len(parts) >= 5 else "plan"
-        if kind not in ("plan", "topup"):
+        if kind not in ("plan", "topup", "traffic"):
             return None
         quote_id = None
         if len(parts) in (6, 11):

@@ -91,6 +91,7 @@ def test_every_text_renders_in_every_locale() -> None:
         "paid": 1,
         "earned": "19,90 ₽",
         "current": "1 month",
+        "gib": 10,
     }
     for locale, key in shipped_texts(CATALOGS):
         if "." in key:

@@ -86,6 +86,9 @@ def values_of(params: Params) -> dict[str, Value]:
     if "traffic_limit_bytes" in params:
         amount = (Decimal(int(params["traffic_limit_bytes"])) / _GIB).quantize(Decimal("0.1"))
         values["traffic_gib"] = int(amount) if amount == amount.to_integral_value() else amount
+    if "total_bytes" in params:  # a limit with traffic packs added
+        total = (Decimal(int(params["total_bytes"])) / _GIB).quantize(Decimal("0.1"))
+        values["total_gib"] = int(total) if total == total.to_integral_value() else total
     if "credit_hours" in params:  # an upgrade's credit, told in days
         days = (Decimal(int(params["credit_hours"])) / 24).quantize(Decimal("0.1"))
         values["credit_days"] = int(days) if days == days.to_integral_value() else days

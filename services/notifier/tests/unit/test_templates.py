@@ -389,3 +389,13 @@ def test_a_plan_change_is_told_with_its_credit_and_its_dates() -> None:
     }
     assert "unlimited traffic" in render("subscription.plan_changed", "en", changed)
     assert "трафик без ограничений" in render("subscription.plan_changed", "ru", changed)
+
+
+def test_traffic_added_is_told_with_the_new_limit() -> None:
+    params = {
+        "traffic_limit_bytes": 10 * 1024**3,
+        "total_bytes": 110 * 1024**3,
+        "expires_at": "2027-02-24T09:00:00+00:00",
+    }
+    assert "Добавлено 10 ГБ трафика" in render("traffic.added", "ru", params)
+    assert "now 110 GB, until February 24, 2027" in render("traffic.added", "en", params)

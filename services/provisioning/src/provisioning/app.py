@@ -15,11 +15,17 @@ from contracts.billing import (
     SubscriptionRemoved,
     SubscriptionShortened,
     SubscriptionSuspended,
+    SubscriptionTrafficAdded,
 )
 from provisioning.marzban import MarzbanClient
 from provisioning.models import metadata
 from provisioning.panel_watch import PanelWatch
-from provisioning.placements import PanelConfig, PlacementWorker, record_desired_state
+from provisioning.placements import (
+    PanelConfig,
+    PlacementWorker,
+    record_desired_state,
+    record_traffic,
+)
 from provisioning.settings import ProvisioningSettings
 
 
@@ -43,6 +49,7 @@ def build(settings: ProvisioningSettings) -> Service:
     consumer.handles(SubscriptionActivated)(record)
     consumer.handles(SubscriptionExtended)(record)
     consumer.handles(SubscriptionPlanChanged)(record)
+    consumer.handles(SubscriptionTrafficAdded)(functools.partial(record_traffic, wakeup=wakeup))
     consumer.handles(SubscriptionShortened)(record)
     consumer.handles(SubscriptionSuspended)(record)
     consumer.handles(SubscriptionRemoved)(record)

@@ -60,6 +60,9 @@ class Placement(Base):
     traffic_reset: Mapped[str] = mapped_column(String(8), default="none")
     carry_pending: Mapped[int | None] = mapped_column(BigInteger)
     carried_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Traffic packs bought for the current allowance (billing's total); a renewal or a plan
+    # change starts the next allowance without them (what was left is carried, as above).
+    extra_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     desired_version: Mapped[int] = mapped_column(Integer)
     applied_version: Mapped[int] = mapped_column(Integer, default=0)
     on_panel: Mapped[bool] = mapped_column(default=False)

@@ -35,6 +35,7 @@ from contracts.billing import (
     SubscriptionRemoved,
     SubscriptionShortened,
     SubscriptionSuspended,
+    SubscriptionTrafficAdded,
 )
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
 from provisioning.marzban import (
@@ -299,6 +300,8 @@ async def record_desired_state(
     placement.desired_period_end = change.period_end
     placement.carry_over = change.carry_over
     placement.traffic_reset = change.traffic_reset
+    if change.renewal:
+        placement.extra_bytes = 0  # a new allowance: the packs were for the old one
     if change.renewal and not placement.renewal_due:
         # Measured again for this renewal; one still pending keeps what it measured
         # (after its reset the panel would report the old limit as unused).
@@ -355,7 +358,7 @@ _REMOVED = text(
     UPDATE placements
     SET applied_version = :applied, on_panel = false, attempts = 0, lease_until = NULL,
         last_error = NULL, updated_at = now(), subscription_url = NULL, panel_status = NULL,
-        renewal_due = false, carry_pending = NULL, carried_bytes = 0
+        renewal_due = false, carry_pending = NULL, carried_bytes = 0, extra_bytes = 0
     WHERE subscription_id = :placement
     """
 )
@@ -403,15 +406,17 @@ class Claimed:
     renewal_due: bool = False
     carry_pending: int | None = None
     carried_bytes: int = 0
+    extra_bytes: int = 0
     desired_state: str = ACTIVE
     desired_period_end: datetime | None = None
     subscription_url: str | None = None
     traffic_reset: str = "none"
 
     def data_limit(self, carry: int) -> int:
-        """The period's allowance plus what was carried over; unlimited stays unlimited."""
+        """The period's allowance plus what was carried over and the traffic packs bought
+        for it; unlimited stays unlimited."""
         allowance = self.desired_traffic_limit_bytes
-        return allowance + carry if allowance else 0
+        return allowance + carry + self.extra_bytes if allowance else 0
 
     def desired_user(self, now: datetime, carry: int | None = None) -> DesiredUser:
         """The panel user; disabled when its access is over (a refund ended it) or billing
@@ -459,7 +464,7 @@ _CLAIM = text(
     RETURNING subscription_id, customer_id, region, panel_id, panel_username, desired_expire,
               desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
               failure_reported, trace_context, renewal_due, carry_pending, carried_bytes,
-              desired_state, desired_period_end, subscription_url, traffic_reset
+              extra_bytes, desired_state, desired_period_end, subscription_url, traffic_reset
     """
 )
 
@@ -707,3 +712,30 @@ class PlacementWorker:
                     retryable=retryable,
                 ),
             )
+
+
+async def record_traffic(
+    event: SubscriptionTrafficAdded, ctx: MessageContext, *, wakeup: Wakeup
+) -> None:
+    """A traffic pack paid: the panel user's limit takes billing's total extra for the
+    current allowance. Newer by billing's revision only (a replay changes nothing)."""
+    placement = await _locked(ctx.session, event.subscription_id)
+    if placement is None:
+        log.warning(
+            "traffic added to a subscription with no panel user: nothing to change",
+            extra={"subscription_id": str(event.subscription_id)},
+        )
+        return
+    if placement.desired_revision is not None and event.revision <= placement.desired_revision:
+        return
+    now = datetime.now(UTC)
+    placement.extra_bytes = event.extra_traffic_bytes
+    placement.desired_revision = event.revision
+    placement.desired_version += 1
+    placement.attempts = 0
+    placement.next_attempt_at = now
+    placement.failure_reported = False
+    placement.gave_up = False
+    placement.trace_context = trace_carrier()
+    placement.updated_at = now
+    ctx.after_commit(wakeup.set)

@@ -1,6 +1,7 @@
-"""Plan changes on the Marzban sandbox: an upgrade starts the new plan's allowance at once
-(nothing carried: its credit was time); a downgrade paid ahead only moves the expiry, and
-its plan's allowance starts when billing applies it."""
+"""Plan changes and traffic packs on the Marzban sandbox: an upgrade starts the new plan's
+allowance at once (nothing carried: its credit was time); a downgrade paid ahead only
+moves the expiry, and its plan's allowance starts when billing applies it; traffic bought
+raises the limit of the current allowance (a limited user connects again)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts.billing import SubscriptionExtended, SubscriptionPlanChanged
-from provisioning.placements import panel_username
+from chassis.db import transaction
+from chassis.messaging.consumer import MessageContext
+from chassis.worker import Wakeup
+from contracts.billing import (
+    SubscriptionExtended,
+    SubscriptionPlanChanged,
+    SubscriptionTrafficAdded,
+)
+from contracts.envelope import Envelope
+from provisioning.placements import panel_username, record_traffic
 
 from .test_placement_worker import GIB, Setup, _activated, _record, _settle
 from .test_placement_worker import setup as setup  # the fixture
@@ -107,3 +116,63 @@ async def test_a_downgrade_paid_ahead_moves_the_expiry_only_until_it_applies(
     user = await setup.panel.user(username)
     assert user is not None
     assert (user["status"], user["used_traffic"], user["data_limit"]) == ("active", 0, 50 * GIB)
+
+
+async def test_traffic_bought_raises_the_limit_and_a_limited_user_connects_again(
+    setup: Setup,
+) -> None:
+    subscription, customer = uuid.uuid4(), uuid.uuid4()
+    username = panel_username(subscription)
+    end = await _activated(setup, subscription, customer)
+    await setup.panel.add_traffic(username, 101 * GIB)
+    await setup.panel.run_review()
+    limited = await setup.panel.user(username)
+    assert limited is not None
+    assert limited["status"] == "limited"
+    added = SubscriptionTrafficAdded(
+        subscription_id=subscription,
+        customer_id=customer,
+        order_id=uuid.uuid4(),
+        added_bytes=10 * GIB,
+        extra_traffic_bytes=10 * GIB,
+        traffic_limit_bytes=100 * GIB,
+        period_end=end,
+        revision=2,
+        added_at=datetime.now(UTC),
+    )
+    await _record_traffic(setup, added)
+    await _settle(setup, subscription)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["status"], user["used_traffic"], user["data_limit"]) == (
+        "active",
+        101 * GIB,
+        110 * GIB,
+    )
+    # Replayed, it changes nothing; a renewal starts the next allowance without it.
+    await _record_traffic(setup, added)
+    renewal = SubscriptionExtended(
+        subscription_id=subscription,
+        customer_id=customer,
+        plan_id="m1",
+        order_id=uuid.uuid4(),
+        period_start=end,
+        period_end=end + timedelta(days=30),
+        previous_period_end=end,
+        traffic_limit_bytes=100 * GIB,
+        revision=3,
+        traffic_carry_over=False,
+    )
+    await _record(setup, renewal)
+    placement = await _settle(setup, subscription)
+    user = await setup.panel.user(username)
+    assert user is not None
+    assert (user["used_traffic"], user["data_limit"]) == (0, 100 * GIB)
+    assert placement.extra_bytes == 0
+
+
+async def _record_traffic(setup: Setup, event: SubscriptionTrafficAdded) -> None:
+    envelope = Envelope.for_event(event, source="/vpn/billing")
+    async with transaction(setup.sessions) as session:
+        ctx = MessageContext(session, envelope, setup.outbox, event.topic.name, 0, 0)
+        await record_traffic(event, ctx, wakeup=Wakeup())

@@ -45,6 +45,8 @@ class OrderKind(enum.StrEnum):
     """A period of a plan: paid, it starts or extends the customer's subscription."""
     TOPUP = "topup"
     """Money on the customer's wallet."""
+    TRAFFIC = "traffic"
+    """Extra traffic for the current allowance of the customer's subscription."""
 
 
 TRANSITIONS: Final[dict[OrderStatus, frozenset[OrderStatus]]] = {
@@ -74,6 +76,7 @@ class OrderLike(Protocol):
     kind: str
     plan_id: str | None
     topup_id: str | None
+    pack_id: str | None
     amount_minor: int
     currency: str
     provider: str
@@ -109,8 +112,12 @@ def amount_of(order: OrderLike) -> Money:
 
 
 def item_of(order: OrderLike) -> str:
-    """The plan or top-up the order bought."""
-    item = order.plan_id if order.kind == OrderKind.PLAN else order.topup_id
+    """The plan, top-up or traffic pack the order bought."""
+    item = {
+        OrderKind.PLAN: order.plan_id,
+        OrderKind.TOPUP: order.topup_id,
+        OrderKind.TRAFFIC: order.pack_id,
+    }[OrderKind(order.kind)]
     if item is None:
         raise ValueError(f"order {order.order_id} of kind {order.kind} names no item")
     return item

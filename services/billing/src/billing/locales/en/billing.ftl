@@ -5,6 +5,7 @@ payment-description = VPN "{ $title }", order { $order }
 topup-description = Balance top-up of { $credit }, order { $order }
 renewal-description = VPN "{ $title }" renewal, order { $order }
 invoice-title = VPN: { $title }
+traffic-pack-title = +{ NUMBER($gib, maximumFractionDigits: 1) } GB of traffic
 topup-invoice-title = Balance +{ $credit }
 refund-description = Refund for order { $order }
 receipt-line-plan = VPN service access, plan "{ $title }"

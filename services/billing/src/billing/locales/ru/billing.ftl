@@ -8,6 +8,7 @@ topup-description = Пополнение баланса на { $credit }, зак
 renewal-description = Продление VPN «{ $title }», заказ { $order }
 # A Telegram invoice's title: at most 32 characters.
 invoice-title = VPN: { $title }
+traffic-pack-title = +{ NUMBER($gib, maximumFractionDigits: 1) } ГБ трафика
 topup-invoice-title = Баланс +{ $credit }
 refund-description = Возврат по заказу { $order }
 # A 54-FZ receipt line (tag 1030): at most 128 characters.

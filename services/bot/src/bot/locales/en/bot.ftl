@@ -94,7 +94,7 @@ subscription-active =
 subscription-status-active = ✅ active
 subscription-status-provisioning = ⏳ paid, access is being set up
 subscription-status-expired = ⛔ expired
-subscription-status-limited = ⛔ traffic used up: renew to connect again (/buy)
+subscription-status-limited = ⛔ traffic used up: buy extra traffic below, or renew to connect again (/buy)
 subscription-status-disabled = ⛔ access suspended
 subscription-status-grace = ⚠️ expired, still connected until <b>{ DATETIME($until, dateStyle: "long", timeStyle: "short") }</b>: renew to stay connected (/buy)
 subscription-status-suspended = ⛔ suspended: pay and access comes back on the same link (/buy)
@@ -251,3 +251,16 @@ checkout-price-changed = ℹ️ The price of { $title } has changed since it was
 # Buying a plan of another tier than the one the customer has (billing.domain.plan_changes).
 plan-upgrade-note = ⬆️ An upgrade from { $current }: it starts at once, and the unused part of your current plan is added to it as days.
 plan-downgrade-note = ⬇️ You have { $current } until { DATETIME($until, dateStyle: "long") }: this plan starts when it ends.
+
+# Traffic packs: extra traffic for the current period of a subscription with a limit.
+traffic-button = ➕ Buy traffic
+traffic-title = ➕ <b>Extra traffic</b> for your current period, until { DATETIME($until, dateStyle: "long") }. It is added at once; a renewal starts a new allowance (what is left is carried over as your plan says).
+traffic-none = Extra traffic is for an active subscription with a traffic limit. Nothing to buy it for now.
+traffic-pack-button = +{ NUMBER($gib, maximumFractionDigits: 1) } GB · { $price }
+traffic-pack-title = +{ NUMBER($gib, maximumFractionDigits: 1) } GB of traffic
+traffic-how-to-pay = +{ NUMBER($gib, maximumFractionDigits: 1) } GB of traffic. How would you like to pay?
+checkout-paid-traffic = ✅ <b>Paid</b>: { $title }, { $price }. It is added to your subscription in a few seconds.
+checkout-traffic-refused = { $refusal ->
+        [traffic_not_for_plan] Your plan's traffic starts again every month, so extra traffic is not sold for it.
+       *[other] Extra traffic is for an active subscription with a traffic limit: renew first (/buy).
+    } Nothing was charged.

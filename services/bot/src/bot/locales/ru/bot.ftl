@@ -99,7 +99,7 @@ subscription-active =
 subscription-status-active = ✅ активна
 subscription-status-provisioning = ⏳ оплачена, доступ настраивается
 subscription-status-expired = ⛔ истекла
-subscription-status-limited = ⛔ трафик закончился: продлите подписку, чтобы снова подключиться (/buy)
+subscription-status-limited = ⛔ трафик закончился: докупите трафик кнопкой ниже или продлите подписку, чтобы снова подключиться (/buy)
 subscription-status-disabled = ⛔ доступ приостановлен
 subscription-status-grace = ⚠️ срок истёк, доступ сохранится до <b>{ DATETIME($until, dateStyle: "long", timeStyle: "short") }</b>: продлите, чтобы не отключиться (/buy)
 subscription-status-suspended = ⛔ приостановлена: оплатите — доступ вернётся по той же ссылке (/buy)
@@ -262,3 +262,16 @@ checkout-price-changed = ℹ️ Цена тарифа { $title } изменил�
 # Покупка тарифа другого уровня, чем у клиента сейчас (billing.domain.plan_changes).
 plan-upgrade-note = ⬆️ Переход с тарифа { $current } на более высокий: начнётся сразу, а неиспользованная часть текущего тарифа добавится к нему днями.
 plan-downgrade-note = ⬇️ Тариф { $current } действует до { DATETIME($until, dateStyle: "long") }: этот тариф начнётся после него.
+
+# Пакеты трафика: дополнительный трафик на текущий период подписки с лимитом.
+traffic-button = ➕ Докупить трафик
+traffic-title = ➕ <b>Дополнительный трафик</b> на текущий период, до { DATETIME($until, dateStyle: "long") }. Добавляется сразу; продление начинает новый лимит (остаток переносится, как предусматривает тариф).
+traffic-none = Дополнительный трафик продаётся к действующей подписке с лимитом трафика. Сейчас его не к чему добавить.
+traffic-pack-button = +{ NUMBER($gib, maximumFractionDigits: 1) } ГБ · { $price }
+traffic-pack-title = +{ NUMBER($gib, maximumFractionDigits: 1) } ГБ трафика
+traffic-how-to-pay = +{ NUMBER($gib, maximumFractionDigits: 1) } ГБ трафика. Как оплатить?
+checkout-paid-traffic = ✅ <b>Оплачено</b>: { $title }, { $price }. Трафик добавится к подписке через несколько секунд.
+checkout-traffic-refused = { $refusal ->
+        [traffic_not_for_plan] Трафик вашего тарифа обновляется каждый месяц, поэтому дополнительный трафик к нему не продаётся.
+       *[other] Дополнительный трафик продаётся к действующей подписке с лимитом: сначала продлите её (/buy).
+    } Ничего не списано.

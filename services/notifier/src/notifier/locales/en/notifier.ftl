@@ -124,6 +124,10 @@ subscription-suspended =
     Your subscription ended on { DATETIME($expires, dateStyle: "long") } and was not renewed. Pay and access comes back on the same link: nothing to set up again.
 button-renew = 🔁 Renew
 
+traffic-added =
+    ➕ <b>{ NUMBER($traffic_gib, maximumFractionDigits: 1) } GB of traffic added</b>
+
+    Your limit for this period is now { NUMBER($total_gib, maximumFractionDigits: 1) } GB, until { DATETIME($expires, dateStyle: "long") }. If your traffic had run out, you can connect again in a moment.
 subscription-upgraded =
     ⬆️ <b>Your plan is now { $plan }</b>
 

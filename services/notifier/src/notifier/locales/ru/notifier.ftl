@@ -135,6 +135,10 @@ subscription-suspended =
     Подписка закончилась { DATETIME($expires, dateStyle: "long") } и не была продлена. Оплатите — и доступ вернётся по той же ссылке, ничего настраивать заново не нужно.
 button-renew = 🔁 Продлить
 
+traffic-added =
+    ➕ <b>Добавлено { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ трафика</b>
+
+    Лимит на этот период теперь { NUMBER($total_gib, maximumFractionDigits: 1) } ГБ, до { DATETIME($expires, dateStyle: "long") }. Если трафик закончился, подключиться снова можно через несколько секунд.
 subscription-upgraded =
     ⬆️ <b>Ваш тариф теперь — { $plan }</b>
 
