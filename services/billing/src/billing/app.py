@@ -11,7 +11,7 @@ from billing.catalog import PaymentMethods, publish_if_changed
 from billing.checkout import CheckoutPayments, Checkouts
 from billing.customers import record_customer, record_email, record_language
 from billing.expiry import ExpiredPayments
-from billing.lifecycle import Lifecycle
+from billing.lifecycle import REFERRAL, Lifecycle
 from billing.models import metadata
 from billing.notifications import NotificationInbox, NotificationVerifier, Received
 from billing.promos import PromoEntries
@@ -31,7 +31,7 @@ from chassis.db import transaction
 from chassis.service import Service
 from chassis.timers import TimerWorker
 from chassis.worker import Handoff, RetryPolicy, Wakeup, run_worker
-from contracts.billing import PaymentRefunded, PaymentSucceeded
+from contracts.billing import PaymentRefunded
 from contracts.bot import (
     AutopayTurnedOff,
     CustomerEmailProvided,
@@ -177,12 +177,14 @@ def build(settings: BillingSettings) -> Service:
         receipt_vat_code=settings.receipt_vat_code,
         grace_hours=settings.grace_hours,
     )
+    # Referral rewards are decided by a due time each rewarding payment sets.
+    referrals = Referrals(settings.referral_terms)
     due_times = TimerWorker(
         "billing",
         service.sessions,
         service.outbox,
         settings.clock(),
-        Lifecycle(settings.lifecycle_terms).handlers,
+        {**Lifecycle(settings.lifecycle_terms).handlers, REFERRAL: referrals.due},
         retry=RetryPolicy(5.0, 300.0),
     )
     segments = SegmentsWorker(
@@ -218,9 +220,8 @@ def build(settings: BillingSettings) -> Service:
     promos = PromoEntries(grace_hours=settings.grace_hours, clock=settings.clock())
     consumer.handles(PromoCodeEntered)(promos.entered)
     consumer.handles(TrialRequested)(Trials(settings.trial_terms, settings.clock()).requested)
-    # Referral rewards follow billing's own payments, after the fact.
-    referrals = Referrals(settings.referral_terms)
-    consumer.handles(PaymentSucceeded)(referrals.paid)
+    # A full refund of a rewarded payment takes the reward back (refunds are rare: read
+    # from billing's own events, after the fact).
     consumer.handles(PaymentRefunded)(referrals.refunded)
     # The region of each subscription's access, for segments (billing.segments_worker).
     consumer.handles(AccessGranted)(record_region)

@@ -42,6 +42,7 @@ EXPIRED: Final = "subscription-expired"
 SUSPEND: Final = "subscription-suspend"
 REMOVE: Final = "subscription-remove"
 PLAN_CHANGE: Final = "subscription-plan-change"
+REFERRAL: Final = "referral-reward"
 _NAMESPACE: Final = uuid.UUID("c2b7e0a4-1d6f-4f8e-9a35-7b0d52e6f1c8")
 # A reminder due within a period's first hour would greet its start.
 _SETTLED: Final = timedelta(hours=1)
@@ -101,6 +102,14 @@ async def schedule_plan_change(
         PLAN_CHANGE,
         at,
         {"subscription_id": str(subscription_id), "pending_from": moment},
+    )
+
+
+async def schedule_referral(session: AsyncSession, order_id: uuid.UUID, at: datetime) -> None:
+    """A newcomer who came by a referral link paid for a plan: whether it rewards the
+    referrer is decided when this fires (``billing.referrals``), outside the payment."""
+    await TIMERS.schedule(
+        session, f"{REFERRAL}:{order_id}", REFERRAL, at, {"order_id": str(order_id)}
     )
 
 

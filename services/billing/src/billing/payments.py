@@ -11,13 +11,14 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import autopay, conversions, ledger, lifecycle, orders, promo_codes, wallets
 from billing.domain import ledger as entries
 from billing.domain import orders as rules
-from billing.domain.orders import OrderKind
-from billing.models import Order
+from billing.domain.orders import COMPLIMENTARY, OrderKind
+from billing.models import Customer, Order
 from billing.providers.base import PaymentState, PaymentStatus, SavedMethod
 from billing.subscriptions import add_traffic, extend_for
 from contracts.billing import SubscriptionExtended, SubscriptionPlanChanged
@@ -133,6 +134,13 @@ def _entry_for(order: Order, provider_payment_id: str) -> entries.Entry:
     )
 
 
+async def _came_by_a_link(session: AsyncSession, order: Order) -> bool:
+    code = await session.scalar(
+        select(Customer.referral_code).where(Customer.customer_id == order.customer_id)
+    )
+    return bool(code)
+
+
 def credit_of(order: Order) -> Money:
     assert order.credit_minor is not None
     assert order.credit_currency is not None
@@ -162,6 +170,8 @@ async def deliver(
         return ()
     await promo_codes.used(session, order)
     await conversions.converted(session, order)
+    if order.provider not in COMPLIMENTARY and await _came_by_a_link(session, order):
+        await lifecycle.schedule_referral(session, order.order_id, paid_at)
     period = await extend_for(session, order, paid_at)
     assert period.access_until is not None
     await lifecycle.schedule(

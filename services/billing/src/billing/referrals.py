@@ -1,6 +1,8 @@
-"""Referral rewards, decided after the fact from billing's own payment events.
+"""Referral rewards, decided after the fact: a plan's payment by a newcomer who came by a
+link sets a due time in its own transaction (``billing.lifecycle.schedule_referral``), and
+the reward is decided when it fires.
 
-A newcomer's ``PaymentSucceeded`` for a plan may reward the customer whose link they came
+A newcomer's first payment for a plan may reward the customer whose link they came
 by (``billing.domain.referrals``): a share of the payment credited to the referrer's
 wallet (a ledger posting from ``bonuses``), or days added to the referrer's subscription
 (an order of nothing paid), and optionally days for the newcomer. One reward per newcomer
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -23,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing import ledger, orders, wallets
 from billing.domain import ledger as entries
 from billing.domain import referrals as rules
-from billing.domain.orders import COMPLIMENTARY, REFERRAL_PROVIDER, OrderKind
+from billing.domain.orders import COMPLIMENTARY, REFERRAL_PROVIDER, amount_of
 from billing.domain.referrals import Facts, NoReward, ReferralTerms, Reward
 from billing.models import Customer, LedgerAccount, Order, ReferralReward, Subscription
 from billing.payments import deliver
@@ -31,7 +35,8 @@ from billing.refunds import shortening_follows
 from billing.subscriptions import take_days
 from billing.texts import say
 from chassis.messaging.consumer import MessageContext
-from contracts.billing import PaymentRefunded, PaymentSucceeded, ReferralRewarded
+from chassis.timers import Timer
+from contracts.billing import PaymentRefunded, ReferralRewarded
 from contracts.envelope import Event
 from contracts.money import Money
 from contracts.notifier import SendNotification
@@ -42,24 +47,43 @@ _NAMESPACE: Final = uuid.UUID("4d2a8c61-7e3f-4b19-a05d-9c8e1f2b3a75")
 _LOOP_DEPTH: Final = 8  # how far up a referrer's own chain a loop is looked for
 
 
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """The payment a reward is decided on: a plan order paid by a provider or the wallet."""
+
+    order_id: uuid.UUID
+    customer_id: uuid.UUID
+    plan_id: str
+    amount: Money
+    paid_at: datetime
+
+
 class Referrals:
     def __init__(self, terms: ReferralTerms) -> None:
         self._terms = terms
 
-    async def paid(self, event: PaymentSucceeded, ctx: MessageContext) -> None:
-        if event.kind != OrderKind.PLAN.value or event.provider in COMPLIMENTARY:
-            return
-        session = ctx.session
+    async def due(self, session: AsyncSession, timer: Timer, now: datetime) -> Sequence[Event]:
+        """The due time the payment's transaction set for a newcomer who came by a link
+        (``billing.lifecycle.schedule_referral``): the reward is decided now, once."""
+        order = await session.get(Order, uuid.UUID(timer.payload["order_id"]))
+        if order is None or order.paid_at is None or order.plan_id is None:
+            return ()
+        paid = Paid(
+            order.order_id, order.customer_id, order.plan_id, amount_of(order), order.paid_at
+        )
+        return await self.decide(session, paid)
+
+    async def decide(self, session: AsyncSession, event: Paid) -> list[Event]:
         newcomer = await session.get(Customer, event.customer_id)
         if newcomer is None or not newcomer.referral_code:
-            return
+            return []
         referrer = await session.scalar(
             select(Customer)
             .where(Customer.own_referral_code == newcomer.referral_code)
             .with_for_update()  # one decision at a time per referrer: the cap holds
         )
         if referrer is None:
-            return  # a code typed by hand, or another shop's
+            return []  # a code typed by hand, or another shop's
         facts = Facts(
             referrer_is_newcomer=referrer.customer_id == newcomer.customer_id
             or referrer.telegram_user_id == newcomer.telegram_user_id,
@@ -75,7 +99,7 @@ class Referrals:
                 "no referral reward",
                 extra={"order_id": str(event.order_id), "reason": decided.value},
             )
-            return
+            return []
         recorded = await session.scalar(
             insert(ReferralReward)
             .values(
@@ -93,16 +117,16 @@ class Referrals:
             .returning(ReferralReward.newcomer_id)
         )
         if recorded is None:
-            return  # this newcomer's reward was decided before
+            return []  # this newcomer's reward was decided before
         granted = await self._grant(session, referrer, decided, event)
         if self._terms.newcomer_days:
             granted += await _days_for(
                 session, newcomer, self._terms.newcomer_days, event, "newcomer"
             )
-        await ctx.publish_many(granted)
+        return granted
 
     async def _grant(
-        self, session: AsyncSession, referrer: Customer, reward: Reward, event: PaymentSucceeded
+        self, session: AsyncSession, referrer: Customer, reward: Reward, event: Paid
     ) -> list[Event]:
         told: list[Event] = [
             ReferralRewarded(
@@ -199,7 +223,7 @@ async def _in_loop(session: AsyncSession, referrer: Customer, newcomer_id: uuid.
     return False
 
 
-async def _first_payment(session: AsyncSession, event: PaymentSucceeded) -> bool:
+async def _first_payment(session: AsyncSession, event: Paid) -> bool:
     earlier = await session.scalar(
         select(
             exists().where(
@@ -224,7 +248,7 @@ async def _rewards_since(session: AsyncSession, referrer_id: uuid.UUID, since: d
 
 
 async def _days_for(
-    session: AsyncSession, customer: Customer, days: int, event: PaymentSucceeded, who: str
+    session: AsyncSession, customer: Customer, days: int, event: Paid, who: str
 ) -> list[Event]:
     """``days`` added to ``customer``'s subscription (started on the plan paid for, when
     they have none), as an order of nothing paid."""

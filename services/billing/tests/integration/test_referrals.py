@@ -13,9 +13,13 @@ import pytest
 from billing.customers import record_customer
 from billing.domain import ledger as entries
 from billing.domain.referrals import ReferralTerms
+from billing.lifecycle import REFERRAL
 from billing.models import ReferralReward
 from billing.referrals import Referrals
-from contracts.billing import PaymentRefunded, PaymentSucceeded
+from chassis.clock import SystemClock
+from chassis.timers import TimerWorker
+from chassis.worker import RetryPolicy
+from contracts.billing import PaymentRefunded
 from contracts.bot import CustomerRegistered, referral_code_for
 
 from .conftest import M1_PRICE, Billing
@@ -44,10 +48,18 @@ async def registered(
 
 
 async def paid(billing: Billing, customer: uuid.UUID, terms: ReferralTerms = SHARE) -> Any:
-    """A payment of m1, and its PaymentSucceeded through the referrals consumer."""
+    """A payment of m1, and the due time it set for a newcomer who came by a link fired."""
     order = await billing.buy(customer=customer)
-    [payload] = await billing.events(str(order.order_id), "billing.payment.succeeded.v1")
-    await billing.consume(PaymentSucceeded.model_validate(payload), Referrals(terms).paid)
+    due = TimerWorker(
+        "billing",
+        billing.sessions,
+        billing.outbox,
+        SystemClock(),
+        {REFERRAL: Referrals(terms).due},
+        retry=RetryPolicy(1, 1),
+    )
+    while await due.step():
+        pass
     return order
 
 
