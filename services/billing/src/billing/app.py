@@ -25,7 +25,7 @@ from billing.referrals import Referrals
 from billing.refund_worker import RefundPayouts
 from billing.segments_worker import SegmentsWorker
 from billing.settings import BillingSettings
-from billing.subscriptions import record_region
+from billing.subscriptions import record_regions
 from billing.trials import Trials
 from chassis.db import transaction
 from chassis.service import Service
@@ -224,7 +224,7 @@ def build(settings: BillingSettings) -> Service:
     # from billing's own events, after the fact).
     consumer.handles(PaymentRefunded)(referrals.refunded)
     # The region of each subscription's access, for segments (billing.segments_worker).
-    consumer.handles(AccessGranted)(record_region)
+    consumer.handles_batch(AccessGranted)(record_regions)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:

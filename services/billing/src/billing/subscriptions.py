@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from billing.domain.orders import COMPLIMENTARY, OrderKind, OrderStatus
 from billing.domain.periods import Term, next_period
 from billing.domain.plan_changes import Ahead, Change, change_of, daily
 from billing.domain.plan_changes import credit as plan_credit
-from billing.models import CustomerSegments, Order, PlanPrice, Subscription
+from billing.models import Order, PlanPrice, Subscription
 from chassis.db import bound
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import (
@@ -457,28 +457,31 @@ def _shortened(
     )
 
 
-_REGION = (
-    update(Subscription)
-    .where(
-        Subscription.subscription_id == bindparam("granted_subscription_id"),
-        Subscription.region.is_distinct_from(bindparam("granted_region")),
+# One statement for a batch of grants, which as a rule changes nothing: provisioning grants
+# access with every paid period, and a region changes rarely. The subscriptions are locked
+# before their customers' segments, in the order every writer of both takes them.
+_REGIONS_MOVED = text(
+    """
+    WITH granted AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:regions AS text[]))
+            AS g(subscription_id, region)
+    ), moved AS (
+        UPDATE subscriptions s SET region = g.region
+        FROM granted g
+        WHERE s.subscription_id = g.subscription_id AND s.region IS DISTINCT FROM g.region
+        RETURNING s.customer_id
     )
-    .values(region=bindparam("granted_region"))
-    .returning(Subscription.customer_id)
-    .cte("moved")
-)
-# One statement for the usual grant, which changes nothing: provisioning grants access
-# with every paid period, and a region changes rarely.
-_REGION_MOVED = (
-    update(CustomerSegments)
-    .where(CustomerSegments.customer_id.in_(select(_REGION.c.customer_id)))
-    .values(next_change_at=func.now())
+    UPDATE customer_segments SET next_change_at = now()
+    WHERE customer_id IN (SELECT customer_id FROM moved)
+    """
 )
 
 
-async def record_region(event: AccessGranted, ctx: MessageContext) -> None:
-    """Where the subscription's access is now, for its customer's segments."""
-    await ctx.session.execute(
-        _REGION_MOVED,
-        {"granted_subscription_id": event.subscription_id, "granted_region": event.region},
+async def record_regions(granted: list[tuple[AccessGranted, MessageContext]]) -> None:
+    """Where each subscription's access is now, for its customer's segments (the last grant
+    of a subscription in the batch is its latest)."""
+    latest = {event.subscription_id: event.region for event, _ in granted}
+    ids = sorted(latest)
+    await granted[0][1].session.execute(
+        _REGIONS_MOVED, {"ids": ids, "regions": [latest[i] for i in ids]}
     )

@@ -20,7 +20,7 @@ from billing.domain.segments import SegmentTerms
 from billing.domain.trials import TrialTerms
 from billing.models import CustomerSegments
 from billing.segments_worker import SegmentsWorker
-from billing.subscriptions import record_region
+from billing.subscriptions import record_regions
 from billing.trials import Trials
 from chassis.db import transaction
 from contracts.bot import CustomerLanguageChanged, CustomerRegistered, TrialRequested
@@ -70,7 +70,7 @@ async def granted(billing: Billing, customer: uuid.UUID, region: str) -> None:
         traffic_limit_bytes=0,
         paid_until=subscription.period_end,
     )
-    await billing.consume(event, record_region)
+    await billing.consume(event, lambda event, ctx: record_regions([(event, ctx)]))
 
 
 async def test_a_buyer_is_active_then_expiring_then_expired_and_churned_for_30_days(
