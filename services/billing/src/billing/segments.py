@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import text, update
@@ -24,10 +24,17 @@ from billing.domain.segments import Facts
 from billing.models import CustomerSegments
 
 # The database's time, not the clock's: the clock is never behind it (it runs ahead only
-# in tests), so a row marked now is due at the worker's next look. Written whether or
-# not the row is due already: the row's lock, held until this transaction commits, is
+# in tests), so a row marked is due at the worker's look after ``SETTLE``. Written whether
+# or not the row is due already: the row's lock, held until this transaction commits, is
 # what keeps a worker from computing the customer from the facts before the change.
-_MARK: Final = text("UPDATE customer_segments SET next_change_at = now() WHERE customer_id = :id")
+SETTLE: Final = timedelta(seconds=10)
+"""How long a change waits for the changes that follow it (a purchase, then the region of
+its access a moment later) to be computed and published with them, once."""
+_MARK: Final = text(
+    "UPDATE customer_segments "
+    "SET next_change_at = LEAST(next_change_at, now() + CAST(:settle AS interval)) "
+    "WHERE customer_id = :id"
+)
 _REGISTERED: Final = text(
     "INSERT INTO customer_segments (customer_id, next_change_at) VALUES (:id, now()) "
     "ON CONFLICT (customer_id) DO NOTHING"
@@ -36,7 +43,7 @@ _REGISTERED: Final = text(
 
 async def facts_changed(session: AsyncSession, customer_id: uuid.UUID) -> None:
     """Something the customer's segments depend on changed in this transaction."""
-    await session.execute(_MARK, {"id": customer_id})
+    await session.execute(_MARK, {"id": customer_id, "settle": SETTLE})
 
 
 async def registered(session: AsyncSession, customer_id: uuid.UUID) -> None:

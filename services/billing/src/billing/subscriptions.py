@@ -471,7 +471,8 @@ _REGIONS_MOVED = text(
         WHERE s.subscription_id = g.subscription_id AND s.region IS DISTINCT FROM g.region
         RETURNING s.customer_id
     )
-    UPDATE customer_segments SET next_change_at = now()
+    UPDATE customer_segments
+    SET next_change_at = LEAST(next_change_at, now() + CAST(:settle AS interval))
     WHERE customer_id IN (SELECT customer_id FROM moved)
     """
 )
@@ -483,5 +484,6 @@ async def record_regions(granted: list[tuple[AccessGranted, MessageContext]]) ->
     latest = {event.subscription_id: event.region for event, _ in granted}
     ids = sorted(latest)
     await granted[0][1].session.execute(
-        _REGIONS_MOVED, {"ids": ids, "regions": [latest[i] for i in ids]}
+        _REGIONS_MOVED,
+        {"ids": ids, "regions": [latest[i] for i in ids], "settle": segments.SETTLE},
     )

@@ -19,6 +19,7 @@ from billing.customers import record_customer, record_language
 from billing.domain.segments import SegmentTerms
 from billing.domain.trials import TrialTerms
 from billing.models import CustomerSegments
+from billing.segments import SETTLE
 from billing.segments_worker import SegmentsWorker
 from billing.subscriptions import record_regions
 from billing.trials import Trials
@@ -35,6 +36,9 @@ CHANGED = "billing.customer.segments_changed.v1"
 
 
 def worker(billing: Billing, clock: Clock, *, batch_size: int = 500) -> SegmentsWorker:
+    """The worker on a clock a minute ahead: a change marked now is due after it settles
+    (``billing.segments.SETTLE``), which the tests do not wait for."""
+    clock.move_to(datetime.now(UTC) + timedelta(minutes=1))
     return SegmentsWorker(
         billing.sessions, billing.outbox, clock.clock, SegmentTerms(), batch_size=batch_size
     )
@@ -268,3 +272,26 @@ async def stored(billing: Billing, customer: uuid.UUID) -> CustomerSegments:
         )
     assert row is not None
     return row
+
+
+async def test_a_purchase_and_its_region_a_moment_later_are_published_once(
+    billing: Billing, tmp_path: Path
+) -> None:
+    clock = Clock(tmp_path / "clock")
+    segments = worker(billing, clock)
+    customer = await register(billing)
+    assert await segments.step() == 1
+    await billing.buy(customer=customer)
+    # Marked due after it settles: the region's grant, a moment later, waits with it.
+    async with billing.sessions() as session:
+        due = await session.scalar(
+            select(CustomerSegments.next_change_at).where(CustomerSegments.customer_id == customer)
+        )
+    assert due is not None
+    assert due > datetime.now(UTC) + SETTLE - timedelta(seconds=5)
+    await granted(billing, customer, "eu")
+    assert await segments.step() == 1
+    changes = await published(billing, customer)
+    assert len(changes) == 2  # registered, then paid with its region: one event
+    assert "active" in changes[1]
+    assert "region:eu" in changes[1]
