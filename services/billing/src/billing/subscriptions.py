@@ -100,7 +100,8 @@ async def extend_for(
             served_until=subscription.access_until if subscription.stage == Stage.ACTIVE else None,
             anchor_day=subscription.anchor_day,
         )
-        _take_terms(subscription, order)
+        given = order.provider in COMPLIMENTARY
+        _take_terms(subscription, order, tier=subscription.tier if given else None)
         subscription.period_start = period.start
         subscription.period_end = period.end
         subscription.access_until = access_until(period.end, order.grace_hours)
@@ -118,11 +119,12 @@ async def extend_for(
     return SubscriptionExtended(**common, previous_period_end=period.previous_end)
 
 
-def _take_terms(subscription: Subscription, order: Order) -> None:
-    """The subscription is at the order's plan from now on."""
+def _take_terms(subscription: Subscription, order: Order, *, tier: int | None = None) -> None:
+    """The subscription is at the order's plan from now on (at ``tier``: time given free
+    keeps the one it has)."""
     assert order.plan_id is not None
     subscription.plan_id = order.plan_id
-    subscription.tier = _tier(order)
+    subscription.tier = _tier(order) if tier is None else tier
     subscription.traffic_limit_bytes = order.traffic_limit_bytes
     subscription.traffic_carry_over = _carries(order)
     subscription.traffic_reset = order.traffic_reset or "none"

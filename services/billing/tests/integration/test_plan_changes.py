@@ -6,14 +6,16 @@ meanwhile keeps the customer where they are; time given free is added as it is."
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from billing import plans
+from billing import orders, plans
+from billing.domain.orders import REFERRAL_PROVIDER
 from billing.models import Subscription
+from billing.payments import deliver
 from chassis.db import transaction
 from contracts.money import Money
 
@@ -180,3 +182,37 @@ async def test_a_lapsed_subscription_starts_again_whatever_it_buys(billing: Bill
     assert (after.plan_id, after.tier, after.pending_order_id) == ("m1", 0, None)
     assert basic.paid_at is not None
     assert after.period_end == basic.paid_at + timedelta(days=30)
+
+
+async def test_time_given_free_keeps_the_tier(billing: Billing) -> None:
+    """Days given (a referral bonus, a free-days code) are added as they are: a Pro
+    subscriber stays on Pro's tier, and buying Pro again is a renewal."""
+    await with_pro_plan(billing)
+    pro = await billing.buy(plan="m1-pro")
+    customer = pro.customer_id
+    before = await billing.subscription(customer)
+    async with transaction(billing.sessions) as session:
+        given = orders.complimentary(
+            uuid.uuid4(),
+            customer,
+            provider=REFERRAL_PROVIDER,
+            plan_id="m1-pro",
+            title="+7 days",
+            language="en",
+            currency="RUB",
+            grace_hours=0,
+            paid_at=datetime.now(UTC),
+            duration_days=7,
+            duration_months=0,
+            traffic_limit_bytes=300 * GIB,
+            traffic_carry_over=True,
+            traffic_reset="none",
+        )
+        session.add(given)
+        await deliver(session, given, datetime.now(UTC))
+    after_gift = await billing.subscription(customer)
+    assert after_gift.tier == 1
+    assert after_gift.period_end == before.period_end + timedelta(days=7)
+    await billing.buy(customer=customer, plan="m1-pro")
+    renewed = await billing.subscription(customer)
+    assert renewed.period_end == before.period_end + timedelta(days=37)
