@@ -74,8 +74,9 @@ async def test_an_upgrade_starts_at_once_and_a_downgrade_after_it(shop: Shop) ->
         await customer.press("plan:m1", expect="этот тариф начнётся после него")
         link = await customer.pay_on_screen("m1", "yookassa")
         await customer.pay(link)
-        scheduled = await customer.wait_for("Оплачено: 1 месяц")
-        assert "Текущий тариф действует до" in (scheduled.text or "")
+        # The notifier's message (the checkout's own "✅ Оплачено: 1 месяц" is another).
+        scheduled = await customer.wait_for("Текущий тариф действует до")
+        assert "🗓 Оплачено: 1 месяц" in (scheduled.text or "")
         await wait_until(lambda: _expire_moved(shop, username, pro["expire"]), timeout_s=30)
         later = await shop.marzban.user(username)
         assert later is not None
