@@ -4,7 +4,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.domain.plan_changes import Ahead, Change, change_of, credit, daily
+from billing.domain.plan_changes import MAX_CREDIT, Ahead, Change, change_of, credit, daily
 from contracts.money import Money
 
 NOW = datetime(2027, 3, 10, 12, 0, tzinfo=UTC)
@@ -64,5 +64,13 @@ def test_the_credit_is_worth_no_more_than_what_is_left_of_what_was_paid(
     left = Decimal(paid) * Decimal(period.unused(NOW).total_seconds()) / Decimal(days * 86_400)
     worth = Decimal(credited.total_seconds()) / 86_400 * new_daily["RUB"]
     assert worth <= left + Decimal("0.0001")
-    # Less than an hour of the new plan is lost to the rounding.
-    assert left - worth <= new_daily["RUB"] / 24 + Decimal("0.0001")
+    assert credited <= MAX_CREDIT
+    if credited < MAX_CREDIT:
+        # Less than an hour of the new plan is lost to the rounding.
+        assert left - worth <= new_daily["RUB"] / 24 + Decimal("0.0001")
+
+
+def test_a_plan_priced_near_nothing_credits_at_most_ten_years() -> None:
+    # 95,231 RUB left, bought back at a kopek per 395 days, would be millions of years.
+    year = Ahead(NOW, NOW + timedelta(days=397), rub(9523114))
+    assert credit([year], NOW, {"RUB": daily(rub(1), 395)}) == MAX_CREDIT

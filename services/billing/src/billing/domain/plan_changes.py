@@ -56,6 +56,11 @@ def daily(price: Money, nominal_days: int) -> Decimal:
 
 _DAY = Decimal(86_400)
 
+# The most time an upgrade credits. A new plan priced far below the old one per day (a
+# misconfigured price, a one-kopek test plan) would otherwise turn a few roubles into
+# centuries, past what a date can hold; ten years is more than any real credit.
+MAX_CREDIT = timedelta(days=3653)
+
 
 def credit(ahead: Iterable[Ahead], now: datetime, new_daily: Mapping[str, Decimal]) -> timedelta:
     """The unused part of what was bought, as time on the new plan, in whole hours (down).
@@ -63,6 +68,7 @@ def credit(ahead: Iterable[Ahead], now: datetime, new_daily: Mapping[str, Decima
     Each period's share still ahead is valued at its share of what it was worth, and
     bought back at the new plan's price per day in the same currency. A period with no
     value, or in a currency the new plan has no price in, counts its time as it is.
+    Never more than ``MAX_CREDIT``.
     """
     seconds = Decimal(0)
     for period in ahead:
@@ -78,4 +84,5 @@ def credit(ahead: Iterable[Ahead], now: datetime, new_daily: Mapping[str, Decima
         share = Decimal(value.amount_minor) * Decimal(unused.total_seconds()) / Decimal(length)
         seconds += share / per_day * _DAY
     hours = (seconds / 3600).to_integral_value(rounding=ROUND_FLOOR)
-    return timedelta(hours=int(hours))
+    cap = Decimal(MAX_CREDIT.total_seconds() / 3600)
+    return timedelta(hours=int(min(hours, cap)))
