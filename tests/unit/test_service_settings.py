@@ -46,3 +46,16 @@ def test_check_config_names_the_wrong_variable(service: str) -> None:
     assert result.returncode == 2
     assert f"{variable}: Input should be less than or equal to 65535" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_panel_on_this_host_is_real_unless_it_is_said_to_be_a_sandbox(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROVISIONING_ENVIRONMENT", "production")
+    monkeypatch.setenv("PROVISIONING_MARZBAN_URL", "http://127.0.0.1:8000")
+    monkeypatch.setenv("PROVISIONING_MARZBAN_PASSWORD", "a-real-secret")
+    settings = ProvisioningSettings()
+    assert settings.sandbox_violations() == []
+    monkeypatch.setenv("PROVISIONING_MARZBAN_SANDBOX", "true")
+    with pytest.raises(ValueError, match="production places no user on a sandbox"):
+        ProvisioningSettings()

@@ -62,6 +62,7 @@ topic billing.wallets.v1                 6 delete  604800000
 topic billing.autopay.v1                 6 delete  604800000
 topic billing.promos.v1                  6 delete  604800000
 topic billing.segments.v1                6 compact -
+topic provisioning.catalog.v1            1 compact -
 topic provisioning.access.v1             6 delete  604800000
 topic notifier.requests.v1               6 delete  604800000
 topic gateway.payment-notifications.v1   6 delete  604800000

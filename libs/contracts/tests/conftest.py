@@ -62,7 +62,13 @@ from contracts.gateway import (
 )
 from contracts.money import Money
 from contracts.notifier import SendNotification
-from contracts.provisioning import AccessGranted, AccessProvisioningFailed, AccessStatusChanged
+from contracts.provisioning import (
+    AccessGranted,
+    AccessProvisioningFailed,
+    AccessStatusChanged,
+    RegionOffer,
+    RegionsPublished,
+)
 
 CUSTOMER_ID = UUID("0b6f3c4e-8d7a-4f7e-9a51-3c2d1e0f9a8b")
 CHECKOUT_ID = UUID("7e0f6f8a-3c1e-4b8e-9d8e-2a0b6c5d4e3f")
@@ -487,6 +493,26 @@ def sample_events() -> dict[str, Event]:
             period_end=period_end + timedelta(days=20, hours=1, minutes=36),
             revision=5,
             removed_at=period_end + timedelta(days=52, hours=1, minutes=36),
+        ),
+        RegionsPublished(
+            catalog_version=3,
+            regions=(
+                RegionOffer(
+                    region="nl",
+                    names={"ru": "Нидерланды", "en": "Netherlands"},
+                    flag="🇳🇱",
+                    available=True,
+                ),
+                RegionOffer(
+                    region="de",
+                    names={"ru": "Германия", "en": "Germany"},
+                    flag="🇩🇪",
+                    available=False,
+                    alternatives=("nl",),
+                ),
+            ),
+            default_region="nl",
+            published_at=datetime(2025, 2, 1, 9, 0, tzinfo=UTC),
         ),
         AccessGranted(
             subscription_id=SUBSCRIPTION_ID,

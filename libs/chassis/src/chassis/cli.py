@@ -40,6 +40,17 @@ def load_settings(settings_cls: type[S]) -> S:
         raise SystemExit(2) from None
 
 
+def command_settings(settings_cls: type[S]) -> S:
+    """Settings for an operator's command, with the log on stderr: stdout is the
+    command's answer alone, for scripts."""
+    settings = load_settings(settings_cls)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+    return settings
+
+
 def main(
     settings_cls: type[S], build: Callable[[S], Service], argv: list[str] | None = None
 ) -> None:

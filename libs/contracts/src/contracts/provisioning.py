@@ -1,21 +1,84 @@
-"""Events produced by provisioning: VPN access on the Marzban panels."""
+"""Events produced by provisioning: the regions customers choose, and VPN access on the panels."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from contracts.billing import LocalizedTexts
 from contracts.envelope import Event
 from contracts.fields import ByteCount, HttpUrl, RegionId, UtcDatetime
-from contracts.topics import PROVISIONING_ACCESS
+from contracts.topics import PROVISIONING_ACCESS, PROVISIONING_CATALOG
 
 PanelUsername = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9_]{3,32}$"),
     Field(description="User name on the panel: deterministic, lowercase, 3 to 32 of [a-z0-9_]."),
 ]
+
+
+REGIONS_KEY = "regions"
+
+
+class RegionOffer(BaseModel):
+    """A region as customers choose it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    region: RegionId
+    names: LocalizedTexts
+    flag: Annotated[str, StringConstraints(min_length=1, max_length=16)] = Field(
+        description="An emoji flag (or any short symbol) shown before the name."
+    )
+    available: bool = Field(
+        description=(
+            "A new customer can be placed here now: an enabled panel with room is healthy. "
+            "An unavailable region is shown with its alternatives."
+        )
+    )
+    alternatives: tuple[RegionId, ...] = Field(
+        default=(),
+        description="The nearest regions to offer instead, in order, that are available now.",
+    )
+
+
+class RegionsPublished(Event):
+    """Every region customers can choose, in display order, and whether each can take a
+    new customer now.
+
+    Emitted by provisioning to its compacted catalog topic, under the key ``regions``,
+    when an operator changes a region or panel, or a region's availability changes with
+    its panels' health. Consumed by the bot (the region step of a purchase, and moving)
+    and billing (regional prices).
+    """
+
+    event_type = "provisioning.regions.published.v1"
+    topic = PROVISIONING_CATALOG
+
+    catalog_version: int = Field(
+        strict=True,
+        ge=1,
+        description="Increases with every publication; mirrors ignore versions they have passed.",
+    )
+    regions: tuple[RegionOffer, ...] = Field(description="Enabled regions, in display order.")
+    default_region: RegionId | None = Field(
+        default=None,
+        description="Where a customer who chose none is placed; absent with no region.",
+    )
+    published_at: UtcDatetime = Field(description="When this version was published.")
+
+    @field_validator("regions")
+    @classmethod
+    def _unique(cls, regions: tuple[RegionOffer, ...]) -> tuple[RegionOffer, ...]:
+        codes = [offer.region for offer in regions]
+        if len(codes) != len(set(codes)):
+            raise ValueError("a region appears twice")
+        return regions
+
+    def key(self) -> str:
+        return REGIONS_KEY
 
 
 class AccessGranted(Event):

@@ -170,13 +170,21 @@ BILLING_SEGMENTS: Final = TopicSpec(
     key="customer id (UUID): compaction keeps each customer's latest segments",
     description="Each customer's segments (active, expiring, churned, language, region, ...).",
 )
+PROVISIONING_CATALOG: Final = TopicSpec(
+    name="provisioning.catalog.v1",
+    partitions=1,
+    cleanup_policy="compact",
+    retention_ms=None,
+    key='"regions": compaction keeps the latest full list of regions',
+    description="Snapshots of the regions customers can choose; the bot mirrors the latest.",
+)
 PROVISIONING_ACCESS: Final = TopicSpec(
     name="provisioning.access.v1",
     partitions=6,
     cleanup_policy="delete",
     retention_ms=STREAM_RETENTION_MS,
     key="subscription id (UUID)",
-    description="VPN access on the Marzban panels: granted, or failed to provision.",
+    description="VPN access on the panels: granted, failed to provision, or changed there.",
 )
 NOTIFIER_REQUESTS: Final = TopicSpec(
     name="notifier.requests.v1",
@@ -241,6 +249,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     BILLING_AUTOPAY,
     BILLING_PROMOS,
     BILLING_SEGMENTS,
+    PROVISIONING_CATALOG,
     PROVISIONING_ACCESS,
     NOTIFIER_REQUESTS,
     GATEWAY_PAYMENT_NOTIFICATIONS,

@@ -76,6 +76,7 @@ REAL_THIRD_PARTIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
             "PROVISIONING_MARZBAN_URL",
             "PROVISIONING_MARZBAN_USERNAME",
             "PROVISIONING_MARZBAN_PASSWORD",
+            "PROVISIONING_MARZBAN_SANDBOX",
         ),
     ),
 }

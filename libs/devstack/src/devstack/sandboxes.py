@@ -164,6 +164,8 @@ class Sandboxes:
             "PROVISIONING_MARZBAN_URL": marzban,
             "PROVISIONING_MARZBAN_USERNAME": PANEL_ADMIN,
             "PROVISIONING_MARZBAN_PASSWORD": PANEL_PASSWORD,
+            # Said, not guessed from the loopback address: a real panel may be local too.
+            "PROVISIONING_MARZBAN_SANDBOX": "true",
             "NOTIFIER_TELEGRAM_API_URL": telegram,
             "NOTIFIER_TELEGRAM_BOT_TOKEN": BOT.token,
         }

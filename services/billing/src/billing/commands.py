@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import re
 import sys
 import uuid
@@ -48,9 +47,8 @@ from billing.domain.promos import Code
 from billing.models import messaging
 from billing.quotes import list_prices
 from billing.settings import BillingSettings
-from chassis.cli import load_settings
+from chassis.cli import command_settings
 from chassis.db import create_engine, session_factory, transaction
-from chassis.logs import configure_logging
 from chassis.messaging.outbox import Outbox
 from contracts.billing import PromoKind
 from contracts.fields import promo_code_from
@@ -66,14 +64,7 @@ def _amount(value: str) -> Decimal:
 
 
 def _settings() -> BillingSettings:
-    """Billing's settings, with the log on stderr: stdout is the command's answer alone,
-    for scripts."""
-    settings = load_settings(BillingSettings)
-    configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(sys.stderr)
-    return settings
+    return command_settings(BillingSettings)
 
 
 def refund(argv: Sequence[str]) -> int:
@@ -160,8 +151,7 @@ def _promo_parser() -> argparse.ArgumentParser:
 def promo(argv: Sequence[str]) -> int:
     parser = _promo_parser()
     args = parser.parse_args(argv)
-    settings = load_settings(BillingSettings)
-    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    settings = _settings()
     if args.action == "list":
         for code, note in asyncio.run(_listing(settings)):
             print(_line(code, note))

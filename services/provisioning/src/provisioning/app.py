@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from datetime import timedelta
 
@@ -17,34 +18,26 @@ from contracts.billing import (
     SubscriptionSuspended,
     SubscriptionTrafficAdded,
 )
-from provisioning.marzban import MarzbanClient
+from provisioning.catalog import CatalogKeeper
 from provisioning.models import metadata
 from provisioning.panel_watch import PanelWatch
-from provisioning.placements import (
-    PanelConfig,
-    PlacementWorker,
-    record_desired_state,
-    record_traffic,
-)
+from provisioning.panels.directory import PanelDirectory
+from provisioning.placements import PlacementWorker, record_desired_state, record_traffic
 from provisioning.settings import ProvisioningSettings
 
 
 def build(settings: ProvisioningSettings) -> Service:
     service = Service(settings, metadata, migrations="provisioning:migrations")
-    panel = PanelConfig(
-        region=settings.region,
-        panel_id=settings.panel_id,
-        subscription_base_url=settings.marzban_subscription_base_url or settings.marzban_url,
-    )
-    marzban = MarzbanClient(
-        base_url=settings.marzban_url,
-        username=settings.marzban_username,
-        password=settings.marzban_password.get_secret_value(),
-        protocols=settings.marzban_protocols,
+    directory = PanelDirectory(
+        sessions=service.sessions,
+        environment=settings.secrets(os.environ),
         timeout_s=settings.marzban_timeout_s,
+        production=settings.is_production,
     )
     wakeup = Wakeup()
-    record = functools.partial(record_desired_state, panel=panel, wakeup=wakeup)
+    record = functools.partial(
+        record_desired_state, panels=directory, default_region=settings.region, wakeup=wakeup
+    )
     consumer = service.consumer()
     consumer.handles(SubscriptionActivated)(record)
     consumer.handles(SubscriptionExtended)(record)
@@ -57,13 +50,24 @@ def build(settings: ProvisioningSettings) -> Service:
     worker = PlacementWorker(
         sessions=service.sessions,
         outbox=service.outbox,
-        marzban=marzban,
-        panel=panel,
+        panels=directory,
         concurrency=settings.worker_concurrency,
         lease=timedelta(seconds=settings.worker_lease_s),
         retry=RetryPolicy(settings.retry_first_delay_s, settings.retry_max_delay_s),
         report_failure_after_attempts=settings.report_failure_after_attempts,
         clock=settings.clock(),
+    )
+    keeper = CatalogKeeper(service.sessions, service.outbox, directory, settings)
+    service.background(
+        "panel-directory",
+        functools.partial(
+            run_worker,
+            "panel-directory",
+            keeper.step,
+            # Operators change panels from another process: found by reading again.
+            Wakeup(),
+            poll_interval_s=settings.directory_refresh_s,
+        ),
     )
     service.background(
         "placement-worker",
@@ -76,7 +80,7 @@ def build(settings: ProvisioningSettings) -> Service:
             batch_size=settings.worker_concurrency,
         ),
     )
-    watch = PanelWatch(sessions=service.sessions, outbox=service.outbox, marzban=marzban)
+    watch = PanelWatch(sessions=service.sessions, outbox=service.outbox, panels=directory)
     service.background(
         "panel-watch",
         functools.partial(
@@ -89,5 +93,5 @@ def build(settings: ProvisioningSettings) -> Service:
             batch_size=sys.maxsize,  # a pass covers every user: always rest after one
         ),
     )
-    service.on_stop(marzban.aclose)
+    service.on_stop(directory.aclose)
     return service

@@ -5,8 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chassis.db import ServiceBase, new_metadata
@@ -23,6 +35,78 @@ class Base(ServiceBase):
 messaging = messaging_tables(metadata)
 
 
+class Region(Base):
+    """A place customers choose to be served from, with the regions to fall back to."""
+
+    __tablename__ = "regions"
+    __table_args__ = (CheckConstraint("move_back IN ('stay', 'drain')", name="move_back"),)
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Localized names by BCP 47 tag, e.g. {"ru": "Нидерланды", "en": "Netherlands"}.
+    names: Mapped[dict[str, str]] = mapped_column(JSONB)
+    flag: Mapped[str] = mapped_column(String(16))
+    # The nearest regions first: where customers go when this one has no healthy panel.
+    fallbacks: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    # After a failover, whether customers stay on the panel they were moved to or are
+    # drained back when theirs returns.
+    move_back: Mapped[str] = mapped_column(String(8), default="stay")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PanelRow(Base):
+    """A VPN panel provisioning places users on, and what its probes found.
+
+    Credentials are a secret reference (``env:NAME``, ``file:/path``), never the secret.
+    ``sandbox`` is said by the operator, not guessed from the address: a panel on the
+    same host (loopback) is a real panel unless marked otherwise, and production refuses
+    to use one marked a sandbox.
+    """
+
+    __tablename__ = "panels"
+    __table_args__ = (
+        CheckConstraint("capacity >= 0", name="capacity"),
+        CheckConstraint("weight >= 0", name="weight"),
+    )
+
+    panel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="marzban")
+    base_url: Mapped[str] = mapped_column(Text)
+    username: Mapped[str] = mapped_column(String(128))
+    password_ref: Mapped[str] = mapped_column(Text)
+    # Turns the panel's relative subscription links into absolute ones; base_url if unset.
+    subscription_base_url: Mapped[str | None] = mapped_column(Text)
+    protocols: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    # Users it may hold (0: no limit) and its share of new placements among its region's
+    # panels (0: it takes none, e.g. while being drained).
+    capacity: Mapped[int] = mapped_column(Integer, default=0)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    sandbox: Mapped[bool] = mapped_column(default=False)
+    # The health the probes found: unknown, healthy, degraded, down, misconfigured or
+    # incompatible; why, since when, and the last probe's figures.
+    health: Mapped[str] = mapped_column(String(16), default="unknown")
+    health_reason: Mapped[str | None] = mapped_column(Text)
+    health_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[str | None] = mapped_column(String(32))
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CatalogPublication(Base):
+    """Every regions catalog published, so a restart republishes only what changed."""
+
+    __tablename__ = "catalog_publications"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Placement(Base):
     """A subscription's user on a panel: what billing says it should be, and what it is.
 
@@ -36,7 +120,9 @@ class Placement(Base):
     subscription_id: Mapped[UUID] = mapped_column(primary_key=True)
     customer_id: Mapped[UUID] = mapped_column(index=True)
     region: Mapped[str] = mapped_column(String(32))
-    panel_id: Mapped[str] = mapped_column(String(64))
+    # The panel the user is placed on; None while its region has no panel to take it
+    # (the worker places it when one appears).
+    panel_id: Mapped[str | None] = mapped_column(String(64), index=True)
     panel_username: Mapped[str] = mapped_column(String(32), unique=True)
     desired_expire: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     desired_traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)

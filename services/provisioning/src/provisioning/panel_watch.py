@@ -20,7 +20,8 @@ from chassis import metrics
 from chassis.db import transaction
 from chassis.messaging.outbox import Outbox
 from contracts.provisioning import AccessStatusChanged
-from provisioning.marzban import MarzbanClient, MarzbanError, PanelUser
+from provisioning.panels.client import PanelError, PanelUser
+from provisioning.panels.directory import PanelDirectory
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ _SEEN = text(
     """
     UPDATE placements p SET panel_status = seen.status, updated_at = now()
     FROM unnest(CAST(:usernames AS text[]), CAST(:statuses AS text[])) AS seen(username, status)
-    WHERE p.panel_username = seen.username AND p.on_panel
+    WHERE p.panel_username = seen.username AND p.on_panel AND p.panel_id = :panel
       AND p.panel_status IS DISTINCT FROM seen.status
       AND p.applied_version = p.desired_version
     RETURNING p.subscription_id, p.customer_id, p.panel_username
@@ -43,41 +44,52 @@ class PanelWatch:
         *,
         sessions: async_sessionmaker[AsyncSession],
         outbox: Outbox,
-        marzban: MarzbanClient,
+        panels: PanelDirectory,
         page_size: int = 500,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
-        self._marzban = marzban
+        self._panels = panels
         self._page_size = page_size
 
     async def step(self) -> int:
-        """One pass over the panel's users; returns how many changes were reported.
+        """One pass over every panel's users; returns how many changes were reported.
 
         A user whose placement has work pending is left to the placement worker, which
         records the status it brings the user to.
         """
+        reported = 0
+        for panel in self._panels.panels:
+            reported += await self._watch(panel.panel_id)
+        return reported
+
+    async def _watch(self, panel_id: str) -> int:
         reported, offset = 0, 0
         while True:
             try:
-                users, total = await self._marzban.list_users(offset=offset, limit=self._page_size)
-            except MarzbanError as exc:
-                log.warning("the panel watch cannot read the panel", extra={"error": repr(exc)})
+                client = self._panels.client(panel_id)
+                users, total = await client.list_users(offset=offset, limit=self._page_size)
+            except PanelError as exc:
+                log.warning(
+                    "the panel watch cannot read the panel",
+                    extra={"panel": panel_id, "error": repr(exc)},
+                )
                 metrics.WORK_OUTCOMES.labels("provisioning", "panel_watch", "retry").inc()
                 return reported
             async with transaction(self._sessions) as session:
-                reported += await self._compare(session, users)
+                reported += await self._compare(session, panel_id, users)
             offset += len(users)
             if not users or offset >= total:
                 return reported
 
-    async def _compare(self, session: AsyncSession, users: list[PanelUser]) -> int:
+    async def _compare(self, session: AsyncSession, panel_id: str, users: list[PanelUser]) -> int:
         ours = {user.username: user for user in users if user.username.startswith("vpn_")}
         if not ours:
             return 0
         rows = await session.execute(
             _SEEN,
             {
+                "panel": panel_id,
                 "usernames": list(ours),
                 "statuses": [user.status for user in ours.values()],
             },
@@ -91,8 +103,8 @@ class PanelWatch:
                     subscription_id=row.subscription_id,
                     customer_id=row.customer_id,
                     status=user.status,
-                    used_traffic_bytes=user.used_traffic,
-                    traffic_limit_bytes=user.data_limit or 0,
+                    used_traffic_bytes=user.used_traffic_bytes,
+                    traffic_limit_bytes=user.traffic_limit_bytes or 0,
                     observed_at=now,
                 )
             )

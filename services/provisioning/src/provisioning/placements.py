@@ -38,16 +38,17 @@ from contracts.billing import (
     SubscriptionTrafficAdded,
 )
 from contracts.provisioning import AccessGranted, AccessProvisioningFailed
-from provisioning.marzban import (
+from provisioning.models import Placement
+from provisioning.panels.client import (
     DesiredUser,
-    MarzbanClient,
-    MarzbanError,
-    MarzbanRejected,
-    MarzbanUnavailable,
+    PanelClient,
+    PanelError,
+    PanelRejected,
+    PanelUnavailable,
     PanelUser,
     UserExists,
 )
-from provisioning.models import Placement
+from provisioning.panels.directory import PanelDirectory
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,6 @@ def absolute_subscription_url(url: str, base_url: str) -> str:
 
 ACTIVE, SUSPENDED, REMOVED = "active", "suspended", "removed"
 """Billing's stages of a subscription, as a placement desires them."""
-
-
-@dataclass(frozen=True, slots=True)
-class PanelConfig:
-    region: str
-    panel_id: str
-    subscription_base_url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +220,8 @@ async def record_desired_state(
     event: SubscriptionChange,
     ctx: MessageContext,
     *,
-    panel: PanelConfig,
+    panels: PanelDirectory,
+    default_region: str,
     wakeup: Wakeup,
 ) -> None:
     session = ctx.session
@@ -240,13 +235,22 @@ async def record_desired_state(
             )
             return
         now = datetime.now(UTC)
+        region = default_region
+        # Chosen from the directory's view (no call): None when nothing can take the user
+        # yet, and the worker chooses when it comes to it.
+        choice = panels.place(region) if panels.loaded else None
+        if choice is not None and choice.fallback:
+            log.warning(
+                "region full or unhealthy: placed in a fallback region",
+                extra={"subscription_id": str(event.subscription_id), "region": choice.region},
+            )
         created = await session.scalar(
             _NEW_PLACEMENT,
             {
                 "subscription_id": event.subscription_id,
                 "customer_id": event.customer_id,
-                "region": panel.region,
-                "panel_id": panel.panel_id,
+                "region": choice.region if choice is not None else region,
+                "panel_id": choice.panel_id if choice is not None else None,
                 "panel_username": panel_username(event.subscription_id),
                 "desired_expire": incoming.expire,
                 "desired_traffic_limit_bytes": incoming.traffic_limit_bytes,
@@ -338,7 +342,8 @@ _APPLIED = text(
     """
     UPDATE placements
     SET applied_version = :applied, on_panel = :present, attempts = 0, lease_until = NULL,
-        last_error = NULL, updated_at = now(), panel_status = :status
+        last_error = NULL, updated_at = now(), panel_status = :status, panel_id = :panel,
+        region = :region
     WHERE subscription_id = :placement
     """
 )
@@ -346,7 +351,8 @@ _APPLIED_WITH_URL = text(
     """
     UPDATE placements
     SET applied_version = :applied, on_panel = :present, attempts = 0, lease_until = NULL,
-        last_error = NULL, updated_at = now(), subscription_url = :url, panel_status = :status
+        last_error = NULL, updated_at = now(), subscription_url = :url, panel_status = :status,
+        panel_id = :panel, region = :region
     WHERE subscription_id = :placement
     """
 )
@@ -393,7 +399,7 @@ class Claimed:
     subscription_id: UUID
     customer_id: UUID
     region: str
-    panel_id: str
+    panel_id: str | None
     panel_username: str
     desired_expire: datetime
     desired_traffic_limit_bytes: int
@@ -423,8 +429,8 @@ class Claimed:
         suspended it."""
         return DesiredUser(
             username=self.panel_username,
-            expire=int(self.desired_expire.timestamp()),
-            data_limit=self.data_limit(self.carried_bytes if carry is None else carry),
+            expires_at=int(self.desired_expire.timestamp()),
+            traffic_limit_bytes=self.data_limit(self.carried_bytes if carry is None else carry),
             traffic_reset=self.traffic_reset,
             note=f"customer {self.customer_id} subscription {self.subscription_id}",
             status="active"
@@ -447,7 +453,7 @@ class Applied:
 
     @property
     def data_limit(self) -> int:
-        return (self.user.data_limit or 0) if self.user is not None else 0
+        return (self.user.traffic_limit_bytes or 0) if self.user is not None else 0
 
 
 _CLAIM = text(
@@ -475,8 +481,7 @@ class PlacementWorker:
         *,
         sessions: async_sessionmaker[AsyncSession],
         outbox: Outbox,
-        marzban: MarzbanClient,
-        panel: PanelConfig,
+        panels: PanelDirectory,
         concurrency: int,
         lease: timedelta,
         retry: RetryPolicy,
@@ -485,8 +490,7 @@ class PlacementWorker:
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
-        self._marzban = marzban
-        self._panel = panel
+        self._panels = panels
         self._concurrency = concurrency
         self._lease = lease
         self._retry = retry
@@ -501,41 +505,64 @@ class PlacementWorker:
         then written in one transaction for the whole batch.
         """
         rows = await claim(self._sessions, _CLAIM, lease=self._lease, limit=self._concurrency)
-        claimed = [Claimed(**row) for row in rows]
+        claimed = [self._placed(Claimed(**row)) for row in rows]
         if not claimed:
             return 0
         results = await asyncio.gather(*(self._apply(placement) for placement in claimed))
         async with transaction(self._sessions) as session:
             for placement, result in zip(claimed, results, strict=True):
                 with continuing_trace("placement record", placement.trace_context):
-                    if isinstance(result, MarzbanError):
+                    if isinstance(result, PanelError):
                         await self._failed(session, placement, result)
                     else:
                         await self._succeeded(session, placement, result)
         return len(claimed)
 
-    async def _apply(self, placement: Claimed) -> Applied | MarzbanError:
+    def _placed(self, placement: Claimed) -> Claimed:
+        """A placement that waited for a panel gets one now, if its region (or a fallback)
+        has one that can take it; the choice is recorded with the result, success or not,
+        so that a retry goes to the same panel."""
+        if placement.panel_id is not None or not placement.desired_user(self._clock.now()).active:
+            return placement
+        choice = self._panels.place(placement.region)
+        if choice is None:
+            return placement
+        log.info(
+            "placement given a panel",
+            extra={"subscription_id": str(placement.subscription_id), "panel": choice.panel_id},
+        )
+        return replace(placement, panel_id=choice.panel_id, region=choice.region)
+
+    async def _apply(self, placement: Claimed) -> Applied | PanelError:
         with continuing_trace(
             "placement apply",
             placement.trace_context,
             subscription_id=str(placement.subscription_id),
-            panel_id=placement.panel_id,
+            panel_id=placement.panel_id or "",
         ):
             try:
+                if placement.panel_id is None:
+                    if not placement.desired_user(self._clock.now()).active:
+                        # Never placed, and no access wanted now: there is no user anywhere.
+                        return Applied(None, removed=placement.desired_state == REMOVED)
+                    raise PanelUnavailable(
+                        f"no panel in region {placement.region} or its fallbacks can take a user"
+                    )
+                panel = self._panels.client(placement.panel_id)
                 if placement.desired_state == REMOVED:
-                    await self._marzban.delete_user(placement.panel_username)
+                    await panel.delete_user(placement.panel_username)
                     return Applied(None, removed=True)
                 if not placement.renewal_due:
-                    return await self._ensure_user(placement)
+                    return await self._ensure_user(panel, placement)
                 if placement.on_panel and placement.desired_user(self._clock.now()).active:
-                    return await self._renew(placement)
+                    return await self._renew(panel, placement)
                 # A user created now starts from zero, and one disabled needs no allowance:
                 # the renewal is done with nothing carried.
-                return await self._ensure_user(placement, carried=0)
-            except MarzbanError as exc:
+                return await self._ensure_user(panel, placement, carried=0)
+            except PanelError as exc:
                 return exc
 
-    async def _renew(self, placement: Claimed) -> Applied:
+    async def _renew(self, panel: PanelClient, placement: Claimed) -> Applied:
         """A new paid period on an existing user: its usage count starts again, and its limit
         is the new allowance plus what was left (a customer who used it all is active again;
         one who renews early loses nothing).
@@ -545,50 +572,59 @@ class PlacementWorker:
         """
         carry = placement.carry_pending
         if carry is None:
-            user = await self._marzban.get_user(placement.panel_username)
+            user = await panel.get_user(placement.panel_username)
             if user is None:  # deleted on the panel by someone: a fresh user, nothing left
-                return await self._ensure_user(placement, carried=0)
-            carry = max((user.data_limit or 0) - user.used_traffic, 0) if user.data_limit else 0
+                return await self._ensure_user(panel, placement, carried=0)
+            limit = user.traffic_limit_bytes
+            carry = max(limit - user.used_traffic_bytes, 0) if limit else 0
             async with transaction(self._sessions) as session:
                 await session.execute(
                     _CARRY_MEASURED,
                     {"placement": placement.subscription_id, "carry": carry},
                 )
-        if await self._marzban.reset_usage(placement.panel_username) is None:
-            return await self._ensure_user(placement, carried=0)
+        if await panel.reset_usage(placement.panel_username) is None:
+            return await self._ensure_user(panel, placement, carried=0)
         desired = placement.desired_user(self._clock.now(), carry)
-        user = await self._marzban.modify_user(desired)
+        user = await panel.modify_user(desired)
         if user is None:
-            raise MarzbanUnavailable("user gone between its reset and its modification")
+            raise PanelUnavailable("user gone between its reset and its modification")
         if not desired.matches(user):
-            raise MarzbanRejected(200, f"panel kept a different state: {user}")
+            raise PanelRejected(200, f"panel kept a different state: {user}")
         return Applied(user, carried=carry)
 
-    async def _ensure_user(self, placement: Claimed, *, carried: int | None = None) -> Applied:
+    async def _ensure_user(
+        self, panel: PanelClient, placement: Claimed, *, carried: int | None = None
+    ) -> Applied:
         """The panel user as desired; none when access is over and there is no user to
         disable (the panel cannot create a disabled one, and none is needed)."""
         desired = placement.desired_user(self._clock.now())
         created = False
         if not desired.active:
             # Whether or not this worker made it: an earlier create may have lost its answer.
-            user = await self._marzban.modify_user(desired)
+            user = await panel.modify_user(desired)
         elif placement.on_panel:
-            user = await self._marzban.modify_user(desired)
+            user = await panel.modify_user(desired)
             if user is None:  # deleted on the panel by someone: create it again
-                user, created = await self._marzban.create_user(desired), True
+                user, created = await panel.create_user(desired), True
         else:
             created = True
             try:
-                user = await self._marzban.create_user(desired)
+                user = await panel.create_user(desired)
             except UserExists:
                 # An earlier attempt created it and the answer was lost: bring it up to date.
-                modified = await self._marzban.modify_user(desired)
+                modified = await panel.modify_user(desired)
                 if modified is None:
-                    raise MarzbanUnavailable("user exists but cannot be found") from None
+                    raise PanelUnavailable("user exists but cannot be found") from None
                 user = modified
         if user is not None and not desired.matches(user):
-            raise MarzbanRejected(200, f"panel kept a different state: {user}")
+            raise PanelRejected(200, f"panel kept a different state: {user}")
         return Applied(user, carried=carried, created=created)
+
+    def _subscription_base(self, placement: Claimed) -> str:
+        # The panel was in the directory for the call just made; a refresh since that
+        # removed it leaves its base URL unknown, and a relative link is kept relative.
+        config = self._panels.config(placement.panel_id or "")
+        return config.subscription_base_url if config is not None else ""
 
     async def _succeeded(self, session: AsyncSession, placement: Claimed, applied: Applied) -> None:
         if applied.removed:
@@ -621,7 +657,9 @@ class PlacementWorker:
             if user is None
             else placement.subscription_url
             if placement.subscription_url is not None and not applied.created
-            else absolute_subscription_url(user.subscription_url, self._panel.subscription_base_url)
+            else absolute_subscription_url(
+                user.subscription_url, self._subscription_base(placement)
+            )
         )
         await session.execute(
             _APPLIED_WITH_URL if url is not None else _APPLIED,
@@ -631,6 +669,8 @@ class PlacementWorker:
                 "present": user is not None,
                 "url": url,
                 "status": user.status if user is not None else None,
+                "panel": placement.panel_id,
+                "region": placement.region,
             },
         )
         if applied.carried is not None:
@@ -644,6 +684,7 @@ class PlacementWorker:
             )
         if granted:
             assert url is not None
+            assert placement.panel_id is not None
             await self._outbox.add(
                 session,
                 AccessGranted(
@@ -669,8 +710,8 @@ class PlacementWorker:
             },
         )
 
-    async def _failed(self, session: AsyncSession, placement: Claimed, error: MarzbanError) -> None:
-        retryable = isinstance(error, MarzbanUnavailable)
+    async def _failed(self, session: AsyncSession, placement: Claimed, error: PanelError) -> None:
+        retryable = isinstance(error, PanelUnavailable)
         delay = self._retry.delay(placement.attempts)
         report = not retryable or (
             not placement.failure_reported and placement.attempts >= self._report_after
@@ -698,6 +739,10 @@ class PlacementWorker:
                 failure_reported=placement.failure_reported or report,
                 gave_up=not retryable,
                 updated_at=func.now(),
+                # A panel chosen for this attempt stays its panel: the create may have
+                # reached it though its answer did not.
+                panel_id=placement.panel_id,
+                region=placement.region,
             )
         )
         if report:
@@ -707,7 +752,7 @@ class PlacementWorker:
                     subscription_id=placement.subscription_id,
                     customer_id=placement.customer_id,
                     region=placement.region,
-                    reason=f"panel {placement.panel_id}: {error}"[:1024],
+                    reason=f"panel {placement.panel_id or '(none)'}: {error}"[:1024],
                     attempts=placement.attempts,
                     retryable=retryable,
                 ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -16,12 +17,30 @@ class ProvisioningSettings(ServiceSettings):
 
     http_port: Port = 8083
 
-    region: str = Field(default="eu", pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    # Regions and panels are provisioning's own data (``python -m provisioning region|panel``).
+    # The settings below name one region (added if missing) and one panel, whose connection
+    # (URL, credentials, protocols, sandbox) they keep at every start: a fresh install works
+    # on them alone. Capacity, weight and the other panels are the command's.
+    region: str = Field(
+        default="eu",
+        pattern=r"^[a-z][a-z0-9-]{0,31}$",
+        description="The region of customers who chose none, and of the panel below",
+    )
+    region_names: dict[str, str] = Field(
+        default={"ru": "Европа", "en": "Europe"}, description="The region's names, if added"
+    )
+    region_flag: str = Field(default="🇪🇺", max_length=16)
     panel_id: str = Field(default="eu-1", pattern=r"^[a-z][a-z0-9-]{0,63}$")
-    marzban_url: str = sandbox_setting(
-        SandboxCheck.URL,
+    marzban_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Base URL of the Marzban panel's REST API (the one serving /api/...)",
+        description=(
+            "Base URL of the Marzban panel's REST API (the one serving /api/...); a panel on "
+            "this host (loopback) is a real one unless PROVISIONING_MARZBAN_SANDBOX says not"
+        ),
+    )
+    marzban_sandbox: bool = Field(
+        default=False,
+        description="The panel above is an emulator: production refuses to place users on it",
     )
     marzban_username: str = Field(default="admin", description="A sudo admin of the panel")
     marzban_password: SecretStr = sandbox_setting(SandboxCheck.TOKEN, default=SecretStr(""))
@@ -36,6 +55,11 @@ class ProvisioningSettings(ServiceSettings):
         default=["vless"], description="Protocols every user gets, on all their inbounds"
     )
     marzban_timeout_s: float = Field(default=10.0, gt=0)
+    directory_refresh_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often regions and panels are read again (changes by the command)",
+    )
 
     worker_concurrency: int = Field(default=16, ge=1, description="Panel calls in flight")
     worker_poll_interval_s: float = Field(default=2.0, gt=0)
@@ -60,6 +84,7 @@ class ProvisioningSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _lease_outlives_a_panel_call(self) -> Self:
+        # The version is read once per client, not per attempt: three calls, as before.
         if self.worker_lease_s <= self.marzban_timeout_s * 3:
             raise ValueError(
                 "PROVISIONING_WORKER_LEASE_S must exceed three panel calls (login, create, "
@@ -71,4 +96,17 @@ class ProvisioningSettings(ServiceSettings):
     def _production_needs_a_panel_password(self) -> Self:
         if self.is_production and not self.marzban_password.get_secret_value():
             raise ValueError("PROVISIONING_MARZBAN_PASSWORD is required in production")
+        if self.is_production and self.marzban_sandbox:
+            raise ValueError("PROVISIONING_MARZBAN_SANDBOX: production places no user on a sandbox")
         return self
+
+    PASSWORD_REFERENCE: ClassVar[str] = "env:PROVISIONING_MARZBAN_PASSWORD"  # noqa: S105 - a name
+    """How the panel added from these settings names its secret."""
+
+    def secrets(self, environment: Mapping[str, str]) -> dict[str, str]:
+        """The environment secret references resolve in, with this password in it (given
+        in a .env file, the settings have it where the process environment may not)."""
+        return {
+            **environment,
+            "PROVISIONING_MARZBAN_PASSWORD": self.marzban_password.get_secret_value(),
+        }

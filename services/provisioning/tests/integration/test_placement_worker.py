@@ -32,11 +32,12 @@ from contracts.billing import (
 )
 from contracts.envelope import Envelope
 from devstack.pytest_plugin import DatabaseFactory
-from provisioning.marzban import MarzbanClient
+from provisioning import regions
 from provisioning.models import Placement, metadata
 from provisioning.panel_watch import PanelWatch
+from provisioning.panels.client import PanelClient
+from provisioning.panels.directory import PanelDirectory
 from provisioning.placements import (
-    PanelConfig,
     PlacementWorker,
     SubscriptionChange,
     panel_username,
@@ -56,12 +57,53 @@ class Setup:
     sessions: async_sessionmaker[AsyncSession]
     worker: PlacementWorker
     panel: MarzbanSandboxControl
-    marzban: MarzbanClient
+    marzban: PanelClient
     outbox: Outbox
     emulator: MarzbanEmulator
+    directory: PanelDirectory
 
 
-PANEL = PanelConfig(region="eu", panel_id="eu-1", subscription_base_url="http://panel")
+async def add_panel(
+    sessions: async_sessionmaker[AsyncSession],
+    panel_id: str,
+    url: str,
+    *,
+    region: str = "eu",
+    weight: int = 1,
+    capacity: int = 0,
+) -> None:
+    """A region (if new) and a panel in it, as the command adds them."""
+    async with transaction(sessions) as session:
+        if region not in {known.code for known in await regions.regions(session)}:
+            await regions.put_region(
+                session, regions.RegionConfig(code=region, names={"en": region}, flag="🏳")
+            )
+        await regions.put_panel(
+            session,
+            regions.PanelConfig(
+                panel_id=panel_id,
+                region=region,
+                kind="marzban",
+                base_url=url,
+                username="platform",
+                password_ref="env:TEST_PANEL_PASSWORD",
+                subscription_base_url=url,
+                protocols=("vless",),
+                capacity=capacity,
+                weight=weight,
+                enabled=True,
+                sandbox=True,
+            ),
+        )
+
+
+def directory_of(sessions: async_sessionmaker[AsyncSession]) -> PanelDirectory:
+    return PanelDirectory(
+        sessions=sessions,
+        environment={"TEST_PANEL_PASSWORD": "pw"},
+        timeout_s=1.0,
+        production=False,
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -73,18 +115,15 @@ async def setup(database_factory: DatabaseFactory) -> AsyncIterator[Setup]:
     async with SandboxServer(
         create_app(emulator, review_interval_s=None), name="marzban"
     ) as server:
-        marzban = MarzbanClient(
-            base_url=server.url,
-            username="platform",
-            password="pw",
-            protocols=["vless"],
-            timeout_s=1.0,
-        )
+        sessions = session_factory(engine)
+        await add_panel(sessions, "eu-1", server.url)
+        directory = directory_of(sessions)
+        await directory.refresh()
+        marzban = directory.client("eu-1")
         worker = PlacementWorker(
-            sessions=session_factory(engine),
+            sessions=sessions,
             outbox=Outbox(tables, source="/vpn/provisioning"),
-            marzban=marzban,
-            panel=PanelConfig(region="eu", panel_id="eu-1", subscription_base_url=server.url),
+            panels=directory,
             concurrency=8,
             lease=timedelta(seconds=5),
             retry=RetryPolicy(0.05, 0.2),
@@ -98,8 +137,9 @@ async def setup(database_factory: DatabaseFactory) -> AsyncIterator[Setup]:
                 marzban,
                 Outbox(tables, source="/vpn/provisioning"),
                 emulator,
+                directory,
             )
-        await marzban.aclose()
+        await directory.aclose()
     await engine.dispose()
 
 
@@ -251,7 +291,9 @@ async def _record(setup: Setup, event: SubscriptionChange) -> None:
     envelope = Envelope.for_event(event, source="/vpn/billing")
     async with transaction(setup.sessions) as session:
         ctx = MessageContext(session, envelope, setup.outbox, event.topic.name, 0, 0)
-        await record_desired_state(event, ctx, panel=PANEL, wakeup=Wakeup())
+        await record_desired_state(
+            event, ctx, panels=setup.directory, default_region="eu", wakeup=Wakeup()
+        )
 
 
 def _period(
@@ -698,7 +740,7 @@ async def test_the_watch_reports_what_the_panel_did_by_itself_once(setup: Setup)
     username = panel_username(subscription)
     end = await _activated(setup, subscription, customer)
     watch = PanelWatch(
-        sessions=setup.sessions, outbox=setup.outbox, marzban=setup.marzban, page_size=2
+        sessions=setup.sessions, outbox=setup.outbox, panels=setup.directory, page_size=2
     )
 
     await watch.step()

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chassis.worker import RetryPolicy
-from provisioning.marzban import DesiredUser, PanelUser
+from provisioning.panels.client import DesiredUser, PanelUser
 from provisioning.placements import (
     Claimed,
     Desired,
@@ -50,15 +50,15 @@ def user(
     return PanelUser(
         username="vpn_x",
         status=status,
-        expire=expire,
-        data_limit=data_limit,
+        expires_at=expire,
+        traffic_limit_bytes=data_limit,
         subscription_url="/sub/t",
         links=(),
     )
 
 
 def test_zero_means_unlimited_which_the_panel_reports_as_null() -> None:
-    desired = DesiredUser(username="vpn_x", expire=100, data_limit=0, note="")
+    desired = DesiredUser(username="vpn_x", expires_at=100, traffic_limit_bytes=0, note="")
     assert desired.matches(user())
     assert not desired.matches(user(data_limit=5))
     assert not desired.matches(user(status="disabled"))
@@ -123,6 +123,8 @@ def test_a_user_whose_access_is_over_is_disabled_not_left_expiring() -> None:
     )
     assert claimed.desired_user(NOW).status == "disabled"
     assert claimed.desired_user(NOW - timedelta(seconds=1)).status == "active"
-    disabled = DesiredUser(username="vpn_x", expire=100, data_limit=0, note="", status="disabled")
+    disabled = DesiredUser(
+        username="vpn_x", expires_at=100, traffic_limit_bytes=0, note="", status="disabled"
+    )
     assert disabled.matches(user(status="disabled"))
     assert not disabled.matches(user())

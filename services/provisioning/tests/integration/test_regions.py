@@ -1,0 +1,273 @@
+"""Many panels in many regions: placement by weight and health, fallbacks, a placement
+that waits for a panel, versions and credentials refused, and the regions catalog."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+import sandbox.marzban.emulator as marzban_emulator
+from chassis.db import session_factory, transaction
+from chassis.messaging.consumer import MessageContext
+from chassis.messaging.outbox import Outbox
+from chassis.migrations import upgrade_to_head_async
+from chassis.worker import RetryPolicy, Wakeup
+from contracts.billing import SubscriptionActivated
+from contracts.envelope import Envelope
+from devstack.pytest_plugin import DatabaseFactory
+from provisioning import regions
+from provisioning.models import PanelRow, Placement
+from provisioning.panels.client import PanelCredentialsRefused, PanelIncompatible
+from provisioning.panels.directory import PanelDirectory
+from provisioning.placements import PlacementWorker, panel_username, record_desired_state
+from sandbox.marzban import AdminAccount, MarzbanEmulator, MarzbanSandboxControl, create_app
+from sandbox.server import SandboxServer
+
+from .test_placement_worker import GIB, add_panel, directory_of, tables
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class World:
+    sessions: async_sessionmaker[AsyncSession]
+    directory: PanelDirectory
+    worker: PlacementWorker
+    outbox: Outbox
+    urls: dict[str, str]
+    emulators: dict[str, MarzbanEmulator]
+
+    async def activate(self, region_default: str = "nl") -> uuid.UUID:
+        subscription = uuid.uuid4()
+        now = datetime.now(UTC).replace(microsecond=0)
+        event = SubscriptionActivated(
+            subscription_id=subscription,
+            customer_id=uuid.uuid4(),
+            plan_id="m1",
+            order_id=uuid.uuid4(),
+            period_start=now,
+            period_end=now + timedelta(days=30),
+            traffic_limit_bytes=100 * GIB,
+            revision=1,
+        )
+        envelope = Envelope.for_event(event, source="/vpn/billing")
+        async with transaction(self.sessions) as session:
+            ctx = MessageContext(session, envelope, self.outbox, event.topic.name, 0, 0)
+            await record_desired_state(
+                event, ctx, panels=self.directory, default_region=region_default, wakeup=Wakeup()
+            )
+        return subscription
+
+    async def placement(self, subscription: uuid.UUID) -> Placement:
+        async with self.sessions() as session:
+            placement = await session.get(Placement, subscription)
+        assert placement is not None
+        return placement
+
+    async def settle(self) -> None:
+        while await self.worker.step():
+            pass
+
+    async def set_health(self, panel_id: str, health: str) -> None:
+        async with transaction(self.sessions) as session:
+            await session.execute(
+                update(PanelRow).where(PanelRow.panel_id == panel_id).values(health=health)
+            )
+        await self.directory.refresh()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def world(database_factory: DatabaseFactory) -> AsyncIterator[World]:
+    url = await database_factory("provisioning")
+    await upgrade_to_head_async("provisioning:migrations", url)
+    engine = create_async_engine(url)
+    sessions = session_factory(engine)
+    async with AsyncExitStack() as stack:
+        urls, emulators = {}, {}
+        for panel_id in ("nl-1", "nl-2", "de-1"):
+            emulator = MarzbanEmulator(admins=[AdminAccount("platform", "pw", is_sudo=True)])
+            server = await stack.enter_async_context(
+                SandboxServer(create_app(emulator, review_interval_s=None), name=panel_id)
+            )
+            urls[panel_id], emulators[panel_id] = server.url, emulator
+        await add_panel(sessions, "de-1", urls["de-1"], region="de")
+        await add_panel(sessions, "nl-1", urls["nl-1"], region="nl", weight=2)
+        await add_panel(sessions, "nl-2", urls["nl-2"], region="nl", weight=1)
+        async with transaction(sessions) as session:
+            await regions.put_region(
+                session,
+                regions.RegionConfig(
+                    code="nl", names={"en": "Netherlands"}, flag="🇳🇱", fallbacks=("de",)
+                ),
+            )
+        directory = directory_of(sessions)
+        await directory.refresh()
+        outbox = Outbox(tables, source="/vpn/provisioning")
+        worker = PlacementWorker(
+            sessions=sessions,
+            outbox=outbox,
+            panels=directory,
+            concurrency=16,
+            lease=timedelta(seconds=5),
+            retry=RetryPolicy(0.05, 0.2),
+            report_failure_after_attempts=2,
+        )
+        yield World(sessions, directory, worker, outbox, urls, emulators)
+        await directory.aclose()
+    await engine.dispose()
+
+
+async def test_new_customers_spread_over_their_regions_panels_by_weight(world: World) -> None:
+    subscriptions = [await world.activate() for _ in range(30)]
+    await world.settle()
+    placed = Counter([(await world.placement(s)).panel_id for s in subscriptions])
+    assert placed == {"nl-1": 20, "nl-2": 10}
+    for subscription in subscriptions:
+        placement = await world.placement(subscription)
+        assert placement.applied_version == 1
+        assert placement.subscription_url is not None
+        assert placement.panel_id is not None
+        assert placement.subscription_url.startswith(world.urls[placement.panel_id])
+        on_panel = world.emulators[placement.panel_id].users
+        assert panel_username(subscription) in on_panel
+
+
+async def test_a_down_panel_takes_no_one_and_a_down_region_falls_back(world: World) -> None:
+    await world.set_health("nl-1", "down")
+    first = await world.activate()
+    assert (await world.placement(first)).panel_id == "nl-2"
+    await world.set_health("nl-2", "down")
+    second = await world.activate()
+    placement = await world.placement(second)
+    assert (placement.panel_id, placement.region) == ("de-1", "de")
+    await world.settle()
+    assert (await world.placement(second)).applied_version == 1
+
+
+async def test_a_customer_with_nowhere_to_go_waits_for_a_panel_and_is_not_lost(
+    world: World,
+) -> None:
+    for panel_id in ("nl-1", "nl-2", "de-1"):
+        await world.set_health(panel_id, "down")
+    subscription = await world.activate()
+    await world.settle()
+    waiting = await world.placement(subscription)
+    assert (waiting.panel_id, waiting.applied_version, waiting.gave_up) == (None, 0, False)
+    assert "no panel in region nl" in (waiting.last_error or "")
+
+    await world.set_health("nl-2", "healthy")
+    async with transaction(world.sessions) as session:  # its retry is due
+        await session.execute(
+            update(Placement)
+            .where(Placement.subscription_id == subscription)
+            .values(next_attempt_at=datetime.now(UTC))
+        )
+    await world.settle()
+    placed = await world.placement(subscription)
+    assert (placed.panel_id, placed.applied_version) == ("nl-2", 1)
+
+
+async def test_a_panel_of_another_version_is_refused_before_anything_is_written(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(marzban_emulator, "PANEL_VERSION", "1.0.0")
+    client = world.directory.client("nl-1")
+    with pytest.raises(
+        PanelIncompatible, match=r"reports Marzban 1\.0\.0; this client speaks 0\.8"
+    ):
+        await client.probe()
+    subscription = await world.activate()
+    await world.settle()
+    placement = await world.placement(subscription)
+    assert placement.applied_version == 0
+    assert not placement.gave_up  # it waits for an operator, or another panel
+    assert "reports Marzban 1.0.0" in (placement.last_error or "")
+    assert world.emulators[placement.panel_id or ""].users == {}
+
+
+async def test_rotated_credentials_are_a_state_to_fix_not_a_lost_placement(world: World) -> None:
+    async with MarzbanSandboxControl(world.urls["nl-2"]) as control:
+        await control.set_admin_password("platform", "rotated")
+    await world.set_health("nl-1", "down")
+    subscription = await world.activate()
+    await world.settle()
+    placement = await world.placement(subscription)
+    assert (placement.panel_id, placement.applied_version, placement.gave_up) == ("nl-2", 0, False)
+    assert "login: HTTP 401" in (placement.last_error or "")
+    with pytest.raises(PanelCredentialsRefused):
+        await world.directory.client("nl-2").probe()
+
+
+async def test_the_regions_catalog_is_published_when_what_customers_see_changes(
+    world: World,
+) -> None:
+    async def publish() -> int | None:
+        async with transaction(world.sessions) as session:
+            return await regions.publish_if_changed(session, world.outbox, "nl")
+
+    assert await publish() == 1
+    assert await publish() is None
+    async with world.sessions() as session:
+        (payload,) = (
+            await session.scalars(
+                select(tables.outbox.c.payload).where(
+                    tables.outbox.c.event_type == "provisioning.regions.published.v1"
+                )
+            )
+        ).all()
+    published = json.loads(bytes(payload))
+    assert published["default_region"] == "nl"
+    assert [(r["region"], r["available"]) for r in published["regions"]] == [
+        ("de", True),
+        ("nl", True),
+    ]
+    for panel_id in ("nl-1", "nl-2"):
+        await world.set_health(panel_id, "down")
+    assert await publish() == 2
+    async with world.sessions() as session:
+        offers = regions.offers(await regions.regions(session), await regions.panels(session), {})
+    nl = next(offer for offer in offers if offer.region == "nl")
+    assert (nl.available, nl.alternatives) == (False, ("de",))
+
+
+async def test_the_settings_panel_is_added_once_and_reached_as_the_settings_say(
+    world: World,
+) -> None:
+    region = regions.RegionConfig(code="eu", names={"en": "Europe"}, flag="🇪🇺")
+
+    def settings_panel(url: str) -> regions.PanelConfig:
+        return regions.PanelConfig(
+            panel_id="eu-1",
+            region="eu",
+            kind="marzban",
+            base_url=url,
+            username="platform",
+            password_ref="env:TEST_PANEL_PASSWORD",
+            subscription_base_url="",
+            protocols=("vless",),
+            capacity=0,
+            weight=1,
+            enabled=True,
+            sandbox=True,
+        )
+
+    async with transaction(world.sessions) as session:
+        assert await regions.bootstrap(session, region, settings_panel("http://127.0.0.1:1/"))
+        await session.execute(  # the operator tunes it
+            update(PanelRow).where(PanelRow.panel_id == "eu-1").values(weight=5)
+        )
+    async with transaction(world.sessions) as session:  # a restart with another URL
+        assert not await regions.bootstrap(session, region, settings_panel(world.urls["de-1"]))
+    async with world.sessions() as session:
+        (panel,) = [p for p in await regions.panels(session) if p.panel_id == "eu-1"]
+    assert (panel.base_url, panel.weight) == (world.urls["de-1"], 5)
