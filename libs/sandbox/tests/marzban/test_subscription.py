@@ -180,19 +180,6 @@ class TestContent:
             "tag": "🚀 Marz (demo_user1) [Shadowsocks - tcp]",
         }
 
-    async def test_clash_is_not_emulated_and_says_so(
-        self, api: httpx.AsyncClient, http: httpx.AsyncClient, new_user: NewUser
-    ) -> None:
-        user = await subscribed(api, new_user)
-
-        by_agent = await http.get(
-            user["subscription_url"], headers={"User-Agent": "clash-verge/1.0"}
-        )
-        by_type = await http.get(user["subscription_url"] + "/sing-box")
-
-        assert by_agent.status_code == 501
-        assert by_type.json() == {"detail": "sandbox: sing-box subscriptions are not emulated"}
-
     async def test_unknown_client_type(
         self, api: httpx.AsyncClient, http: httpx.AsyncClient, new_user: NewUser
     ) -> None:

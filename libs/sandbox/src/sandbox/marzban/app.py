@@ -10,7 +10,6 @@ that order decides which error a client sees.
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from html import escape
@@ -23,10 +22,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from sandbox.marzban import responses
+from sandbox.marzban import formats, responses
 from sandbox.marzban.emulator import MarzbanEmulator
-from sandbox.marzban.errors import InvalidRequest, PanelCrash, PanelError, Unauthorized
-from sandbox.marzban.links import outline_subscription, v2ray_subscription
+from sandbox.marzban.errors import InvalidRequest, PanelCrash, PanelError
+from sandbox.marzban.formats import ConfigFormat
+from sandbox.marzban.panel_routes import authenticators, panel_routes
 from sandbox.marzban.records import Caller, UserRecord
 from sandbox.marzban.schemas import AdminCreate, TokenForm, UserStatus
 from sandbox.outage import OutageMiddleware, OutageMode, OutageSwitch
@@ -38,23 +38,21 @@ SUB_SUPPORT_URL = "https://t.me/"
 SUB_PROFILE_TITLE = "base64:U3Vic2NyaXB0aW9u"  # "Subscription"
 SUB_UPDATE_INTERVAL = "12"
 CLIENT_TYPE_PATTERN = "sing-box|clash-meta|clash|outline|v2ray|v2ray-json"
-# The panel picks a format from the User-Agent; only v2ray and outline bodies are emulated.
-USER_AGENT_FORMATS = (
-    (
-        re.compile(r"^([Cc]lash-verge|[Cc]lash[-\.]?[Mm]eta|[Ff][Ll][Cc]lash|[Mm]ihomo)"),
-        "clash-meta",
-    ),
-    (re.compile(r"^([Cc]lash|[Ss]tash)"), "clash"),
-    (re.compile(r"^(SFA|SFI|SFM|SFT|[Kk]aring|[Hh]iddify[Nn]ext)"), "sing-box"),
-    (re.compile(r"^(SS|SSR|SSD|SSS|Outline|Shadowsocks|SSconf)"), "outline"),
-)
-MEDIA_TYPES = {
+MEDIA_TYPES: dict[str, str] = {
     "clash-meta": "text/yaml",
     "clash": "text/yaml",
     "sing-box": "application/json",
     "outline": "application/json",
     "v2ray": "text/plain",
     "v2ray-json": "application/json",
+}
+CLIENT_TYPES: dict[str, ConfigFormat] = {
+    "sing-box": "sing-box",
+    "clash-meta": "clash-meta",
+    "clash": "clash",
+    "outline": "outline",
+    "v2ray": "v2ray",
+    "v2ray-json": "v2ray-json",
 }
 
 
@@ -102,20 +100,8 @@ async def _form_fields(request: Request) -> dict[str, str]:
 
 def _panel_router(emulator: MarzbanEmulator) -> APIRouter:
     router = APIRouter()
-
-    async def current_admin(request: Request) -> Caller:
-        authorization = request.headers.get("Authorization")
-        scheme, _, token = (authorization or "").partition(" ")
-        if not authorization or scheme.lower() != "bearer":
-            raise Unauthorized("Not authenticated")
-        return emulator.authenticate(token)
-
+    current_admin, sudo_admin = authenticators(emulator)
     CurrentAdmin = Annotated[Caller, Depends(current_admin)]
-
-    async def sudo_admin(caller: CurrentAdmin) -> Caller:
-        emulator.require_sudo(caller)
-        return caller
-
     SudoAdmin = Annotated[Caller, Depends(sudo_admin)]
 
     async def validated_user(username: str, caller: CurrentAdmin) -> UserRecord:
@@ -285,16 +271,18 @@ def _panel_router(emulator: MarzbanEmulator) -> APIRouter:
         }
 
     def subscription_body(
-        user: UserRecord, config_format: str, headers: dict[str, str]
+        user: UserRecord,
+        config_format: ConfigFormat,
+        headers: dict[str, str],
+        *,
+        reverse: bool = False,
     ) -> Response:
-        if config_format == "v2ray":
-            content = v2ray_subscription(emulator.links(user))
-        elif config_format == "outline":
-            content = outline_subscription(emulator.hosted_inbounds(user))
-        else:
-            return _json(
-                {"detail": f"sandbox: {config_format} subscriptions are not emulated"}, 501
-            )
+        content = formats.document(
+            config_format,
+            hosted=emulator.hosted_inbounds(user),
+            rng=emulator.rng,
+            reverse=reverse,
+        )
         return Response(content=content, media_type=MEDIA_TYPES[config_format], headers=headers)
 
     @router.get("/sub/{token}/")
@@ -305,10 +293,9 @@ def _panel_router(emulator: MarzbanEmulator) -> APIRouter:
         if "text/html" in request.headers.get("Accept", ""):
             return HTMLResponse(_subscription_page(emulator, user))
         emulator.record_subscription_fetch(user, user_agent)
-        config_format = next(
-            (name for pattern, name in USER_AGENT_FORMATS if pattern.match(user_agent)), "v2ray"
-        )
-        return subscription_body(user, config_format, subscription_headers(request, user))
+        config_format, reverse = formats.choose_format(user_agent, emulator.custom_json)
+        headers = subscription_headers(request, user)
+        return subscription_body(user, config_format, headers, reverse=reverse)
 
     @router.get("/sub/{token}/info")
     async def user_subscription_info(user: SubscribedUser) -> Response:
@@ -324,10 +311,12 @@ def _panel_router(emulator: MarzbanEmulator) -> APIRouter:
         user: SubscribedUser,
         client_type: Annotated[str, Path(pattern=CLIENT_TYPE_PATTERN)],
     ) -> Response:
-        if client_type not in MEDIA_TYPES:
+        config_format = CLIENT_TYPES.get(client_type)
+        if config_format is None:
             # The pattern is searched, not anchored: "xv2rayx" passes it and then has no config.
             raise PanelCrash(f"no subscription config for client type {client_type!r}")
-        return subscription_body(user, client_type, subscription_headers(request, user))
+        # client_config serves v2ray-json here whatever the USE_CUSTOM_JSON_* switches say.
+        return subscription_body(user, config_format, subscription_headers(request, user))
 
     return router
 
@@ -345,6 +334,19 @@ def _subscription_page(emulator: MarzbanEmulator, user: UserRecord) -> str:
 
 class TrafficRequest(BaseModel):
     bytes: int = Field(ge=0)
+    node_id: int | None = None  # the node that reports it; None: the master core
+
+
+class NodeHealthRequest(BaseModel):
+    reachable: bool
+    message: str | None = None  # what the connection error says; default: connection refused
+    xray_version: str | None = None
+
+
+class NodeUsageRequest(BaseModel):
+    node_id: int | None = None
+    uplink: int = Field(0, ge=0)
+    downlink: int = Field(0, ge=0)
 
 
 class OutageRequest(BaseModel):
@@ -400,7 +402,32 @@ def _control_router(emulator: MarzbanEmulator, switch: OutageSwitch) -> APIRoute
 
     @router.post("/users/{username}/traffic")
     async def add_traffic(username: str, body: TrafficRequest) -> Response:
-        return _json(responses.raw_user(emulator, emulator.add_traffic(username, body.bytes)))
+        user = emulator.add_traffic(username, body.bytes, node_id=body.node_id)
+        return _json(responses.raw_user(emulator, user))
+
+    @router.get("/nodes")
+    async def nodes() -> Response:
+        return _json([node.raw() for node in emulator.nodes.all()])
+
+    @router.put("/nodes/{node_id}/health")
+    async def node_health(node_id: int, body: NodeHealthRequest) -> Response:
+        node = emulator.nodes.set_health(
+            node_id,
+            reachable=body.reachable,
+            message=body.message,
+            xray_version=body.xray_version,
+        )
+        return _json(node.raw())
+
+    @router.post("/nodes/usage")
+    async def node_usage(body: NodeUsageRequest) -> Response:
+        emulator.add_node_usage(body.node_id, body.uplink, body.downlink)
+        return _json({"usages": emulator.nodes_usage("", "")})
+
+    @router.post("/health-check")
+    async def health_check() -> Response:
+        emulator.nodes.health_check()
+        return _json([node.raw() for node in emulator.nodes.all()])
 
     @router.post("/review")
     async def review() -> Response:
@@ -457,6 +484,7 @@ async def _review_every(emulator: MarzbanEmulator, interval_s: float) -> None:
             emulator.review()
             # Hourly upstream; its condition counts days, so running it more often is the same.
             emulator.reset_data_usage()
+            emulator.nodes.health_check()  # core_health_check, every 10 s upstream too
         except Exception:
             log.exception("marzban sandbox: review job failed")
 
@@ -499,6 +527,7 @@ def create_app(
     app.state.outage = switch
     _install_error_handlers(app)
     app.include_router(_panel_router(panel))
+    app.include_router(panel_routes(panel))
     app.include_router(_control_router(panel, switch))
     app.add_middleware(
         CORSMiddleware,

@@ -56,6 +56,24 @@ class OutageState(TypedDict, total=False):
     started_at: float
 
 
+class RawNode(TypedDict):
+    """A node as the panel shows it, plus the simulated node process behind it."""
+
+    name: str
+    address: str
+    port: int
+    api_port: int
+    usage_coefficient: float
+    id: int
+    xray_version: str | None
+    status: str
+    message: str | None
+    reachable: bool
+    failure: str
+    node_xray_version: str
+    connect_due: float | None
+
+
 class MarzbanSandboxControl(ControlClient):
     """``async with MarzbanSandboxControl(server.url) as control: await control.outage()``"""
 
@@ -95,11 +113,42 @@ class MarzbanSandboxControl(ControlClient):
             raise SandboxControlError(response.status_code, response.text)
         return cast(RawUser, response.json())
 
-    async def add_traffic(self, username: str, bytes: int) -> RawUser:
-        """Report ``bytes`` of traffic for a user, as the core's stats would."""
-        return cast(
-            RawUser, await self._call("POST", f"/users/{username}/traffic", {"bytes": bytes})
-        )
+    async def add_traffic(
+        self, username: str, bytes: int, *, node_id: int | None = None
+    ) -> RawUser:
+        """Report ``bytes`` of traffic for a user, as the core's (or node ``node_id``'s) stats
+        would; a node's usage coefficient applies, and the node must be connected."""
+        body = {"bytes": bytes, "node_id": node_id}
+        return cast(RawUser, await self._call("POST", f"/users/{username}/traffic", body))
+
+    async def nodes(self) -> list[RawNode]:
+        return cast(list[RawNode], await self._call("GET", "/nodes"))
+
+    async def set_node_health(
+        self,
+        node_id: int,
+        *,
+        reachable: bool,
+        message: str | None = None,
+        xray_version: str | None = None,
+    ) -> RawNode:
+        """Take a node down (it turns ``error`` with ``message``, by default
+        "[Errno 111] Connection refused") or bring it back (it reconnects)."""
+        body = {"reachable": reachable, "message": message, "xray_version": xray_version}
+        return cast(RawNode, await self._call("PUT", f"/nodes/{node_id}/health", body))
+
+    async def add_node_usage(
+        self, node_id: int | None, *, uplink: int = 0, downlink: int = 0
+    ) -> list[dict[str, Any]]:
+        """Outbound traffic of a node (None: the master) that no user is charged for;
+        answers what ``/api/nodes/usage`` now shows for the last 30 days."""
+        body = {"node_id": node_id, "uplink": uplink, "downlink": downlink}
+        result = await self._call("POST", "/nodes/usage", body)
+        return cast(list[dict[str, Any]], result["usages"])
+
+    async def run_health_check(self) -> list[RawNode]:
+        """Run the panel's ``core_health_check`` once for the nodes."""
+        return cast(list[RawNode], await self._call("POST", "/health-check"))
 
     async def run_review(self) -> list[StatusChange]:
         """Run the panel's review job once (limits, expiry, on_hold, next plans)."""

@@ -15,7 +15,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -32,9 +32,12 @@ from sandbox.marzban.errors import (
     PanelCrash,
     Unauthorized,
 )
+from sandbox.marzban.hosts import HostRecord, HostTable, ProxyHost, default_hosts
 from sandbox.marzban.links import HostedInbound, hosted_inbounds, share_link
+from sandbox.marzban.nodes import NodeCreate, NodeModify, NodeRecord, NodeRegistry, NodeStatus
 from sandbox.marzban.records import AdminAccount, Caller, NextPlan, ProxyRecord, UserRecord
 from sandbox.marzban.schemas import (
+    AdminModify,
     NextPlanModel,
     ProxySettings,
     UserCreate,
@@ -49,6 +52,8 @@ from sandbox.marzban.tokens import (
     read_admin_token,
     read_subscription_token,
 )
+from sandbox.marzban.user_templates import UserTemplateStore
+from sandbox.marzban.variables import format_variables
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +127,9 @@ class MarzbanEmulator:
 
     ``clock`` returns unix seconds (``time.time`` by default) and ``rng`` drives the random
     parts of links (REALITY short id), so tests can make both deterministic.
+    ``node_connect_delay_s`` is how long a node's connection attempt takes; ``custom_json``
+    names the ``USE_CUSTOM_JSON_*`` switches that are on (``default``, ``v2rayn``, ``v2rayng``,
+    ``streisand``, ``happ``), all off by default as on the panel.
     """
 
     def __init__(
@@ -133,10 +141,13 @@ class MarzbanEmulator:
         subscription_url_prefix: str = "",
         token_expire_minutes: int = 1440,
         server_ip: str = "127.0.0.1",
+        server_ipv6: str = "",
         jwt_secret: str | None = None,
         xray_version: str = "1.8.24",
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        node_connect_delay_s: float = 0.0,
+        custom_json: Collection[str] = (),
     ) -> None:
         initial = list(admins) if admins is not None else [AdminAccount("admin", "admin", True)]
         self._initial_admins = copy.deepcopy(initial)
@@ -146,10 +157,17 @@ class MarzbanEmulator:
         self.subscription_url_prefix = subscription_url_prefix.strip("/")  # as config.py does
         self.token_expire_minutes = token_expire_minutes
         self.server_ip = server_ip
+        self.server_ipv6 = server_ipv6
+        self.custom_json = frozenset(custom_json)
         self.jwt_secret = jwt_secret or os.urandom(32).hex()
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311  # picks REALITY short ids, not secrets
         self.users: dict[str, UserRecord] = {}
+        self.hosts: HostTable = default_hosts(self.core)
+        self.nodes = NodeRegistry(
+            clock=self.now, connect_delay_s=node_connect_delay_s, xray_version=xray_version
+        )
+        self.templates = UserTemplateStore()
         self.uplink = 0
         self.downlink = 0
         self._next_id = 1
@@ -212,6 +230,78 @@ class MarzbanEmulator:
     def require_sudo(self, caller: Caller) -> None:
         if not caller.is_sudo:
             raise Forbidden()
+
+    def admin(self, username: str) -> AdminAccount:
+        """``get_admin_by_username``: database admins only, so never the env sudoer."""
+        account = self.admins.get(username)
+        if account is None:
+            raise NotFound("Admin not found")
+        return account
+
+    def list_admins(
+        self, offset: int | None, limit: int | None, username: str | None
+    ) -> list[AdminAccount]:
+        admins = list(self.admins.values())
+        if username:
+            pattern = _like(username)
+            admins = [a for a in admins if pattern.search(a.username)]
+        if offset and offset > 0:
+            admins = admins[offset:]
+        if limit and limit > 0:
+            admins = admins[:limit]
+        return admins
+
+    def modify_admin(self, caller: Caller, account: AdminAccount, body: AdminModify) -> None:
+        """``crud.update_admin``: falsy values change nothing, so is_sudo can only be granted."""
+        if account.username != caller.username and account.is_sudo:
+            raise Forbidden(
+                "You're not allowed to edit another sudoer's account. Use marzban-cli instead."
+            )
+        if body.is_sudo:
+            account.is_sudo = True
+        if body.password is not None:
+            # The new bcrypt hash never equals the old one, so any password counts as a change.
+            account.password = body.password
+            account.password_reset_at = self.utcnow()
+        if body.telegram_id:
+            account.telegram_id = body.telegram_id
+        if body.discord_webhook:
+            account.discord_webhook = body.discord_webhook
+
+    def remove_admin(self, account: AdminAccount) -> None:
+        if account.is_sudo:
+            raise Forbidden("You're not allowed to delete sudo accounts. Use marzban-cli instead.")
+        del self.admins[account.username]
+        for user in self.users.values():
+            if user.owner == account.username:
+                user.owner = None  # users.admin_id is set to NULL
+
+    def disable_admin_users(self, account: AdminAccount) -> None:
+        """``crud.disable_all_active_users``: active and on_hold users become disabled."""
+        for user in self._owned_by(account):
+            if user.status in (UserStatus.active, UserStatus.on_hold):
+                self._set_status(user, UserStatus.disabled)
+
+    def activate_admin_users(self, account: AdminAccount) -> None:
+        """``crud.activate_all_disabled_users``: a disabled user that never connected and still
+        has an on-hold duration (and no expiry) goes back on hold; the others become active."""
+        for user in self._owned_by(account):
+            if user.status != UserStatus.disabled:
+                continue
+            back_on_hold = (
+                user.expire is None
+                and user.on_hold_expire_duration is not None
+                and user.online_at is None
+            )
+            self._set_status(user, UserStatus.on_hold if back_on_hold else UserStatus.active)
+
+    def _owned_by(self, account: AdminAccount) -> list[UserRecord]:
+        return [u for u in self.users.values() if u.owner == account.username]
+
+    @staticmethod
+    def reset_admin_usage(account: AdminAccount) -> AdminAccount:
+        account.users_usage = 0
+        return account
 
     # -- users --------------------------------------------------------------------------
 
@@ -535,10 +625,7 @@ class MarzbanEmulator:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
     def user_usage(self, user: UserRecord, start: str, end: str) -> list[dict[str, Any]]:
-        window = self._validate_dates(start, end)
-        return [
-            {"node_id": None, "node_name": "Master", "used_traffic": self._usage(user, *window)}
-        ]
+        return self._usages([user], *self._validate_dates(start, end))
 
     def users_usage(
         self, caller: Caller, start: str, end: str, owners: Sequence[str] | None
@@ -550,13 +637,59 @@ class MarzbanEmulator:
             for u in self.users.values()
             if not admins or (u.owner is not None and u.owner in admins)
         ]
-        total = sum(self._usage(user, *window) for user in users)
-        return [{"node_id": None, "node_name": "Master", "used_traffic": total}]
+        return self._usages(users, *window)
 
-    @staticmethod
-    def _usage(user: UserRecord, start: datetime, end: datetime) -> int:
+    def _usages(
+        self, users: Iterable[UserRecord], start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        """``crud.get_user_usages``: the master first, then every node by id."""
         lower, upper = naive_utc(start.astimezone(UTC)), naive_utc(end.astimezone(UTC))
-        return sum(n for hour, n in user.hourly_usage.items() if lower <= hour <= upper)
+        rows: dict[int | None, dict[str, Any]] = {
+            None: {"node_id": None, "node_name": "Master", "used_traffic": 0}
+        }
+        for node in self.nodes.all():
+            rows[node.id] = {"node_id": node.id, "node_name": node.name, "used_traffic": 0}
+        for user in users:
+            for (node_id, hour), amount in user.hourly_usage.items():
+                if lower <= hour <= upper and node_id in rows:
+                    rows[node_id]["used_traffic"] += amount
+        return list(rows.values())
+
+    def nodes_usage(self, start: str, end: str) -> list[dict[str, Any]]:
+        lower, upper = self._validate_dates(start, end)
+        return self.nodes.usages(naive_utc(lower.astimezone(UTC)), naive_utc(upper.astimezone(UTC)))
+
+    # -- nodes and hosts -------------------------------------------------------------------
+
+    def add_node(self, body: NodeCreate) -> NodeRecord:
+        node = self.nodes.add(body)
+        if body.add_as_new_host:
+            for inbound in self.core.inbounds:
+                self.hosts.setdefault(inbound.tag, []).append(
+                    HostRecord.for_node(body.name, body.address)
+                )
+        return node
+
+    def modify_node(self, node: NodeRecord, body: NodeModify) -> NodeRecord:
+        return self.nodes.modify(node, body)
+
+    def remove_node(self, node: NodeRecord) -> None:
+        self.nodes.remove(node)
+        # Like the node's own usage rows, its users' rows fall back to the master.
+        for user in self.users.values():
+            for (node_id, hour), amount in list(user.hourly_usage.items()):
+                if node_id == node.id:
+                    del user.hourly_usage[(node_id, hour)]
+                    master = (None, hour)
+                    user.hourly_usage[master] = user.hourly_usage.get(master, 0) + amount
+
+    def modify_hosts(self, modified: Mapping[str, Sequence[ProxyHost]]) -> None:
+        """``modify_hosts``: every tag is checked before any is replaced."""
+        for tag in modified:
+            if not self.core.has_tag(tag):
+                raise BadRequest(f"Inbound {tag} doesn't exist")
+        for tag, hosts in modified.items():
+            self.hosts[tag] = [HostRecord.stored(host) for host in hosts]
 
     def reset_all_usage(self, caller: Caller) -> None:
         self.require_sudo(caller)
@@ -601,12 +734,15 @@ class MarzbanEmulator:
         return f"{prefix}/sub/{token}"
 
     def hosted_inbounds(self, user: UserRecord) -> list[HostedInbound]:
+        variables = format_variables(
+            user, now=self.now(), server_ip=self.server_ip, server_ipv6=self.server_ipv6
+        )
         return hosted_inbounds(
-            username=user.username,
             allowed=user.inbounds(self.core),
             proxies=user.proxy_settings(),
             core=self.core,
-            server_ip=self.server_ip,
+            hosts=self.hosts,
+            variables=variables,
             rng=self.rng,
         )
 
@@ -615,22 +751,42 @@ class MarzbanEmulator:
 
     # -- traffic and the review job ------------------------------------------------------
 
-    def add_traffic(self, username: str, amount: int) -> UserRecord:
-        """What ``record_user_usages`` does when the core reports ``amount`` bytes."""
+    def add_traffic(self, username: str, amount: int, node_id: int | None = None) -> UserRecord:
+        """What ``record_user_usages`` and ``record_node_usages`` do when the core, or the node
+        ``node_id``, reports ``amount`` bytes for a user: the user is charged the amount times
+        the node's usage coefficient, the node's outbound traffic is the amount itself."""
         if amount < 0:
             raise ValueError("traffic cannot be negative")
         user = self.users.get(username)
         if user is None:
             raise NotFound("User not found")
+        coefficient = 1.0
+        if node_id is not None:
+            node = self.nodes.get(node_id)
+            if node.status is not NodeStatus.connected:
+                # The jobs only ask connected nodes for their stats.
+                raise Conflict(f'Node "{node.name}" is not connected')
+            coefficient = node.usage_coefficient
+        charged = int(amount * coefficient)
         now = self.utcnow()
-        user.used_traffic += amount
+        user.used_traffic += charged
         user.online_at = now
         hour = now.replace(minute=0, second=0, microsecond=0)
-        user.hourly_usage[hour] = user.hourly_usage.get(hour, 0) + amount
+        user.hourly_usage[(node_id, hour)] = user.hourly_usage.get((node_id, hour), 0) + charged
         if user.owner is not None and user.owner in self.admins:
-            self.admins[user.owner].users_usage += amount
+            self.admins[user.owner].users_usage += charged
+        self.nodes.record_usage(node_id, hour, 0, amount)
         self.downlink += amount
         return user
+
+    def add_node_usage(self, node_id: int | None, uplink: int, downlink: int) -> None:
+        """Outbound traffic of the master or a node that no user is charged for."""
+        if node_id is not None:
+            self.nodes.get(node_id)
+        hour = self.utcnow().replace(minute=0, second=0, microsecond=0)
+        self.nodes.record_usage(node_id, hour, uplink, downlink)
+        self.uplink += uplink
+        self.downlink += downlink
 
     def review(self) -> list[StatusChange]:
         """One run of the ``review`` job (``app/jobs/review_users.py``)."""
@@ -723,8 +879,12 @@ class MarzbanEmulator:
         }
 
     def clear(self) -> None:
-        """Back to a fresh install: no users, the initial admins, same secret and inbounds."""
+        """Back to a fresh install: no users, nodes or templates, the initial admins and default
+        hosts, the same secret and inbounds."""
         self.users.clear()
+        self.hosts = default_hosts(self.core)
+        self.nodes.clear()
+        self.templates.templates.clear()
         self.admins = {a.username: a for a in copy.deepcopy(self._initial_admins)}
         self.uplink = self.downlink = 0
         self._next_id = 1

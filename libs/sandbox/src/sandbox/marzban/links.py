@@ -1,8 +1,9 @@
-"""Share links and subscription bodies (``app/subscription/{share,v2ray,outline}.py``).
+"""Share links (``app/subscription/{share,v2ray}.py`` ``V2rayShareLink``): one per enabled
+host of each allowed inbound, in core inbound order.
 
-Every inbound has the single default host the panel creates for it: remark
-``🚀 Marz ({USERNAME}) [{PROTOCOL} - {TRANSPORT}]`` at ``{SERVER_IP}``. Hosts are not
-configurable here, so neither are remarks.
+``hosted_inbounds`` is ``process_inbounds_and_tags``: it resolves each host against its
+inbound (the host's address, port, SNI, Host, path and security win where set) and fills
+the template variables; the subscription formats (``formats.py``) render the same list.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ import base64
 import json
 import random
 import secrets
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from sandbox.marzban.core import CoreConfig, Inbound
+from sandbox.marzban.hosts import HostRecord
+from sandbox.marzban.variables import FormatVariables
 
-DEFAULT_REMARK = "🚀 Marz ({USERNAME}) [{PROTOCOL} - {TRANSPORT}]"
-DEFAULT_ADDRESS = "{SERVER_IP}"
 PROTOCOL_NAMES = {
     "vmess": "VMess",
     "vless": "VLESS",
@@ -31,19 +31,37 @@ PROTOCOL_NAMES = {
 
 @dataclass(frozen=True)
 class HostedInbound:
-    """An inbound as one host presents it: the values a share link is built from."""
+    """An inbound as one host presents it: the values a link or a proxy entry is built from."""
 
     remark: str
     address: str
     inbound: Inbound
+    port: int
+    tls: str
     sni: str
     host: str
     path: str
+    fp: str
+    alpn: str | None
+    ais: bool
+    mux_enable: bool
+    fragment_setting: str | None
+    noise_setting: str | None
+    random_user_agent: bool
     sid: str
     settings: Mapping[str, str]
 
+    @property
+    def protocol(self) -> str:
+        return self.inbound.protocol
+
+    @property
+    def network(self) -> str:
+        return self.inbound.network
+
 
 def _pick(options: Sequence[str], rng: random.Random) -> str:
+    # A "*" in an address, SNI or Host becomes a fresh random label on every link.
     if not options:
         return ""
     return rng.choice(options).replace("*", secrets.token_hex(8))
@@ -51,19 +69,16 @@ def _pick(options: Sequence[str], rng: random.Random) -> str:
 
 def hosted_inbounds(
     *,
-    username: str,
     allowed: Mapping[str, Sequence[str]],
     proxies: Mapping[str, Mapping[str, str]],
     core: CoreConfig,
-    server_ip: str,
+    hosts: Mapping[str, Sequence[HostRecord]],
+    variables: FormatVariables,
     rng: random.Random,
 ) -> list[HostedInbound]:
-    """Allowed inbounds × hosts, in core inbound order, as ``process_inbounds_and_tags``."""
+    """Allowed inbounds × their enabled hosts, in core inbound order."""
     pairs = [(protocol, tag) for protocol, tags in allowed.items() for tag in tags]
     pairs.sort(key=lambda pair: core.position(pair[1]))
-    variables: defaultdict[str, str] = defaultdict(
-        lambda: "<missing>", {"USERNAME": username, "SERVER_IP": server_ip, "SERVER_IPV6": ""}
-    )
     hosted: list[HostedInbound] = []
     for protocol, tag in pairs:
         settings = proxies.get(protocol)
@@ -72,44 +87,94 @@ def hosted_inbounds(
             continue
         variables["PROTOCOL"] = PROTOCOL_NAMES[protocol]
         variables["TRANSPORT"] = inbound.network
-        hosted.append(
-            HostedInbound(
-                remark=DEFAULT_REMARK.format_map(variables),
-                address=DEFAULT_ADDRESS.replace("*", secrets.token_hex(8)).format_map(variables),
-                inbound=inbound,
-                sni=_pick(inbound.sni, rng),
-                host=_pick(inbound.host, rng),
-                path=inbound.path.format_map(variables),
-                sid=rng.choice(inbound.short_ids) if inbound.short_ids else "",
-                settings=settings,
+        for host in hosts.get(tag, ()):
+            if host.is_disabled:
+                continue
+            sni = _pick(host.snis or inbound.sni, rng)
+            # The panel keeps the short id it drew last; any of the inbound's ids is one it sends.
+            sid = rng.choice(inbound.short_ids) if inbound.short_ids else ""
+            req_host = _pick(host.hosts or inbound.host, rng)
+            address = _pick(host.addresses, rng)
+            path = host.path if host.path else inbound.path
+            if host.use_sni_as_host and sni:
+                req_host = sni
+            hosted.append(
+                HostedInbound(
+                    remark=host.remark.format_map(variables),
+                    address=address.format_map(variables),
+                    inbound=inbound,
+                    port=host.port or inbound.port,
+                    tls=host.tls or inbound.tls,
+                    sni=sni,
+                    host=req_host,
+                    path=path.format_map(variables),
+                    fp=host.fingerprint or inbound.fingerprint,
+                    alpn=host.alpn or None,
+                    ais=bool(host.allowinsecure),
+                    mux_enable=host.mux_enable,
+                    fragment_setting=host.fragment_setting,
+                    noise_setting=host.noise_setting,
+                    random_user_agent=host.random_user_agent,
+                    sid=sid,
+                    settings=settings,
+                )
             )
-        )
     return hosted
 
 
-def _link_path(h: HostedInbound) -> str:
-    # get_grpc_gun / get_grpc_multi: a gRPC path "/service/stream|multi" names the service.
-    path = h.path
-    if h.inbound.network not in ("grpc", "gun") or not path.startswith("/"):
+def grpc_gun(path: str) -> str:
+    """``funcs.get_grpc_gun``: a path ``/service/stream|multi`` names the gun service."""
+    if not path.startswith("/"):
         return path
     service, stream = path.rsplit("/", 1)
-    if h.inbound.multi_mode:
-        name = f"{service}/{stream.split('|')[1]}"
-    else:
-        stream = stream.split("|")[0]
-        name = service[1:] if stream == "Tun" else f"{service}/{stream}"
-    return quote(name, safe="-_.!~*'()")
+    stream = stream.split("|")[0]
+    return service[1:] if stream == "Tun" else f"{service}/{stream}"
+
+
+def grpc_multi(path: str) -> str:
+    if not path.startswith("/"):
+        return path
+    service, stream = path.rsplit("/", 1)
+    return f"{service}/{stream.split('|')[1]}"
+
+
+def _link_path(h: HostedInbound) -> str:
+    # A gRPC link names the service, percent-encoded when it came from a "/..." path.
+    path = h.path
+    if h.network not in ("grpc", "gun"):
+        return path
+    name = grpc_multi(path) if h.inbound.multi_mode else grpc_gun(path)
+    return quote(name, safe="-_.!~*'()") if path.startswith("/") else name
+
+
+def _tls_params(h: HostedInbound, payload: dict[str, Any]) -> None:
+    if h.tls == "tls":
+        payload["sni"] = h.sni
+        payload["fp"] = h.fp
+        if h.alpn:
+            payload["alpn"] = h.alpn
+        if h.fragment_setting:
+            payload["fragment"] = h.fragment_setting
+        if h.ais:
+            payload["allowInsecure"] = 1
+    elif h.tls == "reality":
+        payload["sni"] = h.sni
+        payload["fp"] = h.fp
+        payload["pbk"] = h.inbound.public_key
+        payload["sid"] = h.sid
+        if h.inbound.spider_x:
+            payload["spx"] = h.inbound.spider_x
 
 
 def _transport_params(h: HostedInbound, *, flow: str) -> dict[str, Any]:
     inbound = h.inbound
     net = inbound.network
     params: dict[str, Any] = {
-        "security": inbound.tls,
+        "security": h.tls,
         "type": net,
         "headerType": inbound.header_type,
     }
-    xtls_capable = inbound.tls in ("tls", "reality") and net in ("tcp", "raw", "kcp")
+    xtls_capable = h.tls in ("tls", "reality") and net in ("tcp", "raw", "kcp")
     if flow and xtls_capable and inbound.header_type != "http":
         params["flow"] = flow
     path = _link_path(h)
@@ -139,16 +204,7 @@ def _transport_params(h: HostedInbound, *, flow: str) -> dict[str, Any]:
     else:
         params["path"] = path
         params["host"] = h.host
-    if inbound.tls == "tls":
-        params["sni"] = h.sni
-        params["fp"] = inbound.fingerprint
-    elif inbound.tls == "reality":
-        params["sni"] = h.sni
-        params["fp"] = inbound.fingerprint
-        params["pbk"] = inbound.public_key
-        params["sid"] = h.sid
-        if inbound.spider_x:
-            params["spx"] = inbound.spider_x
+    _tls_params(h, params)
     return params
 
 
@@ -161,21 +217,16 @@ def _vmess(h: HostedInbound) -> str:
         "id": h.settings["id"],
         "net": inbound.network,
         "path": _link_path(h),
-        "port": inbound.port,
+        "port": h.port,
         "ps": h.remark,
         "scy": "auto",
-        "tls": inbound.tls,
+        "tls": h.tls,
         "type": inbound.header_type,
         "v": "2",
     }
-    if inbound.tls in ("tls", "reality"):
-        payload["sni"] = h.sni
-        payload["fp"] = inbound.fingerprint
-    if inbound.tls == "reality":
-        payload["pbk"] = inbound.public_key
-        payload["sid"] = h.sid
-        if inbound.spider_x:
-            payload["spx"] = inbound.spider_x
+    if h.fragment_setting:
+        payload["fragment"] = h.fragment_setting
+    _tls_params(h, payload)
     if inbound.network == "grpc":
         payload["mode"] = "multi" if inbound.multi_mode else "gun"
     encoded = base64.b64encode(json.dumps(payload, sort_keys=True).encode()).decode()
@@ -183,38 +234,16 @@ def _vmess(h: HostedInbound) -> str:
 
 
 def share_link(h: HostedInbound) -> str:
-    inbound = h.inbound
     remark = quote(h.remark)
-    if inbound.protocol == "vmess":
+    if h.protocol == "vmess":
         return _vmess(h)
-    if inbound.protocol == "vless":
+    if h.protocol == "vless":
         params = urlencode(_transport_params(h, flow=h.settings.get("flow", "")))
-        return f"vless://{h.settings['id']}@{h.address}:{inbound.port}?{params}#{remark}"
-    if inbound.protocol == "trojan":
+        return f"vless://{h.settings['id']}@{h.address}:{h.port}?{params}#{remark}"
+    if h.protocol == "trojan":
         params = urlencode(_transport_params(h, flow=h.settings.get("flow", "")))
         password = quote(h.settings["password"], safe=":")
-        return f"trojan://{password}@{h.address}:{inbound.port}?{params}#{remark}"
+        return f"trojan://{password}@{h.address}:{h.port}?{params}#{remark}"
     userinfo = f"{h.settings['method']}:{h.settings['password']}"
     encoded = base64.b64encode(userinfo.encode()).decode()
-    return f"ss://{encoded}@{h.address}:{inbound.port}#{remark}"
-
-
-def v2ray_subscription(links: Sequence[str]) -> str:
-    return base64.b64encode("\n".join(links).encode()).decode()
-
-
-def outline_subscription(hosted: Sequence[HostedInbound]) -> str:
-    # OutlineConfiguration keeps updating one dict, so the last Shadowsocks host wins.
-    config: dict[str, Any] = {}
-    for h in hosted:
-        if h.inbound.protocol == "shadowsocks":
-            config.update(
-                {
-                    "method": h.settings["method"],
-                    "password": h.settings["password"],
-                    "server": h.address,
-                    "server_port": h.inbound.port,
-                    "tag": h.remark,
-                }
-            )
-    return json.dumps(config, indent=4)
+    return f"ss://{encoded}@{h.address}:{h.port}#{remark}"

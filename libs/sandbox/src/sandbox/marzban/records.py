@@ -66,8 +66,8 @@ class UserRecord:
     traffic_at_resets: list[int] = field(default_factory=list)
     # reset_at of the last user_usage_logs row: the reset job counts its days from it.
     last_reset_at: datetime | None = None
-    # node_user_usages rows of the master node: traffic per hour, keyed by the hour's start.
-    hourly_usage: dict[datetime, int] = field(default_factory=dict)
+    # node_user_usages rows: traffic per node (None: the master) and hour (the hour's start).
+    hourly_usage: dict[tuple[int | None, datetime], int] = field(default_factory=dict)
     edit_at: datetime | None = None
     sub_revoked_at: datetime | None = None
     sub_updated_at: datetime | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sandbox.marzban import hosts
 from sandbox.marzban.core import CoreConfig
 from sandbox.marzban.emulator import MarzbanEmulator
 from sandbox.marzban.errors import PanelCrash
@@ -149,5 +150,8 @@ def snapshot(panel: MarzbanEmulator) -> dict[str, Any]:
         "sudoers": sorted(panel.sudoers),
         "inbounds": inbounds(panel.core),
         "users": [raw_user(panel, record) for record in panel.users.values()],
+        "nodes": [node.raw() for node in panel.nodes.all()],
+        "hosts": hosts.render(panel.hosts, (inbound.tag for inbound in panel.core.inbounds)),
+        "user_templates": [t.as_dict(panel.core) for t in panel.templates.templates.values()],
         "bandwidth": {"incoming": panel.uplink, "outgoing": panel.downlink},
     }

@@ -302,6 +302,12 @@ class TokenForm(BaseModel):
     client_secret: str | None = None
 
 
+def _check_discord_webhook(value: str | None) -> str | None:
+    if value and not value.startswith("https://discord.com"):
+        raise ValueError("Discord webhook must start with 'https://discord.com'")
+    return value
+
+
 class AdminCreate(BaseModel):
     username: str
     is_sudo: bool
@@ -313,6 +319,16 @@ class AdminCreate(BaseModel):
     @field_validator("discord_webhook")
     @classmethod
     def validate_discord_webhook(cls, value: str | None) -> str | None:
-        if value and not value.startswith("https://discord.com"):
-            raise ValueError("Discord webhook must start with 'https://discord.com'")
-        return value
+        return _check_discord_webhook(value)
+
+
+class AdminModify(BaseModel):
+    password: str | None = None
+    is_sudo: bool
+    telegram_id: int | None = None
+    discord_webhook: str | None = None
+
+    @field_validator("discord_webhook")
+    @classmethod
+    def validate_discord_webhook(cls, value: str | None) -> str | None:
+        return _check_discord_webhook(value)
