@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.marzban import MarzbanEmulator, MarzbanSandboxControl
-from sandbox.marzban.control import SandboxControlError
+from sandbox.marzban import MarzbanEmulator, MarzbanSandboxControl, SandboxControlError
 
 
 async def test_error_mode_answers_like_nginx_and_restore_ends_it(
