@@ -150,6 +150,20 @@ class TestClash:
             "v2ray-http-upgrade-fast-open": True,
         }
 
+    def test_a_host_without_security_keeps_the_reality_opts(self) -> None:
+        panel = MarzbanEmulator(rng=random.Random(1))
+        panel.modify_hosts({"VLESS TCP REALITY": [formats_host(security="none")]})
+        user = panel.create_user(
+            SUDO,
+            panel.parse_user_create({"username": "u_1", "proxies": {"vless": {}}, "inbounds": {}}),
+        )
+
+        text = formats.document("clash-meta", hosted=panel.hosted_inbounds(user), rng=panel.rng)
+
+        plain = yaml.safe_load(text)["proxies"][0]
+        assert "tls" not in plain
+        assert plain["reality-opts"]["public-key"] == REFERENCE_REALITY_PUBLIC_KEY
+
     def test_duplicate_remarks_get_a_number(self) -> None:
         panel = MarzbanEmulator(rng=random.Random(1))
         panel.hosts["VMess TCP"] = panel.hosts["VMess TCP"] * 3

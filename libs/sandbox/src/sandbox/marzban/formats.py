@@ -370,7 +370,8 @@ class Clash:
         if self.meta:
             if h.fp:
                 node["client-fingerprint"] = h.fp
-            if h.tls == "reality" and h.inbound.public_key:
+            # Keyed on the inbound's public key alone, so a host that turns REALITY off keeps it.
+            if h.inbound.public_key:
                 node["reality-opts"] = {"public-key": h.inbound.public_key, "short-id": h.sid}
         return node
 
