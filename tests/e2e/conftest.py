@@ -119,6 +119,10 @@ async def shop(
             "PROVISIONING_MARZBAN_TIMEOUT_S": "1.5",
             "PROVISIONING_WORKER_LEASE_S": "5",
             "PROVISIONING_PANEL_WATCH_INTERVAL_S": "0.5",
+            # Panels probed and re-read each second: a panel's outage and its return, and
+            # an operator's change, are seen at once.
+            "PROVISIONING_HEALTH_PROBE_INTERVAL_S": "1",
+            "PROVISIONING_DIRECTORY_REFRESH_S": "1",
             # Short ingress deadlines, so that slow-header and slow-body attacks take seconds.
             "GATEWAY_HTTP_HEADER_TIMEOUT_S": "2",
             "GATEWAY_HTTP_BODY_TIMEOUT_S": "2",

@@ -63,6 +63,7 @@ topic billing.autopay.v1                 6 delete  604800000
 topic billing.promos.v1                  6 delete  604800000
 topic billing.segments.v1                6 compact -
 topic provisioning.catalog.v1            1 compact -
+topic provisioning.panels.v1             3 delete  604800000
 topic provisioning.access.v1             6 delete  604800000
 topic notifier.requests.v1               6 delete  604800000
 topic gateway.payment-notifications.v1   6 delete  604800000

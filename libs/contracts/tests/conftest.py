@@ -66,6 +66,7 @@ from contracts.provisioning import (
     AccessGranted,
     AccessProvisioningFailed,
     AccessStatusChanged,
+    PanelHealthChanged,
     RegionOffer,
     RegionsPublished,
 )
@@ -513,6 +514,14 @@ def sample_events() -> dict[str, Event]:
             ),
             default_region="nl",
             published_at=datetime(2025, 2, 1, 9, 0, tzinfo=UTC),
+        ),
+        PanelHealthChanged(
+            panel_id="nl-1",
+            region="nl",
+            health="down",
+            previous="healthy",
+            reason="login: ConnectError('All connection attempts failed')",
+            changed_at=datetime(2025, 2, 1, 9, 30, tzinfo=UTC),
         ),
         AccessGranted(
             subscription_id=SUBSCRIPTION_ID,

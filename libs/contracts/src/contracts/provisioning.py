@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from contracts.billing import LocalizedTexts
 from contracts.envelope import Event
 from contracts.fields import ByteCount, HttpUrl, RegionId, UtcDatetime
-from contracts.topics import PROVISIONING_ACCESS, PROVISIONING_CATALOG
+from contracts.topics import PROVISIONING_ACCESS, PROVISIONING_CATALOG, PROVISIONING_PANELS
 
 PanelUsername = Annotated[
     str,
@@ -79,6 +79,45 @@ class RegionsPublished(Event):
 
     def key(self) -> str:
         return REGIONS_KEY
+
+
+PANEL_HEALTHS = ("unknown", "healthy", "degraded", "down", "misconfigured", "incompatible")
+"""A panel's health as provisioning's probes find it; the set may grow."""
+
+PanelHealth = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z_]{0,31}$"),
+    Field(
+        description="One of " + ", ".join(f"`{h}`" for h in PANEL_HEALTHS) + "; more may appear."
+    ),
+]
+
+
+class PanelHealthChanged(Event):
+    """A panel's health changed: its probes failed, slowed, found nodes down or a
+    configuration it cannot serve, or it answers well again.
+
+    Emitted by provisioning's prober, once per change. Consumed by operators' alerting
+    and dashboards; placement and failover act on the same state inside provisioning.
+    """
+
+    event_type = "provisioning.panel.health_changed.v1"
+    topic = PROVISIONING_PANELS
+
+    panel_id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,63}$", description="The panel.")
+    region: RegionId
+    health: PanelHealth
+    previous: PanelHealth
+    reason: str | None = Field(
+        default=None, max_length=1024, description="Why it is not healthy, for operators."
+    )
+    latency_ms: int | None = Field(
+        default=None, ge=0, description="The last probe's answer time; absent if it failed."
+    )
+    changed_at: UtcDatetime
+
+    def key(self) -> str:
+        return self.panel_id
 
 
 class AccessGranted(Event):

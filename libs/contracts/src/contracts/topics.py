@@ -178,6 +178,14 @@ PROVISIONING_CATALOG: Final = TopicSpec(
     key='"regions": compaction keeps the latest full list of regions',
     description="Snapshots of the regions customers can choose; the bot mirrors the latest.",
 )
+PROVISIONING_PANELS: Final = TopicSpec(
+    name="provisioning.panels.v1",
+    partitions=3,
+    cleanup_policy="delete",
+    retention_ms=STREAM_RETENTION_MS,
+    key="panel id",
+    description="What provisioning learns of its panels: health changes.",
+)
 PROVISIONING_ACCESS: Final = TopicSpec(
     name="provisioning.access.v1",
     partitions=6,
@@ -250,6 +258,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     BILLING_PROMOS,
     BILLING_SEGMENTS,
     PROVISIONING_CATALOG,
+    PROVISIONING_PANELS,
     PROVISIONING_ACCESS,
     NOTIFIER_REQUESTS,
     GATEWAY_PAYMENT_NOTIFICATIONS,

@@ -19,6 +19,8 @@ from contracts.billing import (
     SubscriptionTrafficAdded,
 )
 from provisioning.catalog import CatalogKeeper
+from provisioning.domain.health import Thresholds
+from provisioning.health import HealthProber
 from provisioning.models import metadata
 from provisioning.panel_watch import PanelWatch
 from provisioning.panels.directory import PanelDirectory
@@ -67,6 +69,23 @@ def build(settings: ProvisioningSettings) -> Service:
             # Operators change panels from another process: found by reading again.
             Wakeup(),
             poll_interval_s=settings.directory_refresh_s,
+        ),
+    )
+    prober = HealthProber(
+        service.sessions,
+        service.outbox,
+        directory,
+        Thresholds(down_after=settings.health_down_after, slow_ms=settings.health_slow_ms),
+    )
+    service.background(
+        "health-prober",
+        functools.partial(
+            run_worker,
+            "health-prober",
+            prober.step,
+            Wakeup(),  # by the clock alone
+            poll_interval_s=settings.health_probe_interval_s,
+            batch_size=sys.maxsize,
         ),
     )
     service.background(

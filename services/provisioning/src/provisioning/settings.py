@@ -55,6 +55,15 @@ class ProvisioningSettings(ServiceSettings):
         default=["vless"], description="Protocols every user gets, on all their inbounds"
     )
     marzban_timeout_s: float = Field(default=10.0, gt=0)
+    health_probe_interval_s: float = Field(
+        default=15.0, gt=0, description="How often each panel is probed (login and system)"
+    )
+    health_down_after: int = Field(
+        default=3, ge=1, description="Consecutive failed probes before a panel is down"
+    )
+    health_slow_ms: int = Field(
+        default=2000, ge=1, description="A probe answered slower than this is degraded"
+    )
     directory_refresh_s: float = Field(
         default=10.0,
         gt=0,

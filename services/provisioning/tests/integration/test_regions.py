@@ -26,8 +26,14 @@ from contracts.billing import SubscriptionActivated
 from contracts.envelope import Envelope
 from devstack.pytest_plugin import DatabaseFactory
 from provisioning import regions
+from provisioning.domain.health import Thresholds
+from provisioning.health import HealthProber
 from provisioning.models import PanelRow, Placement
-from provisioning.panels.client import PanelCredentialsRefused, PanelIncompatible
+from provisioning.panels.client import (
+    PanelCredentialsRefused,
+    PanelIncompatible,
+    PanelUnavailable,
+)
 from provisioning.panels.directory import PanelDirectory
 from provisioning.placements import PlacementWorker, panel_username, record_desired_state
 from sandbox.marzban import AdminAccount, MarzbanEmulator, MarzbanSandboxControl, create_app
@@ -271,3 +277,63 @@ async def test_the_settings_panel_is_added_once_and_reached_as_the_settings_say(
     async with world.sessions() as session:
         (panel,) = [p for p in await regions.panels(session) if p.panel_id == "eu-1"]
     assert (panel.base_url, panel.weight) == (world.urls["de-1"], 5)
+
+
+async def _health_events(world: World) -> list[tuple[str, str, str]]:
+    async with world.sessions() as session:
+        rows = await session.scalars(
+            select(tables.outbox.c.payload)
+            .where(tables.outbox.c.event_type == "provisioning.panel.health_changed.v1")
+            .order_by(tables.outbox.c.id)
+        )
+        events = [json.loads(bytes(payload)) for payload in rows]
+    return [(e["panel_id"], e["previous"], e["health"]) for e in events]
+
+
+async def test_probes_move_a_failing_panel_to_down_open_its_circuit_and_bring_it_back(
+    world: World,
+) -> None:
+    prober = HealthProber(world.sessions, world.outbox, world.directory, Thresholds(down_after=3))
+    assert await prober.step() == 3  # unknown -> healthy, each
+    async with MarzbanSandboxControl(world.urls["nl-1"]) as control:
+        await control.outage("error", status=502)
+        try:
+            for _ in range(3):
+                await prober.step()
+            with pytest.raises(PanelUnavailable, match="circuit open"):
+                world.directory.client("nl-1")
+            # Its customers' work fails fast; new customers go to the region's other panel.
+            assert (await world.placement(await world.activate())).panel_id == "nl-2"
+        finally:
+            await control.restore()
+    await prober.step()
+    world.directory.client("nl-1")  # closed again
+    assert [e for e in await _health_events(world) if e[0] == "nl-1"] == [
+        ("nl-1", "unknown", "healthy"),
+        ("nl-1", "healthy", "degraded"),
+        ("nl-1", "degraded", "down"),
+        ("nl-1", "down", "healthy"),
+    ]
+    async with world.sessions() as session:
+        row = await session.get(PanelRow, "nl-1")
+    assert row is not None
+    assert (row.health, row.failures, row.version) == ("healthy", 0, "0.8.4")
+
+
+async def test_a_protocol_without_an_inbound_makes_the_panel_misconfigured(world: World) -> None:
+    async with transaction(world.sessions) as session:
+        await session.execute(
+            update(PanelRow)
+            .where(PanelRow.panel_id == "nl-2")
+            .values(protocols=["vless", "hysteria"])
+        )
+    await world.directory.refresh()
+    prober = HealthProber(world.sessions, world.outbox, world.directory, Thresholds())
+    await prober.step()
+    async with world.sessions() as session:
+        row = await session.get(PanelRow, "nl-2")
+    assert row is not None
+    assert (row.health, row.health_reason) == ("misconfigured", "no inbound for hysteria")
+    # It takes no new customers until an operator fixes it.
+    await world.set_health("nl-1", "down")
+    assert (await world.placement(await world.activate())).panel_id == "de-1"

@@ -17,7 +17,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from provisioning import regions
-from provisioning.domain.placement import Candidate, Choice, choose
+from provisioning.domain.placement import Candidate, Choice, Health, choose
 from provisioning.panels.client import PanelClient, PanelUnavailable
 from provisioning.panels.marzban import MarzbanClient
 from provisioning.panels.secrets import SecretMissing, resolve
@@ -102,13 +102,24 @@ class PanelDirectory:
         return _Entry(config, factory(config, password, self.timeout_s))
 
     def client(self, panel_id: str) -> PanelClient:
-        """The panel's client; :class:`PanelUnavailable` (work waits) when there is none."""
+        """The panel's client; :class:`PanelUnavailable` (work waits) when there is none,
+        or while the panel is down: its circuit is open, and calls fail fast until a
+        probe finds it answering again."""
         entry = self._panels.get(panel_id)
         if entry is None:
             raise PanelUnavailable(f"panel {panel_id} is not in the directory")
         if entry.client is None:
             raise PanelUnavailable(f"panel {panel_id} cannot be used: {entry.problem}")
+        if entry.config.health is Health.DOWN:
+            raise PanelUnavailable(
+                f"panel {panel_id} is down ({entry.config.health_reason}): circuit open"
+            )
         return entry.client
+
+    def probe_client(self, panel_id: str) -> PanelClient | None:
+        """The panel's client whatever its health, for the prober; None if it has none."""
+        entry = self._panels.get(panel_id)
+        return entry.client if entry is not None else None
 
     def config(self, panel_id: str) -> PanelConfig | None:
         entry = self._panels.get(panel_id)
