@@ -20,6 +20,7 @@ from contracts.billing import (
 )
 from provisioning.catalog import CatalogKeeper
 from provisioning.domain.health import Thresholds
+from provisioning.failover import Failover
 from provisioning.health import HealthProber
 from provisioning.models import metadata
 from provisioning.panel_watch import PanelWatch
@@ -86,6 +87,24 @@ def build(settings: ProvisioningSettings) -> Service:
             Wakeup(),  # by the clock alone
             poll_interval_s=settings.health_probe_interval_s,
             batch_size=sys.maxsize,
+        ),
+    )
+    failover = Failover(
+        sessions=service.sessions,
+        panels=directory,
+        placements_wakeup=wakeup,
+        after=timedelta(seconds=settings.failover_after_s),
+        clock=settings.clock(),
+    )
+    service.background(
+        "failover",
+        functools.partial(
+            run_worker,
+            "failover",
+            failover.step,
+            Wakeup(),  # health is found by the prober, in the database: looked for
+            poll_interval_s=settings.failover_poll_s,
+            batch_size=failover.batch,
         ),
     )
     service.background(

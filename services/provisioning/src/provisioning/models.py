@@ -149,6 +149,10 @@ class Placement(Base):
     # Traffic packs bought for the current allowance (billing's total); a renewal or a plan
     # change starts the next allowance without them (what was left is carried, as above).
     extra_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Panels a failover moved the user away from: their users are disabled once each
+    # panel answers again (never left serving a second copy), then the panel is dropped.
+    stale_panels: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
+    moved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     desired_version: Mapped[int] = mapped_column(Integer)
     applied_version: Mapped[int] = mapped_column(Integer, default=0)
     on_panel: Mapped[bool] = mapped_column(default=False)
@@ -167,6 +171,13 @@ class Placement(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+
+# The failover's clean-up reads only placements that left a stale user behind.
+Index(
+    "ix_placements_stale",
+    Placement.subscription_id,
+    postgresql_where=text("cardinality(stale_panels) > 0"),
+)
 
 # The worker's claim scans only what is pending, however many placements there are.
 Index(

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -342,8 +342,9 @@ _APPLIED = text(
     """
     UPDATE placements
     SET applied_version = :applied, on_panel = :present, attempts = 0, lease_until = NULL,
-        last_error = NULL, updated_at = now(), panel_status = :status, panel_id = :panel,
-        region = :region
+        last_error = NULL, updated_at = now(), panel_status = :status,
+        panel_id = coalesce(panel_id, :panel), region = CASE WHEN panel_id IS NULL THEN :region
+        ELSE region END
     WHERE subscription_id = :placement
     """
 )
@@ -352,7 +353,8 @@ _APPLIED_WITH_URL = text(
     UPDATE placements
     SET applied_version = :applied, on_panel = :present, attempts = 0, lease_until = NULL,
         last_error = NULL, updated_at = now(), subscription_url = :url, panel_status = :status,
-        panel_id = :panel, region = :region
+        panel_id = coalesce(panel_id, :panel), region = CASE WHEN panel_id IS NULL THEN :region
+        ELSE region END
     WHERE subscription_id = :placement
     """
 )
@@ -740,9 +742,11 @@ class PlacementWorker:
                 gave_up=not retryable,
                 updated_at=func.now(),
                 # A panel chosen for this attempt stays its panel: the create may have
-                # reached it though its answer did not.
-                panel_id=placement.panel_id,
-                region=placement.region,
+                # reached it though its answer did not. One set meanwhile (a failover) wins.
+                panel_id=func.coalesce(Placement.panel_id, placement.panel_id),
+                region=case(
+                    (Placement.panel_id.is_(None), placement.region), else_=Placement.region
+                ),
             )
         )
         if report:

@@ -53,6 +53,7 @@ class PanelConfig:
     sandbox: bool
     health: Health = Health.UNKNOWN
     health_reason: str | None = None
+    health_since: datetime | None = None
 
     def candidate(self, placed: int, *, usable: bool = True) -> Candidate:
         """The panel as placement weighs it; ``usable``: it has a client to be called by."""
@@ -100,6 +101,7 @@ def panel_config(row: PanelRow) -> PanelConfig:
         sandbox=row.sandbox,
         health=Health(row.health),
         health_reason=row.health_reason,
+        health_since=row.health_since,
     )
 
 

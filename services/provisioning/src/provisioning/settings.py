@@ -64,6 +64,12 @@ class ProvisioningSettings(ServiceSettings):
     health_slow_ms: int = Field(
         default=2000, ge=1, description="A probe answered slower than this is degraded"
     )
+    failover_after_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a panel is down before its customers are moved to another",
+    )
+    failover_poll_s: float = Field(default=5.0, gt=0, description="How often failover looks")
     directory_refresh_s: float = Field(
         default=10.0,
         gt=0,

@@ -27,6 +27,7 @@ from contracts.envelope import Envelope
 from devstack.pytest_plugin import DatabaseFactory
 from provisioning import regions
 from provisioning.domain.health import Thresholds
+from provisioning.failover import Failover
 from provisioning.health import HealthProber
 from provisioning.models import PanelRow, Placement
 from provisioning.panels.client import (
@@ -337,3 +338,60 @@ async def test_a_protocol_without_an_inbound_makes_the_panel_misconfigured(world
     # It takes no new customers until an operator fixes it.
     await world.set_health("nl-1", "down")
     assert (await world.placement(await world.activate())).panel_id == "de-1"
+
+
+async def test_a_panel_down_long_enough_has_its_customers_moved_and_its_copies_disabled(
+    world: World,
+) -> None:
+    prober = HealthProber(world.sessions, world.outbox, world.directory, Thresholds(down_after=1))
+    failover = Failover(
+        sessions=world.sessions,
+        panels=world.directory,
+        placements_wakeup=Wakeup(),
+        after=timedelta(0),
+    )
+    subscriptions = [await world.activate() for _ in range(6)]
+    await world.settle()
+    on_nl1 = [s for s in subscriptions if (await world.placement(s)).panel_id == "nl-1"]
+    assert len(on_nl1) == 4
+    first_links = {s: (await world.placement(s)).subscription_url for s in on_nl1}
+
+    async with MarzbanSandboxControl(world.urls["nl-1"]) as control:
+        await control.outage("error", status=502)
+        try:
+            await prober.step()  # down
+            assert await failover.step() == 4
+            await world.settle()
+        finally:
+            await control.restore()
+    for subscription in on_nl1:
+        moved = await world.placement(subscription)
+        assert (moved.panel_id, moved.applied_version, moved.stale_panels) == ("nl-2", 2, ["nl-1"])
+        assert moved.subscription_url is not None
+        assert moved.subscription_url.startswith(world.urls["nl-2"])
+        assert moved.subscription_url != first_links[subscription]
+        assert world.emulators["nl-2"].users[panel_username(subscription)].status == "active"
+    granted = await _granted_panels(world, on_nl1[0])
+    assert granted == ["nl-1", "nl-2"]  # the customer is given the new access
+
+    # nl-1 answers again: the copies it kept are disabled, not deleted, and forgotten.
+    await prober.step()
+    assert await failover.step() == 4
+    for subscription in on_nl1:
+        stale = world.emulators["nl-1"].users[panel_username(subscription)]
+        assert stale.status == "disabled"
+        assert (await world.placement(subscription)).stale_panels == []
+    assert await failover.step() == 0
+
+
+async def _granted_panels(world: World, subscription: uuid.UUID) -> list[str]:
+    async with world.sessions() as session:
+        rows = await session.scalars(
+            select(tables.outbox.c.payload)
+            .where(
+                tables.outbox.c.key == str(subscription),
+                tables.outbox.c.event_type == "provisioning.access.granted.v1",
+            )
+            .order_by(tables.outbox.c.id)
+        )
+        return [json.loads(bytes(payload))["panel_id"] for payload in rows]

@@ -150,6 +150,11 @@ class PanelClient(Protocol):
         such user."""
         ...
 
+    async def set_status(self, username: str, status: str) -> PanelUser | None:
+        """Enable (``active``) or disable (``disabled``) a user, changing nothing else;
+        None if there is no such user."""
+        ...
+
     async def reset_usage(self, username: str) -> PanelUser | None:
         """Start the user's traffic count again from zero; None if there is no such user."""
         ...

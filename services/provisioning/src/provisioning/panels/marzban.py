@@ -156,6 +156,14 @@ class MarzbanClient:
             return None
         return _user(self._json(response))
 
+    async def set_status(self, username: str, status: str) -> PanelUser | None:
+        # Only ``status``: omitted fields are left as they are (``next_plan`` aside, which
+        # the platform never sets).
+        response = await self._call("PUT", f"/api/user/{username}", json={"status": status})
+        if response.status_code == 404:
+            return None
+        return _user(self._json(response))
+
     async def list_users(self, *, offset: int, limit: int) -> tuple[list[PanelUser], int]:
         """One page of the panel's users (in the panel's order) and how many there are."""
         response = await self._call("GET", "/api/users", params={"offset": offset, "limit": limit})

@@ -1,0 +1,173 @@
+"""Failover: the customers of a panel that stays down are placed on a healthy panel of
+their region (else of a fallback region) without waiting for them, and the users they
+left behind are disabled when that panel answers again.
+
+A panel down for ``PROVISIONING_FAILOVER_AFTER_S`` has its active placements moved in
+batches: each gets a new panel (chosen as for a new customer), the old one is recorded as
+stale, and the placement worker creates the user there and grants the access (the
+customer is told, with the new link). A placement being worked on (leased) is left to
+the next pass. When a stale panel is healthy again, its copies are disabled (never
+deleted: a move back adopts them), and the panel is dropped from the placement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chassis import metrics
+from chassis.clock import Clock, SystemClock
+from chassis.db import transaction
+from chassis.worker import Wakeup
+from provisioning.domain.placement import Health
+from provisioning.panels.client import PanelError
+from provisioning.panels.directory import PanelDirectory
+from provisioning.regions import PanelConfig
+
+log = logging.getLogger(__name__)
+
+_ON_PANEL = text(
+    """
+    SELECT subscription_id, region FROM placements
+    WHERE panel_id = :panel AND desired_state = 'active' AND desired_expire > :now
+      AND (lease_until IS NULL OR lease_until < now())
+    ORDER BY subscription_id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
+_MOVE = text(
+    """
+    UPDATE placements p
+    SET panel_id = moved.panel_id, region = moved.region,
+        stale_panels = CASE WHEN CAST(:old AS varchar) = ANY(p.stale_panels) THEN p.stale_panels
+                            ELSE array_append(p.stale_panels, CAST(:old AS varchar)) END,
+        on_panel = false, subscription_url = NULL, panel_status = NULL,
+        renewal_due = false, carry_pending = NULL,
+        desired_version = p.desired_version + 1, attempts = 0, next_attempt_at = now(),
+        failure_reported = false, gave_up = false, moved_at = now(), updated_at = now()
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:panels AS text[]), CAST(:regions AS text[]))
+         AS moved(subscription_id, panel_id, region)
+    WHERE p.subscription_id = moved.subscription_id
+    """
+)
+_STALE = text(
+    """
+    SELECT subscription_id, panel_username FROM placements
+    WHERE cardinality(stale_panels) > 0 AND CAST(:panel AS varchar) = ANY(stale_panels)
+    ORDER BY subscription_id
+    LIMIT :limit
+    """
+)
+_CLEANED = text(
+    """
+    UPDATE placements SET stale_panels = array_remove(stale_panels, CAST(:panel AS varchar))
+    WHERE subscription_id = ANY(CAST(:ids AS uuid[]))
+    """
+)
+
+
+@dataclass
+class Failover:
+    sessions: async_sessionmaker[AsyncSession]
+    panels: PanelDirectory
+    placements_wakeup: Wakeup
+    after: timedelta
+    batch: int = 500
+    concurrency: int = 16
+    clock: Clock = field(default_factory=SystemClock)
+
+    async def step(self) -> int:
+        """Move one batch off each panel down long enough, and disable one batch of stale
+        users on each panel that serves again; returns how many placements it handled."""
+        handled = 0
+        # Health is measured in real time (the probes' own), whatever the platform's clock.
+        now = datetime.now(UTC)
+        for panel in self.panels.panels:
+            if panel.health is Health.DOWN:
+                if panel.health_since is not None and now - panel.health_since >= self.after:
+                    handled += await self._move_off(panel)
+            elif panel.health.serves:
+                handled += await self._clean(panel)
+        return handled
+
+    async def _move_off(self, panel: PanelConfig) -> int:
+        async with transaction(self.sessions) as session:
+            rows = (
+                await session.execute(
+                    _ON_PANEL,
+                    {"panel": panel.panel_id, "now": self.clock.now(), "limit": self.batch},
+                )
+            ).all()
+            moves = []
+            for row in rows:
+                choice = self.panels.place(row.region)
+                if choice is not None:
+                    moves.append((row.subscription_id, choice.panel_id, choice.region))
+            if moves:
+                ids, panels, regions = zip(*moves, strict=True)
+                await session.execute(
+                    _MOVE,
+                    {
+                        "old": panel.panel_id,
+                        "ids": list(ids),
+                        "panels": list(panels),
+                        "regions": list(regions),
+                    },
+                )
+        if rows and not moves:
+            log.error(
+                "panel down and nowhere to move its customers",
+                extra={"panel": panel.panel_id, "waiting": len(rows)},
+            )
+        if moves:
+            self.placements_wakeup.set()
+            metrics.WORK_OUTCOMES.labels("provisioning", "failover", "moved").inc(len(moves))
+            log.warning(
+                "customers moved off a panel that is down",
+                extra={"panel": panel.panel_id, "moved": len(moves)},
+            )
+        return len(moves)
+
+    async def _clean(self, panel: PanelConfig) -> int:
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(_STALE, {"panel": panel.panel_id, "limit": self.batch})
+            ).all()
+        if not rows:
+            return 0
+        client = self.panels.probe_client(panel.panel_id)
+        if client is None:
+            return 0
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def disable(username: str) -> bool:
+            async with gate:
+                try:
+                    await client.set_status(username, "disabled")  # None: gone already
+                except PanelError as exc:
+                    log.warning(
+                        "a stale user could not be disabled yet",
+                        extra={"panel": panel.panel_id, "user": username, "error": str(exc)},
+                    )
+                    return False
+                return True
+
+        done = await asyncio.gather(*(disable(row.panel_username) for row in rows))
+        cleaned = [row.subscription_id for row, ok in zip(rows, done, strict=True) if ok]
+        if cleaned:
+            async with transaction(self.sessions) as session:
+                await session.execute(_CLEANED, {"panel": panel.panel_id, "ids": cleaned})
+            metrics.WORK_OUTCOMES.labels("provisioning", "failover", "stale_disabled").inc(
+                len(cleaned)
+            )
+            log.info(
+                "stale users disabled on a panel that came back",
+                extra={"panel": panel.panel_id, "disabled": len(cleaned)},
+            )
+        return len(cleaned)
