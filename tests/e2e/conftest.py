@@ -208,12 +208,17 @@ class Command:
 
 async def billing_command(shop: Shop, *args: str) -> Command:
     """``python -m billing <args>``, run as an operator would, beside the running service."""
+    return await service_command(shop, "billing", *args)
+
+
+async def service_command(shop: Shop, service: str, *args: str) -> Command:
+    """``python -m <service> <args>`` with the running service's settings."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "billing",
+        service,
         *args,
-        env=shop.platform.env_for("billing"),
+        env=shop.platform.env_for(service),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         stdin=asyncio.subprocess.DEVNULL,
