@@ -108,6 +108,7 @@ def sample_events() -> dict[str, Event]:
             return_url="https://t.me/MyVpnBot?start=paid",
             requested_at=datetime(2025, 1, 15, 10, 0, tzinfo=UTC),
             quote_id=UUID("5f0c7d3e-8a51-4c0e-9a7e-2d6b1c4f8e90"),
+            region="nl",
             save_payment_method=True,
             autopay_consent=AutopayConsent(
                 terms_version="autopay-consent/1",
@@ -386,6 +387,7 @@ def sample_events() -> dict[str, Event]:
             period_start=PAID_AT,
             period_end=period_end,
             traffic_limit_bytes=100 * GIB,
+            region="nl",
         ),
         SubscriptionExtended(
             subscription_id=SUBSCRIPTION_ID,

@@ -695,6 +695,13 @@ class SubscriptionActivated(_SubscriptionPeriod):
     event_type = "billing.subscription.activated.v1"
     topic = BILLING_SUBSCRIPTIONS
 
+    region: RegionId | None = Field(
+        default=None,
+        description=(
+            "Where the customer chose to be served; absent: provisioning's default region."
+        ),
+    )
+
 
 class SubscriptionExtended(_SubscriptionPeriod):
     """A paid order added a period to an existing subscription.

@@ -17,6 +17,7 @@ from contracts.fields import (
     PlanId,
     PromoCodeText,
     ProviderName,
+    RegionId,
     TelegramId,
     UtcDatetime,
 )
@@ -158,6 +159,13 @@ class RequestCheckout(Event):
             "Billing charges exactly its price, or refuses it (`quote_stale`: no longer "
             "offered, the price changed; `quote_invalid`: never offered to this customer for "
             "this plan). Absent: the price billing offers the customer now."
+        ),
+    )
+    region: RegionId | None = Field(
+        default=None,
+        description=(
+            "The region the customer chose to be served from (`RegionsPublished`); absent: "
+            "provisioning's default region. Used for a new subscription only."
         ),
     )
     save_payment_method: bool = Field(

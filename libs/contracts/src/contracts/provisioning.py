@@ -114,7 +114,7 @@ class PanelHealthChanged(Event):
     latency_ms: int | None = Field(
         default=None, ge=0, description="The last probe's answer time; absent if it failed."
     )
-    changed_at: UtcDatetime
+    changed_at: UtcDatetime = Field(description="When the probe that changed it finished.")
 
     def key(self) -> str:
         return self.panel_id

@@ -237,6 +237,7 @@ class Checkouts:
             quote_id=quote.quote_id if quote else None,
             experiment_id=quote.terms.experiment_id if quote else None,
             variant=quote.terms.variant if quote else None,
+            region=request.region if isinstance(request, RequestCheckout) else None,
             currency=price.currency,
             duration_days=item.duration_days,
             duration_months=item.duration_months,

@@ -80,7 +80,7 @@ async def extend_for(
             else:
                 order.subscription_id = subscription.subscription_id
                 order.period_start, order.period_end = period.start, period.end
-                return SubscriptionActivated(**_common(order, subscription))
+                return SubscriptionActivated(**_common(order, subscription), region=order.region)
         change = change_of(
             subscription.tier,
             _tier(order),
@@ -115,7 +115,7 @@ async def extend_for(
         order.period_start, order.period_end = period.start, period.end
     common = _common(order, subscription)
     if period.previous_end is None:
-        return SubscriptionActivated(**common)
+        return SubscriptionActivated(**common, region=order.region)
     return SubscriptionExtended(**common, previous_period_end=period.previous_end)
 
 

@@ -119,6 +119,7 @@ class Billing:
         promo: str | None = None,
         quote: uuid.UUID | None = None,
         traffic: str | None = None,
+        region: str | None = None,
         pay: bool = True,
     ) -> Order:
         """A paid order: checkout, the payment created, paid, and YooKassa's notification
@@ -159,6 +160,7 @@ class Billing:
                 receipt_email=email,
                 promo_code=promo,
                 quote_id=quote,
+                region=region,
             )
             await self.consume(request, checkouts.plan)
         if provider == "yookassa":

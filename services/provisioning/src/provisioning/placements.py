@@ -235,7 +235,7 @@ async def record_desired_state(
             )
             return
         now = datetime.now(UTC)
-        region = default_region
+        region = _region_of(event, panels, default_region)
         # Chosen from the directory's view (no call): None when nothing can take the user
         # yet, and the worker chooses when it comes to it.
         choice = panels.place(region) if panels.loaded else None
@@ -319,6 +319,21 @@ async def record_desired_state(
     placement.trace_context = trace_carrier()
     placement.updated_at = now
     ctx.after_commit(wakeup.set)
+
+
+def _region_of(event: SubscriptionChange, panels: PanelDirectory, default_region: str) -> str:
+    """The region the customer chose, if provisioning has it; else the default one (a
+    region removed since the customer saw it, an event written before choices)."""
+    chosen = event.region if isinstance(event, SubscriptionActivated) else None
+    if chosen is None:
+        return default_region
+    if panels.loaded and not panels.has_region(chosen):
+        log.warning(
+            "the customer's region is unknown: placed in the default region",
+            extra={"subscription_id": str(event.subscription_id), "region": chosen},
+        )
+        return default_region
+    return chosen
 
 
 def _disabled_as_desired(placement: Placement) -> bool:

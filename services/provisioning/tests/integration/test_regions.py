@@ -54,7 +54,7 @@ class World:
     urls: dict[str, str]
     emulators: dict[str, MarzbanEmulator]
 
-    async def activate(self, region_default: str = "nl") -> uuid.UUID:
+    async def activate(self, region_default: str = "nl", region: str | None = None) -> uuid.UUID:
         subscription = uuid.uuid4()
         now = datetime.now(UTC).replace(microsecond=0)
         event = SubscriptionActivated(
@@ -66,6 +66,7 @@ class World:
             period_end=now + timedelta(days=30),
             traffic_limit_bytes=100 * GIB,
             revision=1,
+            region=region,
         )
         envelope = Envelope.for_event(event, source="/vpn/billing")
         async with transaction(self.sessions) as session:
@@ -395,3 +396,12 @@ async def _granted_panels(world: World, subscription: uuid.UUID) -> list[str]:
             .order_by(tables.outbox.c.id)
         )
         return [json.loads(bytes(payload))["panel_id"] for payload in rows]
+
+
+async def test_the_region_the_customer_chose_is_where_they_are_placed(world: World) -> None:
+    chose_de = await world.activate(region="de")
+    assert (await world.placement(chose_de)).panel_id == "de-1"
+    # A region unknown to provisioning (removed since it was shown): the default one.
+    chose_gone = await world.activate(region="xx")
+    placement = await world.placement(chose_gone)
+    assert (placement.region, placement.panel_id) == ("nl", "nl-1")

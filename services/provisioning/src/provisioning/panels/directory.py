@@ -133,6 +133,9 @@ class PanelDirectory:
     def panels(self) -> list[PanelConfig]:
         return [entry.config for entry in self._panels.values()]
 
+    def has_region(self, code: str) -> bool:
+        return code in self._regions
+
     @property
     def regions(self) -> list[RegionConfig]:
         return sorted(self._regions.values(), key=lambda region: (region.position, region.code))
