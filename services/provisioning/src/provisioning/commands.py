@@ -8,7 +8,8 @@
 --password-ref env:VAR|file:/path [--subscription-url URL] [--protocol vless ...]
 [--capacity N] [--weight N] [--disabled] [--sandbox] [--kind marzban]`` creates a panel or
 replaces its definition (what its probes found is kept); ``panel list`` prints them with
-their load and health; ``panel check ID`` probes one now and prints what it found.
+their load and health; ``panel check ID`` probes one now and prints what it found;
+``panel remove ID`` forgets a panel that serves nobody (refused while it has users).
 
 Each change publishes the regions catalog when what customers see changed; the running
 services take it up within ``PROVISIONING_DIRECTORY_REFRESH_S``. Exit 1: refused (the
@@ -116,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     panel.add_parser("list", help="print every panel with its load and health")
     check = panel.add_parser("check", help="probe a panel now")
     check.add_argument("panel_id")
+    remove = panel.add_parser("remove", help="forget a panel that serves nobody")
+    remove.add_argument("panel_id")
     return parser
 
 
@@ -242,6 +245,11 @@ async def _run(settings: ProvisioningSettings, args: Any) -> list[str]:
             return _panel_lines(await regions.panels(session), await regions.loads(session))
 
         return await _in_transaction(settings, listing, publish=False)
+    if args.action == "remove":
+        await _in_transaction(
+            settings, lambda session: regions.remove_panel(session, args.panel_id)
+        )
+        return [args.panel_id]
     return await _check(settings, args.panel_id)
 
 

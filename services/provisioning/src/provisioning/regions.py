@@ -180,6 +180,24 @@ async def put_panel(session: AsyncSession, panel: PanelConfig) -> None:
     )
 
 
+async def remove_panel(session: AsyncSession, panel_id: str) -> None:
+    """Forget a panel that serves nobody: one with users on it (or stale copies to disable)
+    is refused; drain it first (weight 0, then a failover or the customers' moves)."""
+    row = await session.get(PanelRow, panel_id, with_for_update=True)
+    if row is None:
+        raise Refused(f"there is no panel {panel_id!r}")
+    users = await session.scalar(
+        text(
+            "SELECT count(*) FROM placements WHERE (panel_id = :panel "
+            "AND desired_state <> 'removed') OR CAST(:panel AS varchar) = ANY(stale_panels)"
+        ),
+        {"panel": panel_id},
+    )
+    if users:
+        raise Refused(f"panel {panel_id} still has {users} users: drain it first")
+    await session.delete(row)
+
+
 async def bootstrap(session: AsyncSession, region: RegionConfig, panel: PanelConfig) -> bool:
     """The panel the service's settings name, and its region: a fresh install (and one
     upgraded from a single panel) works on its settings alone.

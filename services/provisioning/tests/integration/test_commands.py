@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chassis.db import session_factory
@@ -141,3 +141,31 @@ async def test_a_protocol_without_an_inbound_is_found_when_the_panel_is_checked(
     code, _, err = await operator.run("panel", "check", "nl-1")
     assert code == 1
     assert "misconfigured: no inbound for hysteria" in err
+
+
+async def test_a_panel_is_removed_only_when_it_serves_nobody(operator: Operator) -> None:
+    await operator.run("region", "set", "nl", "--name", "en=Netherlands")
+    await operator.set_panel("nl-1", "nl")
+    engine = create_async_engine(operator.database_url)
+    async with session_factory(engine)() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO placements (subscription_id, customer_id, region, panel_id, "
+                "panel_username, desired_expire, desired_traffic_limit_bytes, desired_state, "
+                "desired_version, applied_version, on_panel, attempts, next_attempt_at, "
+                "failure_reported, gave_up, carry_over, traffic_reset, renewal_due, "
+                "carried_bytes, extra_bytes, shortened, stale_panels) VALUES (gen_random_uuid(), "
+                "gen_random_uuid(), 'nl', 'nl-1', 'vpn_x', now(), 0, 'active', 1, 1, true, 0, "
+                "now(), false, false, true, 'none', false, 0, 0, false, '{}')"
+            )
+        )
+    code, _, err = await operator.run("panel", "remove", "nl-1")
+    assert code == 1
+    assert "panel nl-1 still has 1 users: drain it first" in err
+    async with session_factory(engine)() as session, session.begin():
+        await session.execute(text("UPDATE placements SET desired_state = 'removed'"))
+    await engine.dispose()
+    code, out, err = await operator.run("panel", "remove", "nl-1")
+    assert (code, out) == (0, "nl-1"), err
+    code, out, _ = await operator.run("panel", "list")
+    assert out == ""

@@ -38,6 +38,7 @@ from provisioning.panels.client import (
 from provisioning.panels.directory import PanelDirectory
 from provisioning.placements import PlacementWorker, panel_username, record_desired_state
 from sandbox.marzban import AdminAccount, MarzbanEmulator, MarzbanSandboxControl, create_app
+from sandbox.marzban.nodes import NodeCreate
 from sandbox.server import SandboxServer
 
 from .test_placement_worker import GIB, add_panel, directory_of, tables
@@ -405,3 +406,28 @@ async def test_the_region_the_customer_chose_is_where_they_are_placed(world: Wor
     chose_gone = await world.activate(region="xx")
     placement = await world.placement(chose_gone)
     assert (placement.region, placement.panel_id) == ("nl", "nl-1")
+
+
+async def test_a_panel_with_a_node_down_is_degraded_and_takes_users_only_as_a_last_resort(
+    world: World,
+) -> None:
+    node = world.emulators["nl-1"].add_node(NodeCreate(name="nl-1-b", address="10.0.0.2"))
+    prober = HealthProber(world.sessions, world.outbox, world.directory, Thresholds())
+    async with MarzbanSandboxControl(world.urls["nl-1"]) as control:
+        await control.run_health_check()  # the node connects
+        await prober.step()
+        async with world.sessions() as session:
+            healthy = await session.get(PanelRow, "nl-1")
+        assert healthy is not None
+        assert healthy.health == "healthy"
+        await control.set_node_health(node.id, reachable=False)
+        await control.run_health_check()
+    await prober.step()
+    async with world.sessions() as session:
+        row = await session.get(PanelRow, "nl-1")
+    assert row is not None
+    assert (row.health, row.health_reason) == ("degraded", "nodes down: nl-1-b")
+    # nl-1 weighs twice nl-2, but a healthy panel comes first.
+    assert (await world.placement(await world.activate())).panel_id == "nl-2"
+    await world.set_health("nl-2", "down")
+    assert (await world.placement(await world.activate())).panel_id == "nl-1"
