@@ -36,6 +36,7 @@ def build(settings: ProvisioningSettings) -> Service:
         environment=settings.secrets(os.environ),
         timeout_s=settings.marzban_timeout_s,
         production=settings.is_production,
+        default_region=settings.region,
     )
     wakeup = Wakeup()
     record = functools.partial(

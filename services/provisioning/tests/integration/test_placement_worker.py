@@ -103,6 +103,7 @@ def directory_of(sessions: async_sessionmaker[AsyncSession]) -> PanelDirectory:
         environment={"TEST_PANEL_PASSWORD": "pw"},
         timeout_s=1.0,
         production=False,
+        default_region="nl",
     )
 
 

@@ -431,3 +431,31 @@ async def test_a_panel_with_a_node_down_is_degraded_and_takes_users_only_as_a_la
     assert (await world.placement(await world.activate())).panel_id == "nl-2"
     await world.set_health("nl-2", "down")
     assert (await world.placement(await world.activate())).panel_id == "nl-1"
+
+
+async def test_a_placement_left_in_a_region_that_is_gone_is_placed_in_the_default_one(
+    world: World,
+) -> None:
+    subscription = uuid.uuid4()
+    async with transaction(world.sessions) as session:
+        session.add(
+            Placement(
+                subscription_id=subscription,
+                customer_id=uuid.uuid4(),
+                region="xx",  # recorded before the directory knew its regions
+                panel_id=None,
+                panel_username=panel_username(subscription),
+                desired_expire=datetime.now(UTC) + timedelta(days=30),
+                desired_traffic_limit_bytes=100 * GIB,
+                desired_version=1,
+                applied_version=0,
+                on_panel=False,
+                attempts=0,
+                next_attempt_at=datetime.now(UTC),
+                failure_reported=False,
+                gave_up=False,
+            )
+        )
+    await world.settle()
+    placement = await world.placement(subscription)
+    assert (placement.region, placement.panel_id, placement.applied_version) == ("nl", "nl-1", 1)

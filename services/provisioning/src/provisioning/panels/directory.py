@@ -57,6 +57,9 @@ class PanelDirectory:
     environment: Mapping[str, str]
     timeout_s: float
     production: bool
+    default_region: str | None = None
+    """Where a user of a region the directory does not have is placed (a region removed
+    since the customer chose it, or recorded before the first refresh)."""
     factories: Mapping[str, ClientFactory] = field(default_factory=lambda: CLIENTS)
     _panels: dict[str, _Entry] = field(default_factory=dict)
     _regions: dict[str, RegionConfig] = field(default_factory=dict)
@@ -151,6 +154,8 @@ class PanelDirectory:
 
     def place(self, region: str, protocol: str | None = None) -> Choice | None:
         """Choose the panel for a new user of ``region``, and count it there."""
+        if region not in self._regions and self.default_region is not None:
+            region = self.default_region
         fallbacks = {code: region.fallbacks for code, region in self._regions.items()}
         choice = choose(self.candidates(), region, fallbacks, protocol)
         if choice is not None:
