@@ -110,12 +110,13 @@ class HealthProber:
                 else assess(row.failures, result, self.thresholds)
             )
             latency = result.latency_ms if isinstance(result, Answered) else None
+            reason = (assessment.reason or "")[:1024] or None
             await session.execute(
                 _RECORD,
                 {
                     "panel": panel.panel_id,
                     "health": assessment.health.value,
-                    "reason": (assessment.reason or "")[:1024] or None,
+                    "reason": reason,
                     "failures": assessment.failures,
                     "latency_ms": latency,
                     "version": version,
@@ -130,7 +131,7 @@ class HealthProber:
                         region=panel.region,
                         health=assessment.health.value,
                         previous=previous.value,
-                        reason=(assessment.reason or "")[:1024] or None,
+                        reason=reason,
                         latency_ms=latency,
                         changed_at=datetime.now(UTC),
                     ),

@@ -121,15 +121,8 @@ class Refused(Exception):
     """The change would leave the data inconsistent; the message says why."""
 
 
-async def put_region(session: AsyncSession, region: RegionConfig) -> None:
-    """Create a region or replace its definition."""
-    if not region.names:
-        raise Refused("a region needs a name in at least one language")
-    if region.move_back not in ("stay", "drain"):
-        raise Refused(f"move-back is stay or drain, not {region.move_back!r}")
-    if region.code in region.fallbacks:
-        raise Refused("a region cannot fall back to itself")
-    values = {
+def _region_values(region: RegionConfig) -> dict[str, object]:
+    return {
         "code": region.code,
         "names": dict(region.names),
         "flag": region.flag,
@@ -138,6 +131,17 @@ async def put_region(session: AsyncSession, region: RegionConfig) -> None:
         "position": region.position,
         "enabled": region.enabled,
     }
+
+
+async def put_region(session: AsyncSession, region: RegionConfig) -> None:
+    """Create a region or replace its definition."""
+    if not region.names:
+        raise Refused("a region needs a name in at least one language")
+    if region.move_back not in ("stay", "drain"):
+        raise Refused(f"move-back is stay or drain, not {region.move_back!r}")
+    if region.code in region.fallbacks:
+        raise Refused("a region cannot fall back to itself")
+    values = _region_values(region)
     await session.execute(
         insert(Region)
         .values(**values)
@@ -145,6 +149,19 @@ async def put_region(session: AsyncSession, region: RegionConfig) -> None:
             index_elements=[Region.code], set_={**values, "updated_at": func.now()}
         )
     )
+
+
+def _connection(panel: PanelConfig) -> dict[str, object]:
+    """How a panel is reached: what the settings' panel keeps as the settings say."""
+    return {
+        "kind": panel.kind,
+        "base_url": panel.base_url.rstrip("/"),
+        "username": panel.username,
+        "password_ref": panel.password_ref,
+        "subscription_base_url": panel.subscription_base_url or None,
+        "protocols": list(panel.protocols),
+        "sandbox": panel.sandbox,
+    }
 
 
 async def put_panel(session: AsyncSession, panel: PanelConfig) -> None:
@@ -160,16 +177,10 @@ async def put_panel(session: AsyncSession, panel: PanelConfig) -> None:
     values = {
         "panel_id": panel.panel_id,
         "region": panel.region,
-        "kind": panel.kind,
-        "base_url": panel.base_url.rstrip("/"),
-        "username": panel.username,
-        "password_ref": panel.password_ref,
-        "subscription_base_url": panel.subscription_base_url or None,
-        "protocols": list(panel.protocols),
+        **_connection(panel),
         "capacity": panel.capacity,
         "weight": panel.weight,
         "enabled": panel.enabled,
-        "sandbox": panel.sandbox,
     }
     await session.execute(
         insert(PanelRow)
@@ -209,26 +220,10 @@ async def bootstrap(session: AsyncSession, region: RegionConfig, panel: PanelCon
     """
     await session.execute(
         insert(Region)
-        .values(
-            code=region.code,
-            names=dict(region.names),
-            flag=region.flag,
-            fallbacks=[],
-            move_back="stay",
-            position=0,
-            enabled=True,
-        )
+        .values(**_region_values(region))
         .on_conflict_do_nothing(index_elements=[Region.code])
     )
-    connection = {
-        "kind": panel.kind,
-        "base_url": panel.base_url.rstrip("/"),
-        "username": panel.username,
-        "password_ref": panel.password_ref,
-        "subscription_base_url": panel.subscription_base_url or None,
-        "protocols": list(panel.protocols),
-        "sandbox": panel.sandbox,
-    }
+    connection = _connection(panel)
     # xmax = 0 only on a row this statement inserted.
     added = await session.scalar(
         insert(PanelRow)

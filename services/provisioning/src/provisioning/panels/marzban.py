@@ -192,10 +192,8 @@ class MarzbanClient:
     ) -> httpx.Response:
         """A request with a valid token: one fresh login when the panel says the token is
         stale. Statuses in ``allow`` are the caller's to read; other 4xx are refusals."""
-        if self._version is not None and not speaks(self._version):
-            raise PanelIncompatible(
-                f"the panel reports Marzban {self._version}; this client speaks {SPOKEN_VERSION}.x"
-            )
+        if self._version is not None:
+            self._check_version(self._version)  # an incompatible panel is written nothing
         for fresh_login in (False, True):
             if self._token is None or fresh_login:
                 await self._login()
