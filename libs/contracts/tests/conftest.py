@@ -64,6 +64,7 @@ from contracts.money import Money
 from contracts.notifier import SendNotification
 from contracts.provisioning import (
     AccessGranted,
+    AccessLinkIssued,
     AccessProvisioningFailed,
     AccessStatusChanged,
     PanelHealthChanged,
@@ -535,6 +536,20 @@ def sample_events() -> dict[str, Event]:
             expires_at=period_end + timedelta(hours=48),
             traffic_limit_bytes=100 * GIB,
             paid_until=period_end,
+            links=(
+                "vless://3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d@nl-1.vpn.example:443"
+                "?security=reality&type=tcp&flow=xtls-rprx-vision&sni=www.example.com"
+                "&fp=chrome&pbk=Zk2Lx8Q1&sid=6ba85179#NL%201",
+            ),
+            stable_url="https://vpn.example/sub/q4Vb2mX9aLr7TnC1wYe5Hs",
+        ),
+        AccessLinkIssued(
+            customer_id=CUSTOMER_ID,
+            link_token="q4Vb2mX9aLr7TnC1wYe5Hs",
+            link_version=1,
+            stable_url="https://vpn.example/sub/q4Vb2mX9aLr7TnC1wYe5Hs",
+            replaced=False,
+            issued_at=PAID_AT,
         ),
         AccessProvisioningFailed(
             subscription_id=SUBSCRIPTION_ID,

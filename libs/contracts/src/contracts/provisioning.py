@@ -19,6 +19,13 @@ PanelUsername = Annotated[
 ]
 
 
+ShareLink = Annotated[
+    str,
+    StringConstraints(pattern=r"^(vless|vmess|trojan|ss)://[^\s]+$", max_length=8192),
+    Field(description="A proxy share link as v2ray/Xray clients import it."),
+]
+
+
 REGIONS_KEY = "regions"
 
 
@@ -153,9 +160,66 @@ class AccessGranted(Event):
             "grace periods (then `expires_at`)."
         ),
     )
+    links: tuple[ShareLink, ...] = Field(
+        default=(),
+        max_length=64,
+        description=(
+            "The user's share links on this panel (`vless://`, `vmess://`, `trojan://`, "
+            "`ss://`), one per host of each protocol: what the gateway's stable link serves. "
+            "Empty in events written before stable links."
+        ),
+    )
+    stable_url: HttpUrl | None = Field(
+        default=None,
+        description=(
+            "The customer's stable subscription link (the gateway's `/sub/{token}`), which "
+            "stays the same across failovers and moves: what customers are given. Absent "
+            "when the platform has no public link address configured (then "
+            "`subscription_url`)."
+        ),
+    )
 
     def key(self) -> str:
         return str(self.subscription_id)
+
+
+LinkToken = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_-]{22,64}$"),
+    Field(description="An unguessable URL-safe token (at least 128 random bits)."),
+]
+
+
+class AccessLinkIssued(Event):
+    """A customer's stable subscription link was issued: the first time they got access,
+    or because an operator revoked the one before (a leaked link).
+
+    Emitted by provisioning. Consumed by the gateway (which serves ``/sub/{token}`` for
+    the newest version only: an older token gets 404 from then on), the bot (shows the
+    link) and the notifier (tells the customer of a replaced link).
+    """
+
+    event_type = "provisioning.access.link_issued.v1"
+    topic = PROVISIONING_ACCESS
+
+    customer_id: UUID = Field(description="Whose link it is.")
+    link_token: LinkToken
+    link_version: int = Field(
+        strict=True,
+        ge=1,
+        description="Increases with every token issued to the customer; a newer one wins.",
+    )
+    stable_url: HttpUrl | None = Field(
+        default=None,
+        description="The link customers are given; absent with no public link address.",
+    )
+    replaced: bool = Field(
+        description="True when it replaces (revokes) an earlier token of the customer."
+    )
+    issued_at: UtcDatetime = Field(description="When it was issued.")
+
+    def key(self) -> str:
+        return str(self.customer_id)
 
 
 class AccessProvisioningFailed(Event):
@@ -184,17 +248,20 @@ class AccessProvisioningFailed(Event):
         return str(self.subscription_id)
 
 
-ACCESS_STATUSES = ("active", "limited", "expired", "disabled", "on_hold")
-"""A panel user's statuses as provisioning reports them (Marzban's); the set may grow."""
+ACCESS_STATUSES = ("active", "limited", "expired", "disabled", "on_hold", "removed")
+"""A panel user's statuses as provisioning reports them (Marzban's, and ``removed`` for a
+user provisioning deleted); the set may grow."""
 
 
 class AccessStatusChanged(Event):
-    """The panel changed a subscription's user by itself: its traffic ran out (``limited``),
-    its expiry passed (``expired``), or it is usable again; or an operator disabled it.
+    """A subscription's panel user changed status: the panel limited it (traffic ran out),
+    expired it, or made it usable again; an operator disabled it; or provisioning disabled
+    (``disabled``) or deleted (``removed``) it because billing's access ended.
 
     Emitted by provisioning when its watch of the panel sees a status other than the last
-    one it reported (or granted). Consumed by the bot ("My subscription" shows the state the
-    customer actually has) and the gateway.
+    one it reported (or granted), and by its worker when it takes access away. Consumed by
+    the bot ("My subscription" shows the state the customer actually has) and the gateway
+    (the stable link serves only usable access).
     """
 
     event_type = "provisioning.access.status_changed.v1"
