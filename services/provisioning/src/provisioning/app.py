@@ -60,6 +60,7 @@ def build(settings: ProvisioningSettings) -> Service:
         retry=RetryPolicy(settings.retry_first_delay_s, settings.retry_max_delay_s),
         report_failure_after_attempts=settings.report_failure_after_attempts,
         clock=settings.clock(),
+        link_base_url=settings.link_base_url,
     )
     keeper = CatalogKeeper(service.sessions, service.outbox, directory, settings)
     service.background(

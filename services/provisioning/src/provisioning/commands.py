@@ -11,6 +11,11 @@ replaces its definition (what its probes found is kept); ``panel list`` prints t
 their load and health; ``panel check ID`` probes one now and prints what it found;
 ``panel remove ID`` forgets a panel that serves nobody (refused while it has users).
 
+``python -m provisioning link show CUSTOMER_ID`` prints a customer's stable link;
+``link rotate CUSTOMER_ID`` revokes it and issues the next one (a leaked link): the
+gateway answers 404 to the old one as soon as it reads the event, and the customer is
+sent the new one.
+
 Each change publishes the regions catalog when what customers see changed; the running
 services take it up within ``PROVISIONING_DIRECTORY_REFRESH_S``. Exit 1: refused (the
 reason on stderr); 2: wrong arguments.
@@ -24,6 +29,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +37,8 @@ from chassis.cli import command_settings
 from chassis.db import create_engine, session_factory, transaction
 from chassis.messaging.outbox import Outbox
 from contracts.topics import SERVICE_SOURCES
-from provisioning import regions
+from provisioning import links, regions
+from provisioning.links import CustomerLinkToken
 from provisioning.models import messaging
 from provisioning.panels.client import PanelError
 from provisioning.panels.directory import PanelDirectory
@@ -39,6 +46,8 @@ from provisioning.regions import PanelConfig, Refused, RegionConfig
 from provisioning.settings import ProvisioningSettings
 
 T = TypeVar("T")
+
+_OUTBOX = Outbox(messaging, source=SERVICE_SOURCES["provisioning"])
 
 
 def _settings() -> ProvisioningSettings:
@@ -53,12 +62,11 @@ async def _in_transaction(
 ) -> T:
     """Run ``work``; after a change, publish the regions if what customers see changed."""
     engine = create_engine(settings, instrument=False)
-    outbox = Outbox(messaging, source=SERVICE_SOURCES["provisioning"])
     try:
         async with transaction(session_factory(engine)) as session:
             result = await work(session)
             if publish:
-                await regions.publish_if_changed(session, outbox, settings.region)
+                await regions.publish_if_changed(session, _OUTBOX, settings.region)
         return result
     finally:
         await engine.dispose()
@@ -119,7 +127,35 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("panel_id")
     remove = panel.add_parser("remove", help="forget a panel that serves nobody")
     remove.add_argument("panel_id")
+
+    link = kinds.add_parser("link", help="customers' stable links").add_subparsers(
+        dest="action", required=True
+    )
+    for action, help_text in (
+        ("show", "print a customer's stable link"),
+        ("rotate", "revoke a customer's stable link and issue the next one"),
+    ):
+        link.add_parser(action, help=help_text).add_argument("customer_id", type=UUID)
     return parser
+
+
+async def _link(settings: ProvisioningSettings, action: str, customer_id: UUID) -> list[str]:
+    async def work(session: AsyncSession) -> CustomerLinkToken:
+        if action == "show":
+            link = await links.current(session, customer_id)
+            if link is None:
+                raise Refused(f"customer {customer_id} has no stable link yet (no access)")
+            return link
+        link = await links.rotate(session, customer_id)
+        await _OUTBOX.add(session, link.issued(settings.link_base_url))
+        return link
+
+    link = await _in_transaction(settings, work, publish=False)
+    return [
+        f"version\t{link.version}",
+        f"issued\t{link.issued_at.isoformat()}",
+        f"link\t{link.url(settings.link_base_url) or link.token}",
+    ]
 
 
 def _region_lines(all_regions: Sequence[RegionConfig]) -> list[str]:
@@ -208,6 +244,8 @@ def main(argv: Sequence[str]) -> int:
 
 
 async def _run(settings: ProvisioningSettings, args: Any) -> list[str]:
+    if args.kind == "link":
+        return await _link(settings, args.action, args.customer_id)
     if args.kind == "region" and args.action == "set":
         region = RegionConfig(
             code=args.code,
@@ -256,5 +294,6 @@ async def _run(settings: ProvisioningSettings, args: Any) -> list[str]:
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "region": lambda argv: main(["region", *argv]),
     "panel": lambda argv: main(["panel", *argv]),
+    "link": lambda argv: main(["link", *argv]),
 }
 """Commands ``python -m provisioning`` runs itself; anything else goes to the shared CLI."""

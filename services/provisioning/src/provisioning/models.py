@@ -107,6 +107,18 @@ class CatalogPublication(Base):
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class CustomerLink(Base):
+    """A customer's stable subscription link: the token the gateway's ``/sub/{token}``
+    answers to. Issued at their first access; a new version revokes the one before."""
+
+    __tablename__ = "customer_links"
+
+    customer_id: Mapped[UUID] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Placement(Base):
     """A subscription's user on a panel: what billing says it should be, and what it is.
 

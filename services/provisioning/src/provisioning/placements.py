@@ -37,7 +37,8 @@ from contracts.billing import (
     SubscriptionSuspended,
     SubscriptionTrafficAdded,
 )
-from contracts.provisioning import AccessGranted, AccessProvisioningFailed
+from contracts.provisioning import AccessGranted, AccessProvisioningFailed, AccessStatusChanged
+from provisioning import links
 from provisioning.models import Placement
 from provisioning.panels.client import (
     DesiredUser,
@@ -66,6 +67,8 @@ def absolute_subscription_url(url: str, base_url: str) -> str:
 
 
 ACTIVE, SUSPENDED, REMOVED = "active", "suspended", "removed"
+# The panel user's statuses the worker itself brings about when billing ends access.
+DISABLED_STATUS, REMOVED_STATUS = "disabled", "removed"
 """Billing's stages of a subscription, as a placement desires them."""
 
 
@@ -434,6 +437,8 @@ class Claimed:
     desired_period_end: datetime | None = None
     subscription_url: str | None = None
     traffic_reset: str = "none"
+    panel_status: str | None = None
+    """The user's status when the worker took it, as last granted or seen."""
 
     def data_limit(self, carry: int) -> int:
         """The period's allowance plus what was carried over and the traffic packs bought
@@ -487,7 +492,8 @@ _CLAIM = text(
     RETURNING subscription_id, customer_id, region, panel_id, panel_username, desired_expire,
               desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
               failure_reported, trace_context, renewal_due, carry_pending, carried_bytes,
-              extra_bytes, desired_state, desired_period_end, subscription_url, traffic_reset
+              extra_bytes, desired_state, desired_period_end, subscription_url, traffic_reset,
+              panel_status
     """
 )
 
@@ -504,8 +510,10 @@ class PlacementWorker:
         retry: RetryPolicy,
         report_failure_after_attempts: int,
         clock: Clock | None = None,
+        link_base_url: str | None = None,
     ) -> None:
         self._sessions = sessions
+        self._link_base_url = link_base_url
         self._outbox = outbox
         self._panels = panels
         self._concurrency = concurrency
@@ -637,6 +645,20 @@ class PlacementWorker:
             raise PanelRejected(200, f"panel kept a different state: {user}")
         return Applied(user, carried=carried, created=created)
 
+    def _taken_away(
+        self, placement: Claimed, status: str, used: int, limit: int
+    ) -> AccessStatusChanged:
+        """Billing's end of access carried out: the stable link stops serving it, and the
+        bot shows it (the panel watch sees only what the panel does by itself)."""
+        return AccessStatusChanged(
+            subscription_id=placement.subscription_id,
+            customer_id=placement.customer_id,
+            status=status,
+            used_traffic_bytes=used,
+            traffic_limit_bytes=limit,
+            observed_at=self._clock.now(),
+        )
+
     def _subscription_base(self, placement: Claimed) -> str:
         # The panel was in the directory for the call just made; a refresh since that
         # removed it leaves its base URL unknown, and a relative link is kept relative.
@@ -649,6 +671,8 @@ class PlacementWorker:
                 _REMOVED,
                 {"placement": placement.subscription_id, "applied": placement.desired_version},
             )
+            if placement.on_panel:
+                await self._outbox.add(session, self._taken_away(placement, REMOVED_STATUS, 0, 0))
             metrics.WORK_OUTCOMES.labels("provisioning", "placement", "done").inc()
             log.info(
                 "panel user removed",
@@ -701,7 +725,11 @@ class PlacementWorker:
             )
         if granted:
             assert url is not None
+            assert user is not None
             assert placement.panel_id is not None
+            link = await links.current_or_first(session, placement.customer_id)
+            if link.issued_now:
+                await self._outbox.add(session, link.issued(self._link_base_url))
             await self._outbox.add(
                 session,
                 AccessGranted(
@@ -714,6 +742,19 @@ class PlacementWorker:
                     expires_at=placement.desired_expire,
                     traffic_limit_bytes=applied.data_limit,
                     paid_until=placement.desired_period_end,
+                    links=links.share_links(user.links),
+                    stable_url=link.url(self._link_base_url),
+                ),
+            )
+        elif (
+            user is not None
+            and user.status == DISABLED_STATUS
+            and placement.panel_status != DISABLED_STATUS
+        ):
+            await self._outbox.add(
+                session,
+                self._taken_away(
+                    placement, DISABLED_STATUS, user.used_traffic_bytes, applied.data_limit
                 ),
             )
         metrics.WORK_OUTCOMES.labels("provisioning", "placement", "done").inc()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chassis.settings import Port, SandboxCheck, ServiceSettings, sandbox_setting
@@ -75,6 +75,21 @@ class ProvisioningSettings(ServiceSettings):
         gt=0,
         description="How often regions and panels are read again (changes by the command)",
     )
+
+    link_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+[^/\s]$",
+        description=(
+            "Public address of the gateway's stable links, e.g. https://vpn.example.com/sub: "
+            "customers are given {this}/{token}, which stays the same across failovers and "
+            "moves. Unset: they are given the panel's own link"
+        ),
+    )
+
+    @field_validator("link_base_url", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
 
     worker_concurrency: int = Field(default=16, ge=1, description="Panel calls in flight")
     worker_poll_interval_s: float = Field(default=2.0, gt=0)

@@ -381,7 +381,9 @@ async def test_a_refund_moves_the_expiry_back_then_ends_access_and_a_purchase_re
     assert user is not None
     assert user["status"] == "disabled"
     assert user["expire"] <= int(datetime.now(UTC).timestamp())
-    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"]
+    # Said once, so that the stable link stops serving it and the bot shows it.
+    taken_away = "provisioning.access.status_changed.v1"
+    assert await _events(setup, subscription) == ["provisioning.access.granted.v1", taken_away]
 
     # A purchase after the refund brings the same user back.
     again = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
@@ -391,7 +393,11 @@ async def test_a_refund_moves_the_expiry_back_then_ends_access_and_a_purchase_re
     assert user is not None
     assert (user["status"], user["expire"]) == ("active", int(again.timestamp()))
     assert user["proxies"] == before["proxies"]
-    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"] * 2
+    assert await _events(setup, subscription) == [
+        "provisioning.access.granted.v1",
+        taken_away,
+        "provisioning.access.granted.v1",
+    ]
 
 
 async def test_access_ended_before_it_reached_the_panel_creates_no_user(setup: Setup) -> None:
@@ -507,7 +513,11 @@ async def test_suspended_the_user_is_disabled_and_a_payment_brings_back_the_same
     async with httpx.AsyncClient() as client:
         served = await client.get(placed.subscription_url)
     assert served.status_code == 200
-    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"] * 2
+    assert await _events(setup, subscription) == [
+        "provisioning.access.granted.v1",
+        "provisioning.access.status_changed.v1",  # disabled: the stable link stops serving
+        "provisioning.access.granted.v1",
+    ]
 
 
 async def test_a_suspension_after_a_refund_ended_access_leaves_the_panel_alone(
@@ -555,7 +565,12 @@ async def test_removed_the_user_is_deleted_and_a_payment_creates_it_again(setup:
     )
     assert placement.on_panel
     assert placement.subscription_url is not None
-    assert await _events(setup, subscription) == ["provisioning.access.granted.v1"] * 2
+    assert await _events(setup, subscription) == [
+        "provisioning.access.granted.v1",
+        "provisioning.access.status_changed.v1",  # disabled, when suspended
+        "provisioning.access.status_changed.v1",  # removed
+        "provisioning.access.granted.v1",
+    ]
 
 
 async def test_a_renewal_after_a_lapse_carries_nothing_over(setup: Setup) -> None:
