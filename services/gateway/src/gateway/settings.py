@@ -40,6 +40,18 @@ class GatewaySettings(ServiceSettings):
         ),
     )
 
+    subscription_title: str = Field(
+        default="VPN",
+        min_length=1,
+        max_length=64,
+        description="The profile name apps show for the stable /sub/{token} link",
+    )
+    subscription_support_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="Where apps send a customer who taps 'support' (e.g. the bot's t.me link)",
+    )
+
     @property
     def check_provider_sources(self) -> bool:
         if self.provider_source_check is None:
