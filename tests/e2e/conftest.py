@@ -127,7 +127,10 @@ async def shop(
             "GATEWAY_HTTP_HEADER_TIMEOUT_S": "2",
             "GATEWAY_HTTP_BODY_TIMEOUT_S": "2",
         }
-        | getattr(request.module, "SHOP_ENV", {}),
+        | getattr(request.module, "SHOP_ENV", {})
+        # Most modules read the panel user from the panel's own link; a module that sets
+        # ``STABLE_LINKS = True`` gives customers the gateway's /sub/{token}, as make up does.
+        | ({} if getattr(request.module, "STABLE_LINKS", False) else PANEL_LINKS),
         prefer_default_ports=False,
         log_format="json",
     )
@@ -145,6 +148,10 @@ async def shop(
     finally:
         await running.stop()
         await sandboxes.stop()
+
+
+PANEL_LINKS = {"PROVISIONING_LINK_BASE_URL": ""}
+"""Customers given the panel's own link (stable links off)."""
 
 
 def panel_username(link: str) -> str:

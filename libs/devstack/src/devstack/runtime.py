@@ -84,7 +84,11 @@ REAL_THIRD_PARTIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
 
 # Settings the sandboxes suggest that are not any one third party's: every way to pay,
 # each through its sandbox unless configured for real above. Set in the shell, they win.
-SANDBOX_DEFAULTS: Final = ("BILLING_PAYMENT_METHODS", "BILLING_BOT_URL")
+SANDBOX_DEFAULTS: Final = (
+    "BILLING_PAYMENT_METHODS",
+    "BILLING_BOT_URL",
+    "PROVISIONING_LINK_BASE_URL",  # the local gateway, unless one is given
+)
 
 
 def sandboxed_env(sandbox_env: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:

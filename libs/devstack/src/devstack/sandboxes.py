@@ -166,6 +166,8 @@ class Sandboxes:
             "PROVISIONING_MARZBAN_PASSWORD": PANEL_PASSWORD,
             # Said, not guessed from the loopback address: a real panel may be local too.
             "PROVISIONING_MARZBAN_SANDBOX": "true",
+            # Customers are given the gateway's stable link, not the panel's own.
+            "PROVISIONING_LINK_BASE_URL": f"{self.gateway_url}/sub",
             "NOTIFIER_TELEGRAM_API_URL": telegram,
             "NOTIFIER_TELEGRAM_BOT_TOKEN": BOT.token,
         }

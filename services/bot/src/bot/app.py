@@ -19,6 +19,7 @@ from bot.customers import CustomerMiddleware
 from bot.events import (
     record_access,
     record_access_status,
+    record_link,
     record_shortening,
     record_stage,
     record_subscription,
@@ -57,7 +58,7 @@ from contracts.billing import (
     WalletChanged,
 )
 from contracts.gateway import TelegramUpdateReceived
-from contracts.provisioning import AccessGranted, AccessStatusChanged
+from contracts.provisioning import AccessGranted, AccessLinkIssued, AccessStatusChanged
 
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
@@ -128,6 +129,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(SubscriptionRemoved)(record_stage)
     consumer.handles(AccessGranted)(record_access)
     consumer.handles(AccessStatusChanged)(record_access_status)
+    consumer.handles(AccessLinkIssued)(record_link)
     consumer.handles(WalletChanged)(wallet_changed)
     consumer.handles(AutopayChanged)(record_autopay_change)
     consumer.handles(PromoCodeChecked)(promos.record_check)

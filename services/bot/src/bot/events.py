@@ -17,7 +17,7 @@ from contracts.billing import (
     SubscriptionShortened,
     SubscriptionSuspended,
 )
-from contracts.provisioning import AccessGranted, AccessStatusChanged
+from contracts.provisioning import AccessGranted, AccessLinkIssued, AccessStatusChanged
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,24 @@ async def record_access(event: AccessGranted, ctx: MessageContext) -> None:
             "expires_at": event.expires_at,
             "paid_until": event.paid_until or event.expires_at,
             "traffic_limit_bytes": event.traffic_limit_bytes,
-            "subscription_url": str(event.subscription_url),
+            # The stable link, where the platform has one: it outlives this panel user.
+            "subscription_url": event.stable_url or event.subscription_url,
         },
+    )
+
+
+async def record_link(event: AccessLinkIssued, ctx: MessageContext) -> None:
+    """A revoked link replaced: "My subscription" shows the new one wherever it showed a
+    link. (A first link arrives with the access itself.)"""
+    if not event.replaced or event.stable_url is None:
+        return
+    await ctx.session.execute(
+        update(CustomerSubscription)
+        .where(
+            CustomerSubscription.customer_id == event.customer_id,
+            CustomerSubscription.subscription_url.is_not(None),
+        )
+        .values(subscription_url=event.stable_url, updated_at=datetime.now(UTC))
     )
 
 

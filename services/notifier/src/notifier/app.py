@@ -9,7 +9,7 @@ from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import PaymentCanceled, PaymentRefunded
 from contracts.bot import CustomerLanguageChanged, CustomerRegistered, CustomerRemindersChanged
 from contracts.notifier import SendNotification
-from contracts.provisioning import AccessGranted, AccessProvisioningFailed
+from contracts.provisioning import AccessGranted, AccessLinkIssued, AccessProvisioningFailed
 from notifier.deliveries import RateLimit, Recorder, Sender
 from notifier.models import metadata
 from notifier.settings import NotifierSettings
@@ -25,6 +25,7 @@ def build(settings: NotifierSettings) -> Service:
     consumer.handles(CustomerLanguageChanged)(recorder.language_changed)
     consumer.handles(CustomerRemindersChanged)(recorder.reminders_changed)
     consumer.handles(AccessGranted)(recorder.access_granted)
+    consumer.handles(AccessLinkIssued)(recorder.link_issued)
     consumer.handles(AccessProvisioningFailed)(recorder.access_failed)
     consumer.handles(PaymentCanceled)(recorder.payment_canceled)
     consumer.handles(PaymentRefunded)(recorder.payment_refunded)

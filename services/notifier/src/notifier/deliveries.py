@@ -28,7 +28,7 @@ from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_c
 from contracts.billing import PaymentCanceled, PaymentRefunded
 from contracts.bot import CustomerLanguageChanged, CustomerRegistered, CustomerRemindersChanged
 from contracts.notifier import SendNotification
-from contracts.provisioning import AccessGranted, AccessProvisioningFailed
+from contracts.provisioning import AccessGranted, AccessLinkIssued, AccessProvisioningFailed
 from notifier.models import Contact, Delivery
 from notifier.telegram import (
     TelegramClient,
@@ -76,12 +76,21 @@ class Recorder:
 
     async def access_granted(self, event: AccessGranted, ctx: MessageContext) -> None:
         params: dict[str, str | int] = {
-            "subscription_url": event.subscription_url,
+            # The stable link, where the platform has one: it outlives this panel user.
+            "subscription_url": event.stable_url or event.subscription_url,
             # The paid end, as "My subscription" shows it (the panel's expiry adds the grace).
             "expires_at": (event.paid_until or event.expires_at).isoformat(),
             "traffic_limit_bytes": event.traffic_limit_bytes,
         }
         await self._record(ctx, event.customer_id, "access.granted", params)
+
+    async def link_issued(self, event: AccessLinkIssued, ctx: MessageContext) -> None:
+        """A revoked link's replacement reaches the customer; a first link arrives with
+        the access message instead."""
+        if not event.replaced or event.stable_url is None:
+            return
+        params: dict[str, str | int] = {"subscription_url": event.stable_url}
+        await self._record(ctx, event.customer_id, "access.link_replaced", params)
 
     async def access_failed(self, event: AccessProvisioningFailed, ctx: MessageContext) -> None:
         template = "access.delayed" if event.retryable else "access.failed"

@@ -21,6 +21,14 @@ access-granted =
 
     { setup-steps }
 
+access-link-replaced =
+    🔑 <b>Your subscription link was replaced</b>
+
+    The old link no longer works. Your new link:
+    <code>{ $subscription_url }</code>
+
+    In your app, remove the old subscription and add this link the same way.
+
 access-delayed = ⏳ Payment received, but the VPN server is not answering right now. We keep trying and will send your access as soon as it is ready. No action needed.
 
 access-failed = ⚠️ Payment received, but access could not be set up automatically. We are on it and will write to you. Your money is safe.
