@@ -152,7 +152,14 @@ class PanelDriftRepaired(Event):
         pattern=r"^[a-z][a-z_]{0,31}$",
         description="One of " + ", ".join(f"`{k}`" for k in DRIFT_KINDS) + "; more may appear.",
     )
-    panel_username: PanelUsername
+    panel_username: str = Field(
+        min_length=1,
+        max_length=64,
+        description=(
+            "The user's name on the panel: the platform's prefix, and for a user nobody paid "
+            "for, whatever else the panel allowed."
+        ),
+    )
     subscription_id: UUID | None = Field(
         default=None,
         description="The subscription the user serves; absent for a user nobody paid for.",

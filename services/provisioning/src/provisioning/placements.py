@@ -434,6 +434,7 @@ class Claimed:
     desired_period_end: datetime | None = None
     subscription_url: str | None = None
     traffic_reset: str = "none"
+    repair_version: int | None = None
 
     def data_limit(self, carry: int) -> int:
         """The period's allowance plus what was carried over and the traffic packs bought
@@ -487,7 +488,8 @@ _CLAIM = text(
     RETURNING subscription_id, customer_id, region, panel_id, panel_username, desired_expire,
               desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
               failure_reported, trace_context, renewal_due, carry_pending, carried_bytes,
-              extra_bytes, desired_state, desired_period_end, subscription_url, traffic_reset
+              extra_bytes, desired_state, desired_period_end, subscription_url, traffic_reset,
+              repair_version
     """
 )
 
@@ -661,10 +663,12 @@ class PlacementWorker:
         user = applied.user
         # Access that was granted and is now shortened (a refund) is not granted again:
         # the customer hears of the refund from billing, not of "access ready".
+        # Nor is a repair of drift on the panel, unless the user had to be created (a new link).
         granted = (
             user is not None
             and user.status == "active"
             and not (placement.shortened and placement.on_panel)
+            and not (placement.repair_version == placement.desired_version and not applied.created)
         )
         # Marzban signs a fresh token into every user it answers with, and every token it
         # signed stays valid until the user's links are revoked: the customer keeps the

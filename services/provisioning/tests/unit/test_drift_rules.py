@@ -73,8 +73,9 @@ def test_protocols_are_not_compared_when_the_panel_configures_none() -> None:
     assert drift_of(replace(WANTED, protocols=frozenset()), SEEN) == ()
 
 
-def test_protocols_alone_are_not_the_placement_workers() -> None:
+def test_protocols_and_unpaid_users_are_not_the_placement_workers() -> None:
     assert not placement_repairs((Drift.PROTOCOLS,))
+    assert not placement_repairs((Drift.UNPAID,))
     assert placement_repairs((Drift.EXPIRY, Drift.PROTOCOLS))
     assert not placement_repairs(())
 

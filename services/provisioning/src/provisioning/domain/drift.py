@@ -98,5 +98,9 @@ def drift_of(wanted: Wanted | None, seen: Seen | None) -> tuple[Drift, ...]:
 
 def placement_repairs(drifts: tuple[Drift, ...]) -> bool:
     """Whether the placement worker repairs these (it sets expiry, limit, status, and
-    creates a missing user); protocols are set by reconciliation itself."""
-    return any(drift is not Drift.PROTOCOLS for drift in drifts)
+    creates a missing user); protocols are set, and an unpaid user disabled, by
+    reconciliation itself (no placement of that panel has the user)."""
+    return any(drift not in _DIRECT for drift in drifts)
+
+
+_DIRECT = frozenset({Drift.PROTOCOLS, Drift.UNPAID})
