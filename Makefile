@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install up chat demo bench-purchase bench-lifecycle test lint typecheck imports unit integration e2e contracts bench-outbox clean
+.PHONY: help install up chat demo bench-purchase bench-lifecycle bench-reconcile test lint typecheck imports unit integration e2e contracts bench-outbox clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench-outbox: install ## outbox -> Kafka -> inbox throughput and latency
 
 bench-lifecycle: install ## a day's share of due times on 1,000,000 subscriptions, end to end; bench/results/
 	@$(RUN) python bench/lifecycle.py
+
+bench-reconcile: install ## one reconciliation cycle over a panel of 100,000 users, 1 % drifted, repairs applied; bench/results/
+	@$(RUN) python bench/reconcile.py
 
 clean: ## remove local runtime data and caches (keeps the Kafka download)
 	rm -rf .data .mypy_cache .ruff_cache

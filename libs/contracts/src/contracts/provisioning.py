@@ -127,6 +127,62 @@ class PanelHealthChanged(Event):
         return self.panel_id
 
 
+DRIFT_KINDS = (
+    "missing",
+    "expiry",
+    "limit",
+    "status",
+    "enabled_after_expiry",
+    "protocols",
+    "unpaid",
+)
+"""What reconciliation finds wrong with a panel user; the set may grow."""
+
+
+class PanelDriftRepaired(Event):
+    """A panel user differed from what provisioning holds, and was repaired.
+
+    Emitted by provisioning's reconciliation, once per user and kind repaired: a user
+    missing is created again, a wrong expiry, limit, status or protocol set is corrected,
+    a user enabled after its expiry is disabled, and a user with the platform's prefix
+    that no placement on that panel knows is disabled (never deleted). Consumed by
+    operators' alerting and audit; a customer hears nothing of it (a user created again
+    comes with ``AccessGranted``, as any new link does).
+    """
+
+    event_type = "provisioning.panel.drift_repaired.v1"
+    topic = PROVISIONING_PANELS
+
+    panel_id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,63}$", description="The panel.")
+    region: RegionId
+    kind: str = Field(
+        pattern=r"^[a-z][a-z_]{0,31}$",
+        description="One of " + ", ".join(f"`{k}`" for k in DRIFT_KINDS) + "; more may appear.",
+    )
+    panel_username: str = Field(
+        min_length=1,
+        max_length=64,
+        description=(
+            "The user's name on the panel: the platform's prefix, and for a user nobody paid "
+            "for, whatever else the panel allowed."
+        ),
+    )
+    subscription_id: UUID | None = Field(
+        default=None,
+        description="The subscription the user serves; absent for a user nobody paid for.",
+    )
+    customer_id: UUID | None = Field(
+        default=None, description="The subscription's customer; absent with no subscription."
+    )
+    detail: str = Field(
+        max_length=1024, description="What the panel had and what it should have, for operators."
+    )
+    found_at: UtcDatetime = Field(description="When reconciliation compared the user.")
+
+    def key(self) -> str:
+        return self.panel_id
+
+
 class AccessGranted(Event):
     """A subscription has working VPN access on a panel, created or updated to match billing.
 

@@ -184,7 +184,7 @@ PROVISIONING_PANELS: Final = TopicSpec(
     cleanup_policy="delete",
     retention_ms=STREAM_RETENTION_MS,
     key="panel id",
-    description="What provisioning learns of its panels: health changes.",
+    description="What provisioning learns of its panels: health changes, drift repaired.",
 )
 PROVISIONING_ACCESS: Final = TopicSpec(
     name="provisioning.access.v1",

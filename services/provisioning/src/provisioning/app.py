@@ -26,6 +26,7 @@ from provisioning.models import metadata
 from provisioning.panel_watch import PanelWatch
 from provisioning.panels.directory import PanelDirectory
 from provisioning.placements import PlacementWorker, record_desired_state, record_traffic
+from provisioning.reconcile import Reconciler
 from provisioning.settings import ProvisioningSettings
 
 
@@ -131,6 +132,26 @@ def build(settings: ProvisioningSettings) -> Service:
             Wakeup(),
             poll_interval_s=settings.panel_watch_interval_s,
             batch_size=sys.maxsize,  # a pass covers every user: always rest after one
+        ),
+    )
+    reconciler = Reconciler(
+        sessions=service.sessions,
+        outbox=service.outbox,
+        panels=directory,
+        placements_wakeup=wakeup,
+        concurrency=settings.worker_concurrency,
+        clock=settings.clock(),
+    )
+    service.background(
+        "reconcile",
+        functools.partial(
+            run_worker,
+            "reconcile",
+            reconciler.step,
+            # Drift is made behind our back: found by looking.
+            Wakeup(),
+            poll_interval_s=settings.reconcile_interval_s,
+            batch_size=sys.maxsize,  # a cycle covers every panel: always rest after one
         ),
     )
     service.on_stop(directory.aclose)

@@ -166,6 +166,9 @@ class Placement(Base):
     stale_panels: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
     moved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     desired_version: Mapped[int] = mapped_column(Integer)
+    # The desired version reconciliation raised to repair drift on the panel: applied, it
+    # grants no access again (the customer's link is unchanged) unless the user was created.
+    repair_version: Mapped[int | None] = mapped_column(Integer)
     applied_version: Mapped[int] = mapped_column(Integer, default=0)
     on_panel: Mapped[bool] = mapped_column(default=False)
     # The user's status on the panel as last granted or seen by the panel watch (the panel

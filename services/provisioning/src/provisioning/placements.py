@@ -439,6 +439,7 @@ class Claimed:
     traffic_reset: str = "none"
     panel_status: str | None = None
     """The user's status when the worker took it, as last granted or seen."""
+    repair_version: int | None = None
 
     def data_limit(self, carry: int) -> int:
         """The period's allowance plus what was carried over and the traffic packs bought
@@ -493,7 +494,7 @@ _CLAIM = text(
               desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
               failure_reported, trace_context, renewal_due, carry_pending, carried_bytes,
               extra_bytes, desired_state, desired_period_end, subscription_url, traffic_reset,
-              panel_status
+              panel_status, repair_version
     """
 )
 
@@ -685,10 +686,12 @@ class PlacementWorker:
         user = applied.user
         # Access that was granted and is now shortened (a refund) is not granted again:
         # the customer hears of the refund from billing, not of "access ready".
+        # Nor is a repair of drift on the panel, unless the user had to be created (a new link).
         granted = (
             user is not None
             and user.status == "active"
             and not (placement.shortened and placement.on_panel)
+            and not (placement.repair_version == placement.desired_version and not applied.created)
         )
         # Marzban signs a fresh token into every user it answers with, and every token it
         # signed stays valid until the user's links are revoked: the customer keeps the

@@ -98,6 +98,13 @@ class ProvisioningSettings(ServiceSettings):
         gt=0,
         description="How often the panel's users are read for statuses it set by itself",
     )
+    reconcile_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "How often every panel's users are compared with the placements and drift repaired"
+        ),
+    )
     worker_lease_s: float = Field(
         default=60.0,
         gt=0,

@@ -9,6 +9,7 @@ what the caller can do: :class:`PanelUnavailable` (try again later; its kinds
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -90,7 +91,9 @@ class DesiredUser:
 
     def matches(self, user: PanelUser) -> bool:
         return (
-            user.status == self.status
+            # Active as desired, or limited by the panel: its traffic ran out, which no
+            # change of expiry or status undoes.
+            (user.status == self.status or (self.active and user.status == "limited"))
             and (user.expires_at or 0) == self.expires_at
             and (user.traffic_limit_bytes or 0) == self.traffic_limit_bytes
             and user.traffic_reset == self.traffic_reset
@@ -153,6 +156,11 @@ class PanelClient(Protocol):
     async def set_status(self, username: str, status: str) -> PanelUser | None:
         """Enable (``active``) or disable (``disabled``) a user, changing nothing else;
         None if there is no such user."""
+        ...
+
+    async def set_protocols(self, username: str, protocols: Sequence[str]) -> PanelUser | None:
+        """Give the user credentials for exactly these protocols, keeping those it has for
+        the ones it keeps; None if there is no such user."""
         ...
 
     async def reset_usage(self, username: str) -> PanelUser | None:

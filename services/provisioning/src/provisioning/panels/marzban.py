@@ -9,6 +9,7 @@ that reports another version: for a 0.x release the minor number is the major on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Final
 
 import httpx
@@ -160,6 +161,23 @@ class MarzbanClient:
         # Only ``status``: omitted fields are left as they are (``next_plan`` aside, which
         # the platform never sets).
         response = await self._call("PUT", f"/api/user/{username}", json={"status": status})
+        if response.status_code == 404:
+            return None
+        return _user(self._json(response))
+
+    async def set_protocols(self, username: str, protocols: Sequence[str]) -> PanelUser | None:
+        # ``proxies`` on modify replaces the user's: those it keeps are sent back with their
+        # settings (an empty one would be given new credentials), new ones empty (generated),
+        # and without ``inbounds`` a new protocol gets all of its inbounds.
+        response = await self._call("GET", f"/api/user/{username}")
+        if response.status_code == 404:
+            return None
+        body = self._json(response)
+        current = (body.get("proxies") if isinstance(body, dict) else None) or {}
+        if not isinstance(current, dict):
+            raise PanelUnavailable(f"not a Marzban user's proxies: {current!r}"[:200])
+        proxies = {protocol: current.get(protocol) or {} for protocol in protocols}
+        response = await self._call("PUT", f"/api/user/{username}", json={"proxies": proxies})
         if response.status_code == 404:
             return None
         return _user(self._json(response))
