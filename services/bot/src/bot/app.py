@@ -22,6 +22,7 @@ from bot.events import (
     record_shortening,
     record_stage,
     record_subscription,
+    record_usage,
 )
 from bot.handlers import build_router
 from bot.models import metadata
@@ -57,7 +58,7 @@ from contracts.billing import (
     WalletChanged,
 )
 from contracts.gateway import TelegramUpdateReceived
-from contracts.provisioning import AccessGranted, AccessStatusChanged
+from contracts.provisioning import AccessGranted, AccessStatusChanged, UsageReported
 
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
@@ -128,6 +129,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(SubscriptionRemoved)(record_stage)
     consumer.handles(AccessGranted)(record_access)
     consumer.handles(AccessStatusChanged)(record_access_status)
+    consumer.handles(UsageReported)(record_usage)
     consumer.handles(WalletChanged)(wallet_changed)
     consumer.handles(AutopayChanged)(record_autopay_change)
     consumer.handles(PromoCodeChecked)(promos.record_check)
