@@ -165,7 +165,10 @@ class Placement(Base):
     # percent) the customer was told of: a new allowance falls below it and re-arms it.
     seen_used_bytes: Mapped[int | None] = mapped_column(BigInteger)
     seen_limit_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    announced_threshold: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # (A server default: rows written by statements that predate it start below all.)
+    announced_threshold: Mapped[int] = mapped_column(
+        SmallInteger, default=0, server_default=text("0")
+    )
     subscription_url: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from contracts.billing import SubscriptionTrafficAdded
 from provisioning.panel_watch import PanelWatch
 from provisioning.placements import panel_username
 
@@ -27,7 +26,7 @@ from .test_placement_worker import (
     tables,
 )
 from .test_placement_worker import setup as setup  # the fixture
-from .test_plan_changes import _record_traffic
+from .test_plan_changes import _record_traffic, ten_gib_added
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +47,17 @@ async def _published(setup: Setup, event_type: str) -> list[dict[str, Any]]:
         return [json.loads(bytes(payload)) for payload in rows]
 
 
-async def _thresholds(setup: Setup, subscription: uuid.UUID) -> list[int]:
+async def _told(setup: Setup, subscription: uuid.UUID) -> list[dict[str, Any]]:
+    """The subscription's TrafficThresholdReached, in the order they were emitted."""
     return [
-        event["threshold"]
+        event
         for event in await _published(setup, "provisioning.traffic.threshold_reached.v1")
         if event["subscription_id"] == str(subscription)
     ]
+
+
+async def _thresholds(setup: Setup, subscription: uuid.UUID) -> list[int]:
+    return [event["threshold"] for event in await _told(setup, subscription)]
 
 
 async def _usages(setup: Setup, subscription: uuid.UUID) -> list[tuple[int, int]]:
@@ -107,11 +111,7 @@ async def test_each_threshold_is_told_once_per_allowance_and_again_after_a_renew
     await setup.panel.add_traffic(username, 2 * GIB)  # 81 %
     await asyncio.gather(watch.step(), watch.step())  # two replicas at once
     assert await _thresholds(setup, subscription) == [80]
-    (told,) = [
-        e
-        for e in await _published(setup, "provisioning.traffic.threshold_reached.v1")
-        if e["subscription_id"] == str(subscription)
-    ]
+    (told,) = await _told(setup, subscription)
     assert (told["customer_id"], told["used_traffic_bytes"], told["traffic_limit_bytes"]) == (
         str(customer),
         81 * GIB,
@@ -158,11 +158,7 @@ async def test_the_panels_monthly_reset_arms_the_thresholds_again(setup: Setup) 
     await watch.step()
     await setup.panel.add_traffic(username, 85 * GIB)
     await watch.step()
-    (_, again) = [
-        e
-        for e in await _published(setup, "provisioning.traffic.threshold_reached.v1")
-        if e["subscription_id"] == str(subscription)
-    ]
+    (_, again) = await _told(setup, subscription)
     assert (again["threshold"], again["traffic_reset"]) == (80, "month")
 
 
@@ -177,20 +173,7 @@ async def test_a_traffic_pack_that_lifts_the_usage_under_100_percent_arms_it_aga
     await watch.step()
     assert await _thresholds(setup, subscription) == [100]
 
-    await _record_traffic(
-        setup,
-        SubscriptionTrafficAdded(
-            subscription_id=subscription,
-            customer_id=customer,
-            order_id=uuid.uuid4(),
-            added_bytes=10 * GIB,
-            extra_traffic_bytes=10 * GIB,
-            traffic_limit_bytes=100 * GIB,
-            period_end=end,
-            revision=2,
-            added_at=end - timedelta(days=20),
-        ),
-    )
+    await _record_traffic(setup, ten_gib_added(subscription, customer, end))
     await _settle(setup, subscription)
     await watch.step()  # 100 of 110 GiB: past 80 %, under 100 %
     await setup.panel.add_traffic(username, 10 * GIB)

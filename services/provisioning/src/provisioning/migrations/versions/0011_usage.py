@@ -23,7 +23,6 @@ def upgrade() -> None:
             "announced_threshold", sa.SmallInteger(), nullable=False, server_default=sa.text("0")
         ),
     )
-    op.alter_column("placements", "announced_threshold", server_default=None)
 
 
 def downgrade() -> None:
