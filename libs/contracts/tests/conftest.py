@@ -71,6 +71,9 @@ from contracts.provisioning import (
     PanelHealthChanged,
     RegionOffer,
     RegionsPublished,
+    SubscriptionUsage,
+    TrafficThresholdReached,
+    UsageReported,
 )
 
 CUSTOMER_ID = UUID("0b6f3c4e-8d7a-4f7e-9a51-3c2d1e0f9a8b")
@@ -576,6 +579,28 @@ def sample_events() -> dict[str, Event]:
             status="limited",
             used_traffic_bytes=107374182400,
             traffic_limit_bytes=107374182400,
+            observed_at=datetime(2025, 2, 1, 12, 0, 30, tzinfo=UTC),
+        ),
+        UsageReported(
+            panel_id="nl-1",
+            usages=(
+                SubscriptionUsage(
+                    subscription_id=SUBSCRIPTION_ID,
+                    customer_id=CUSTOMER_ID,
+                    used_traffic_bytes=85899345920,
+                    traffic_limit_bytes=107374182400,
+                    observed_at=datetime(2025, 2, 1, 12, 0, 30, tzinfo=UTC),
+                ),
+            ),
+        ),
+        TrafficThresholdReached(
+            subscription_id=SUBSCRIPTION_ID,
+            customer_id=CUSTOMER_ID,
+            threshold=80,
+            used_traffic_bytes=85899345920,
+            traffic_limit_bytes=107374182400,
+            traffic_reset="none",
+            period_end=datetime(2025, 2, 14, 10, 1, 5, tzinfo=UTC),
             observed_at=datetime(2025, 2, 1, 12, 0, 30, tzinfo=UTC),
         ),
         SendNotification(

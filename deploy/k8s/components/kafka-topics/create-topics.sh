@@ -65,6 +65,7 @@ topic billing.segments.v1                6 compact -
 topic provisioning.catalog.v1            1 compact -
 topic provisioning.panels.v1             3 delete  604800000
 topic provisioning.access.v1             6 delete  604800000
+topic provisioning.usage.v1              6 delete  604800000
 topic notifier.requests.v1               6 delete  604800000
 topic gateway.payment-notifications.v1   6 delete  604800000
 topic gateway.telegram-updates.v1        6 delete  604800000

@@ -10,7 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from contracts.billing import LocalizedTexts
 from contracts.envelope import Event
 from contracts.fields import ByteCount, HttpUrl, RegionId, UtcDatetime
-from contracts.topics import PROVISIONING_ACCESS, PROVISIONING_CATALOG, PROVISIONING_PANELS
+from contracts.topics import (
+    PROVISIONING_ACCESS,
+    PROVISIONING_CATALOG,
+    PROVISIONING_PANELS,
+    PROVISIONING_USAGE,
+)
 
 PanelUsername = Annotated[
     str,
@@ -159,9 +164,8 @@ class PanelDriftRepaired(Event):
         pattern=r"^[a-z][a-z_]{0,31}$",
         description="One of " + ", ".join(f"`{k}`" for k in DRIFT_KINDS) + "; more may appear.",
     )
+    # Unconstrained, as first published: the name is whatever the panel reports.
     panel_username: str = Field(
-        min_length=1,
-        max_length=64,
         description=(
             "The user's name on the panel: the platform's prefix, and for a user nobody paid "
             "for, whatever else the panel allowed."
@@ -334,6 +338,100 @@ class AccessStatusChanged(Event):
     )
     used_traffic_bytes: ByteCount = Field(description="Traffic used since the last reset.")
     traffic_limit_bytes: ByteCount = Field(description="The user's limit; 0 means unlimited.")
+    observed_at: UtcDatetime = Field(description="When provisioning saw it on the panel.")
+
+    def key(self) -> str:
+        return str(self.subscription_id)
+
+
+USAGE_BATCH_MAX = 500
+"""The most subscriptions one ``UsageReported`` carries (about 100 kB of JSON)."""
+
+
+class SubscriptionUsage(BaseModel):
+    """One subscription's traffic as its panel counts it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    subscription_id: UUID = Field(description="The subscription the panel user serves.")
+    customer_id: UUID = Field(description="The subscriber.")
+    used_traffic_bytes: ByteCount = Field(
+        description="Traffic used since the panel last started the count again (a renewal, "
+        "a plan change, a monthly reset)."
+    )
+    traffic_limit_bytes: ByteCount = Field(
+        description="The period's allowance on the panel (the plan's, what was carried into "
+        "it and traffic packs); 0 means unlimited."
+    )
+    observed_at: UtcDatetime = Field(
+        description="When provisioning read it from the panel: of two reports, the later is "
+        "the newer."
+    )
+
+
+class UsageReported(Event):
+    """Traffic used by subscriptions of one panel, for those whose count changed since the
+    last look.
+
+    Emitted by provisioning's panel watch, one event per page of the panel's users it read
+    (at most ``USAGE_BATCH_MAX`` subscriptions). Consumed by billing (the latest usage per
+    subscription, for the partner and admin API) and the bot ("My subscription" shows used
+    and remaining traffic). Reports of one subscription can arrive from two panels after a
+    move: the later ``observed_at`` wins.
+    """
+
+    event_type = "provisioning.usage.reported.v1"
+    topic = PROVISIONING_USAGE
+
+    panel_id: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,63}$", description="The panel the usage was read from."
+    )
+    usages: tuple[SubscriptionUsage, ...] = Field(
+        min_length=1, max_length=USAGE_BATCH_MAX, description="One entry per subscription."
+    )
+
+    def key(self) -> str:
+        return self.panel_id
+
+
+TRAFFIC_THRESHOLDS = (80, 100)
+"""The shares of a period's allowance (in percent) a customer is told about, once each."""
+
+
+class TrafficThresholdReached(Event):
+    """A subscription has used 80 % or 100 % of its period's allowance.
+
+    Emitted by provisioning's panel watch once per threshold and allowance: the allowance
+    starts again (and both thresholds with it) when the panel's count starts again (a
+    renewal, a plan change, a monthly reset) or the allowance grows past the usage (a
+    traffic pack). When one look finds both crossed, only 100 is emitted. Consumed by the
+    notifier (tells the customer).
+    """
+
+    event_type = "provisioning.traffic.threshold_reached.v1"
+    topic = PROVISIONING_ACCESS
+
+    subscription_id: UUID = Field(description="The subscription the panel user serves.")
+    customer_id: UUID = Field(description="The subscriber.")
+    threshold: int = Field(
+        strict=True,
+        ge=1,
+        le=100,
+        description="The share of the allowance reached, in percent: `80` or `100`.",
+    )
+    used_traffic_bytes: ByteCount = Field(description="Traffic used when it was seen.")
+    traffic_limit_bytes: int = Field(
+        strict=True,
+        ge=1,
+        description="The period's allowance on the panel (never unlimited here), in bytes.",
+    )
+    traffic_reset: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,15}$")] = Field(
+        description="`month`: the panel starts the allowance again every month; `none`: one "
+        "allowance until the period ends."
+    )
+    period_end: UtcDatetime | None = Field(
+        default=None, description="The end of the paid period; absent if not known."
+    )
     observed_at: UtcDatetime = Field(description="When provisioning saw it on the panel.")
 
     def key(self) -> str:

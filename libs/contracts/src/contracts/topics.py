@@ -194,6 +194,14 @@ PROVISIONING_ACCESS: Final = TopicSpec(
     key="subscription id (UUID)",
     description="VPN access on the panels: granted, failed to provision, or changed there.",
 )
+PROVISIONING_USAGE: Final = TopicSpec(
+    name="provisioning.usage.v1",
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=STREAM_RETENTION_MS,
+    key="panel id (each record is a batch of one panel's users)",
+    description="Traffic used on the panels, in batches: what changed since the last look.",
+)
 NOTIFIER_REQUESTS: Final = TopicSpec(
     name="notifier.requests.v1",
     partitions=6,
@@ -260,6 +268,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     PROVISIONING_CATALOG,
     PROVISIONING_PANELS,
     PROVISIONING_ACCESS,
+    PROVISIONING_USAGE,
     NOTIFIER_REQUESTS,
     GATEWAY_PAYMENT_NOTIFICATIONS,
     GATEWAY_TELEGRAM_UPDATES,

@@ -27,6 +27,7 @@ from billing.segments_worker import SegmentsWorker
 from billing.settings import BillingSettings
 from billing.subscriptions import record_regions
 from billing.trials import Trials
+from billing.usage import record_usage
 from chassis.db import transaction
 from chassis.service import Service
 from chassis.timers import TimerWorker
@@ -45,7 +46,7 @@ from contracts.bot import (
     TrialRequested,
 )
 from contracts.gateway import PaymentNotificationReceived, ProviderNotificationReceived
-from contracts.provisioning import AccessGranted
+from contracts.provisioning import AccessGranted, UsageReported
 
 
 def build_providers(settings: BillingSettings) -> Providers:
@@ -225,6 +226,7 @@ def build(settings: BillingSettings) -> Service:
     consumer.handles(PaymentRefunded)(referrals.refunded)
     # The region of each subscription's access, for segments (billing.segments_worker).
     consumer.handles_batch(AccessGranted)(record_regions)
+    consumer.handles(UsageReported)(record_usage)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:

@@ -667,3 +667,17 @@ class CustomerSegments(Base):
             postgresql_where=text("next_change_at IS NOT NULL"),
         ),
     )
+
+
+class SubscriptionUsage(Base):
+    """A subscription's traffic as provisioning last read it from its panel
+    (``provisioning.usage``): for the partner and admin API."""
+
+    __tablename__ = "subscription_usages"
+
+    subscription_id: Mapped[UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[UUID] = mapped_column(index=True)
+    used_traffic_bytes: Mapped[int] = mapped_column(BigInteger)
+    # The allowance on the panel (the plan's, carried over and packs); 0: unlimited.
+    traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -23,6 +23,7 @@ from bot.events import (
     record_shortening,
     record_stage,
     record_subscription,
+    record_usage,
 )
 from bot.handlers import build_router
 from bot.models import metadata
@@ -58,7 +59,12 @@ from contracts.billing import (
     WalletChanged,
 )
 from contracts.gateway import TelegramUpdateReceived
-from contracts.provisioning import AccessGranted, AccessLinkIssued, AccessStatusChanged
+from contracts.provisioning import (
+    AccessGranted,
+    AccessLinkIssued,
+    AccessStatusChanged,
+    UsageReported,
+)
 
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
@@ -130,6 +136,7 @@ def build(settings: BotSettings) -> Service:
     consumer.handles(AccessGranted)(record_access)
     consumer.handles(AccessStatusChanged)(record_access_status)
     consumer.handles(AccessLinkIssued)(record_link)
+    consumer.handles(UsageReported)(record_usage)
     consumer.handles(WalletChanged)(wallet_changed)
     consumer.handles(AutopayChanged)(record_autopay_change)
     consumer.handles(PromoCodeChecked)(promos.record_check)

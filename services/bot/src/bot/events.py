@@ -17,7 +17,12 @@ from contracts.billing import (
     SubscriptionShortened,
     SubscriptionSuspended,
 )
-from contracts.provisioning import AccessGranted, AccessLinkIssued, AccessStatusChanged
+from contracts.provisioning import (
+    AccessGranted,
+    AccessLinkIssued,
+    AccessStatusChanged,
+    UsageReported,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,4 +153,32 @@ async def record_access_status(event: AccessStatusChanged, ctx: MessageContext) 
         update(CustomerSubscription)
         .where(CustomerSubscription.subscription_id == event.subscription_id)
         .values(access_status=event.status, updated_at=datetime.now(UTC))
+    )
+
+
+# A page of a panel's users in one statement; a report older than the one kept (from the
+# panel a subscription left) changes nothing.
+_USAGE = text(
+    """
+    INSERT INTO traffic_usages AS u (subscription_id, used_bytes, limit_bytes, observed_at)
+    SELECT * FROM unnest(CAST(:subscriptions AS uuid[]), CAST(:used AS bigint[]),
+                         CAST(:limits AS bigint[]), CAST(:observed AS timestamptz[]))
+    ON CONFLICT (subscription_id) DO UPDATE
+    SET used_bytes = EXCLUDED.used_bytes, limit_bytes = EXCLUDED.limit_bytes,
+        observed_at = EXCLUDED.observed_at
+    WHERE u.observed_at < EXCLUDED.observed_at
+    """
+)
+
+
+async def record_usage(event: UsageReported, ctx: MessageContext) -> None:
+    """Traffic used, for "My subscription"."""
+    await ctx.session.execute(
+        _USAGE,
+        {
+            "subscriptions": [usage.subscription_id for usage in event.usages],
+            "used": [usage.used_traffic_bytes for usage in event.usages],
+            "limits": [usage.traffic_limit_bytes for usage in event.usages],
+            "observed": [usage.observed_at for usage in event.usages],
+        },
     )

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from bot import autopay, keyboards, promos, referrals
 from bot.catalog import Catalog, current_catalog, plan_title
 from bot.checkouts import open_checkout
-from bot.models import Customer, CustomerAutopay, CustomerSubscription
+from bot.models import Customer, CustomerAutopay, CustomerSubscription, TrafficUsage
 from bot.receipts import PendingCheckout, valid_email
-from bot.texts import LANGUAGES, Html, gib, method_name, say
+from bot.texts import LANGUAGES, Html, gib, method_name, say, usage_bar
 from bot.wallets import wallet_view
 from chassis.clock import Clock, SystemClock
 from chassis.i18n import Value
@@ -48,6 +48,7 @@ def subscription_view(
     language: str,
     now: datetime,
     renewal: CustomerAutopay | None = None,
+    usage: TrafficUsage | None = None,
 ) -> str:
     if subscription is None:
         return say("subscription-none", language)
@@ -81,10 +82,31 @@ def subscription_view(
         language,
         status=Html(say(status, language, **status_params)),
         expires=subscription.period_end,
-        traffic_gib=gib(subscription.traffic_limit_bytes),
+        traffic=Html(traffic_view(subscription, usage, language)),
         link=Html(link),
     )
     return text if renewal is None else f"{text}\n\n{autopay.autopay_line(renewal, language)}"
+
+
+def traffic_view(
+    subscription: CustomerSubscription, usage: TrafficUsage | None, language: str
+) -> str:
+    """The allowance; with what the panel counted (at most one panel watch old), what was
+    used and what is left of it (the panel's limit includes carried traffic and packs)."""
+    if usage is None:
+        return say(
+            "subscription-traffic", language, traffic_gib=gib(subscription.traffic_limit_bytes)
+        )
+    bar, percent = usage_bar(usage.used_bytes, usage.limit_bytes)
+    return say(
+        "subscription-traffic-used",
+        language,
+        traffic_gib=gib(usage.limit_bytes),
+        used_gib=gib(usage.used_bytes),
+        left_gib=gib(max(usage.limit_bytes - usage.used_bytes, 0)),
+        bar=bar,
+        percent=percent,
+    )
 
 
 def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router:
@@ -617,7 +639,12 @@ async def _subscription_screen(
 ) -> tuple[str, InlineKeyboardMarkup]:
     subscription = await _subscription_of(ctx, customer)
     renewal = await ctx.session.get(CustomerAutopay, customer.customer_id)
-    text = subscription_view(subscription, customer.language, now, renewal)
+    usage = (
+        await ctx.session.get(TrafficUsage, subscription.subscription_id)
+        if subscription is not None
+        else None
+    )
+    text = subscription_view(subscription, customer.language, now, renewal, usage)
     autopay_on = subscription is not None and renewal is not None and renewal.enabled
     traffic = bool(_traffic_on_sale(await current_catalog(ctx.session), subscription, now))
     return text, keyboards.subscription(customer.language, autopay_on=autopay_on, traffic=traffic)

@@ -129,6 +129,19 @@ class CustomerSubscription(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class TrafficUsage(Base):
+    """A subscription's traffic as provisioning last read it from the panel
+    (``provisioning.usage``): "My subscription" shows used and remaining."""
+
+    __tablename__ = "traffic_usages"
+
+    subscription_id: Mapped[UUID] = mapped_column(primary_key=True)
+    used_bytes: Mapped[int] = mapped_column(BigInteger)
+    # The allowance on the panel, with what was carried into it and traffic packs; 0: none.
+    limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class CustomerAutopay(Base):
     """A customer's automatic renewal for "My subscription": as billing last reported it
     (``billing.autopay.v1``, the highest revision), or turned off here by the customer."""

@@ -12,7 +12,16 @@ from typing import Final
 
 from chassis.i18n import Catalogs, Html, MissingText, Value
 
-__all__ = ["CATALOGS", "LANGUAGES", "Html", "gib", "language_of", "method_name", "say"]
+__all__ = [
+    "CATALOGS",
+    "LANGUAGES",
+    "Html",
+    "gib",
+    "language_of",
+    "method_name",
+    "say",
+    "usage_bar",
+]
 
 CATALOGS: Final = Catalogs.load(files("bot") / "locales", default_locale="ru", foreign_locale="en")
 LANGUAGES: Final[tuple[str, ...]] = CATALOGS.locales
@@ -41,3 +50,14 @@ def gib(traffic_bytes: int) -> int | Decimal:
     """A byte count in GiB for ``$traffic_gib`` (0, unlimited, must stay an int to match)."""
     amount = (Decimal(traffic_bytes) / _GIB).quantize(Decimal("0.1"))
     return int(amount) if amount == amount.to_integral_value() else amount
+
+
+_BAR_CELLS: Final = 10
+
+
+def usage_bar(used_bytes: int, limit_bytes: int) -> tuple[str, int]:
+    """A text bar of the share of the allowance used (``▰▰▰▱▱▱▱▱▱▱``) and the whole
+    percent, capped at 100 (the panel counts a little past the limit before it cuts off)."""
+    percent = min(used_bytes * 100 // limit_bytes, 100) if limit_bytes > 0 else 0
+    filled = min(used_bytes * _BAR_CELLS // limit_bytes, _BAR_CELLS) if limit_bytes > 0 else 0
+    return "▰" * filled + "▱" * (_BAR_CELLS - filled), percent

@@ -7,10 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.events import record_access, record_access_status, record_subscription
-from bot.models import CustomerSubscription
+from bot.events import record_access, record_access_status, record_subscription, record_usage
+from bot.models import CustomerSubscription, TrafficUsage
 from contracts.billing import SubscriptionActivated, SubscriptionExtended
-from contracts.provisioning import AccessGranted, AccessStatusChanged
+from contracts.provisioning import (
+    AccessGranted,
+    AccessStatusChanged,
+    SubscriptionUsage,
+    UsageReported,
+)
 
 from .conftest import BotWorld
 
@@ -113,3 +118,32 @@ async def test_the_panels_own_changes_replace_the_granted_status(world: BotWorld
     again = AccessGranted(**granted.model_dump() | {"expires_at": end + timedelta(days=30)})
     await world.handle(lambda ctx: record_access(again, ctx), again)
     assert (await row(world, subscription_id)).access_status == "active"
+
+
+def _usage(subscription_id: uuid.UUID, used: int, at: datetime) -> UsageReported:
+    return UsageReported(
+        panel_id="nl-1",
+        usages=(
+            SubscriptionUsage(
+                subscription_id=subscription_id,
+                customer_id=uuid.uuid4(),
+                used_traffic_bytes=used,
+                traffic_limit_bytes=100 * GIB,
+                observed_at=at,
+            ),
+        ),
+    )
+
+
+async def test_usage_keeps_the_latest_observation(world: BotWorld) -> None:
+    subscription_id = uuid.uuid4()
+    at = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    later = _usage(subscription_id, 40 * GIB, at + timedelta(minutes=1))
+    await world.handle(lambda ctx: record_usage(later, ctx), later)
+    # An older report (from the panel the subscription left) changes nothing.
+    older = _usage(subscription_id, 70 * GIB, at)
+    await world.handle(lambda ctx: record_usage(older, ctx), older)
+    async with world.sessions() as session:
+        usage = await session.get(TrafficUsage, subscription_id)
+    assert usage is not None
+    assert (usage.used_bytes, usage.limit_bytes) == (40 * GIB, 100 * GIB)

@@ -15,8 +15,8 @@ from bot.keyboards import (
     Pay,
     TurnOffAutopay,
 )
-from bot.models import CustomerSubscription
-from bot.texts import CATALOGS, LANGUAGES, gib, language_of, say
+from bot.models import CustomerSubscription, TrafficUsage
+from bot.texts import CATALOGS, LANGUAGES, gib, language_of, say, usage_bar
 from chassis.i18n import catalog_problems, shipped_texts
 from contracts.bot import choose_plan_callback
 from contracts.money import Money
@@ -65,6 +65,11 @@ def test_every_text_renders_in_every_locale() -> None:
         "months": 0,
         "monthly": "no",
         "traffic_gib": 100,
+        "used_gib": 12,
+        "left_gib": 88,
+        "bar": "▰▱",
+        "percent": 12,
+        "traffic": "100 GB",
         "status": "x",
         "expires": NOW,
         "link": "L",
@@ -313,3 +318,45 @@ def test_the_consent_says_how_often_in_days_or_months(
         months=months,
     )
     assert every in text
+
+
+def test_my_subscription_shows_the_traffic_used_and_left_with_a_bar() -> None:
+    mine = subscription(url="https://vpn.example/sub/abc", ends_in=timedelta(days=30))
+    gib_ = 1024**3
+    usage = TrafficUsage(
+        subscription_id=mine.subscription_id,
+        used_bytes=85 * gib_,
+        limit_bytes=110 * gib_,  # a traffic pack on top of the plan's 100
+        observed_at=NOW,
+    )
+    en = subscription_view(mine, "en", NOW, usage=usage)
+    assert "85 of 110 GB used, <b>25 GB left</b>" in en
+    assert "<code>▰▰▰▰▰▰▰▱▱▱</code> 77%" in en
+    ru = subscription_view(mine, "ru", NOW, usage=usage)
+    assert "использовано 85 из 110 ГБ, <b>осталось 25 ГБ</b>" in ru
+    over = TrafficUsage(
+        subscription_id=mine.subscription_id,
+        used_bytes=111 * gib_,
+        limit_bytes=110 * gib_,
+        observed_at=NOW,
+    )
+    assert "<b>0 GB left</b>" in subscription_view(mine, "en", NOW, usage=over)
+    assert "▰▰▰▰▰▰▰▰▰▰</code> 100%" in subscription_view(mine, "en", NOW, usage=over)
+
+
+def test_unlimited_traffic_shows_what_was_used() -> None:
+    mine = subscription(url="https://vpn.example/sub/abc", ends_in=timedelta(days=30))
+    usage = TrafficUsage(
+        subscription_id=mine.subscription_id,
+        used_bytes=3 * 1024**3,
+        limit_bytes=0,
+        observed_at=NOW,
+    )
+    assert "unlimited, 3 GB used" in subscription_view(mine, "en", NOW, usage=usage)
+
+
+def test_the_bar_is_the_share_used_in_tenths() -> None:
+    assert usage_bar(0, 100) == ("▱" * 10, 0)
+    assert usage_bar(79, 100) == ("▰" * 7 + "▱" * 3, 79)
+    assert usage_bar(100, 100) == ("▰" * 10, 100)
+    assert usage_bar(5, 0) == ("▱" * 10, 0)

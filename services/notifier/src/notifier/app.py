@@ -9,7 +9,12 @@ from chassis.worker import RetryPolicy, Wakeup, run_worker
 from contracts.billing import PaymentCanceled, PaymentRefunded
 from contracts.bot import CustomerLanguageChanged, CustomerRegistered, CustomerRemindersChanged
 from contracts.notifier import SendNotification
-from contracts.provisioning import AccessGranted, AccessLinkIssued, AccessProvisioningFailed
+from contracts.provisioning import (
+    AccessGranted,
+    AccessLinkIssued,
+    AccessProvisioningFailed,
+    TrafficThresholdReached,
+)
 from notifier.deliveries import RateLimit, Recorder, Sender
 from notifier.models import metadata
 from notifier.settings import NotifierSettings
@@ -27,6 +32,7 @@ def build(settings: NotifierSettings) -> Service:
     consumer.handles(AccessGranted)(recorder.access_granted)
     consumer.handles(AccessLinkIssued)(recorder.link_issued)
     consumer.handles(AccessProvisioningFailed)(recorder.access_failed)
+    consumer.handles(TrafficThresholdReached)(recorder.traffic_threshold)
     consumer.handles(PaymentCanceled)(recorder.payment_canceled)
     consumer.handles(PaymentRefunded)(recorder.payment_refunded)
     consumer.handles(SendNotification)(recorder.send_notification)

@@ -28,7 +28,12 @@ from chassis.worker import RetryPolicy, Wakeup, claim, continuing_trace, trace_c
 from contracts.billing import PaymentCanceled, PaymentRefunded
 from contracts.bot import CustomerLanguageChanged, CustomerRegistered, CustomerRemindersChanged
 from contracts.notifier import SendNotification
-from contracts.provisioning import AccessGranted, AccessLinkIssued, AccessProvisioningFailed
+from contracts.provisioning import (
+    AccessGranted,
+    AccessLinkIssued,
+    AccessProvisioningFailed,
+    TrafficThresholdReached,
+)
 from notifier.models import Contact, Delivery
 from notifier.telegram import (
     TelegramClient,
@@ -95,6 +100,18 @@ class Recorder:
     async def access_failed(self, event: AccessProvisioningFailed, ctx: MessageContext) -> None:
         template = "access.delayed" if event.retryable else "access.failed"
         await self._record(ctx, event.customer_id, template, {})
+
+    async def traffic_threshold(self, event: TrafficThresholdReached, ctx: MessageContext) -> None:
+        """80 % or 100 % of the allowance used. Provisioning emits each threshold of an
+        allowance once; the delivery is keyed by the event, so a redelivery sends nothing."""
+        params: dict[str, str | int] = {
+            "threshold": event.threshold,
+            "used_bytes": event.used_traffic_bytes,
+            "traffic_limit_bytes": event.traffic_limit_bytes,
+            "left_bytes": max(event.traffic_limit_bytes - event.used_traffic_bytes, 0),
+            "monthly": "yes" if event.traffic_reset == "month" else "no",
+        }
+        await self._record(ctx, event.customer_id, "traffic.threshold", params)
 
     async def payment_canceled(self, event: PaymentCanceled, ctx: MessageContext) -> None:
         if event.autopay:

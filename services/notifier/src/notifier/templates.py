@@ -4,7 +4,8 @@ A template is a message of the catalogs (``access.granted`` is ``access-granted`
 parameters arrive as stored strings and numbers; the few that stand for something richer
 are turned into it here, so that the catalogs format them: every ``<name>_at`` holding an
 ISO 8601 string is the datetime ``$<name>`` (``expires_at`` is ``$expires``, ``charge_at``
-``$charge``), ``traffic_limit_bytes`` is ``$traffic_gib``, and ``amount_minor`` with
+``$charge``), ``traffic_limit_bytes`` is ``$traffic_gib`` (``total_bytes``, ``used_bytes`` and
+``left_bytes`` are ``$total_gib``, ``$used_gib``, ``$left_gib``), and ``amount_minor`` with
 ``currency`` is the money ``$amount``, ``credit_hours`` is ``$credit_days``; ``reason``,
 a provider's cancellation code, is told in words, and an empty ``method_title`` is "your
 saved payment method". The parameters stay as given too. Every text value is escaped for
@@ -83,12 +84,10 @@ def values_of(params: Params) -> dict[str, Value]:
             values[moment] = datetime.fromisoformat(value)
     if "period_days" in params:  # notices written before month plans name no months
         values.setdefault("period_months", 0)
-    if "traffic_limit_bytes" in params:
-        amount = (Decimal(int(params["traffic_limit_bytes"])) / _GIB).quantize(Decimal("0.1"))
-        values["traffic_gib"] = int(amount) if amount == amount.to_integral_value() else amount
-    if "total_bytes" in params:  # a limit with traffic packs added
-        total = (Decimal(int(params["total_bytes"])) / _GIB).quantize(Decimal("0.1"))
-        values["total_gib"] = int(total) if total == total.to_integral_value() else total
+    # Traffic in GiB: the limit, a limit with traffic packs added, what was used and is left.
+    for name, gib_name in _TRAFFIC.items():
+        if name in params:
+            values[gib_name] = _gib(int(params[name]))
     if "credit_hours" in params:  # an upgrade's credit, told in days
         days = (Decimal(int(params["credit_hours"])) / 24).quantize(Decimal("0.1"))
         values["credit_days"] = int(days) if days == days.to_integral_value() else days
@@ -97,6 +96,20 @@ def values_of(params: Params) -> dict[str, Value]:
             amount_minor=int(params["amount_minor"]), currency=str(params["currency"])
         )
     return values
+
+
+_TRAFFIC: Final = {
+    "traffic_limit_bytes": "traffic_gib",
+    "total_bytes": "total_gib",
+    "used_bytes": "used_gib",
+    "left_bytes": "left_gib",
+}
+
+
+def _gib(traffic_bytes: int) -> int | Decimal:
+    """To one decimal; a whole number stays an int (``0``, unlimited, must match ``[0]``)."""
+    amount = (Decimal(traffic_bytes) / _GIB).quantize(Decimal("0.1"))
+    return int(amount) if amount == amount.to_integral_value() else amount
 
 
 def reply_markup(language: str, params: Params) -> dict[str, object] | None:

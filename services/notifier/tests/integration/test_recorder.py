@@ -19,6 +19,7 @@ from chassis.worker import Wakeup
 from contracts.billing import PaymentCanceled
 from contracts.envelope import Envelope
 from contracts.money import Money
+from contracts.provisioning import TrafficThresholdReached
 from devstack.pytest_plugin import DatabaseFactory
 from notifier.deliveries import Recorder
 from notifier.models import Delivery, messaging
@@ -83,3 +84,48 @@ async def test_a_canceled_payment_is_told_but_an_autopay_charge_is_left_to_billi
         )
     ]
     assert await canceled(sessions, autopay=True) == []
+
+
+async def test_a_traffic_threshold_is_one_delivery_even_delivered_twice(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    gib = 1024**3
+    event = TrafficThresholdReached(
+        subscription_id=uuid.uuid4(),
+        customer_id=uuid.uuid4(),
+        threshold=80,
+        used_traffic_bytes=81 * gib,
+        traffic_limit_bytes=100 * gib,
+        traffic_reset="none",
+        observed_at=datetime.now(UTC),
+    )
+    envelope = Envelope.for_event(event, source="/vpn/provisioning")
+    for offset in (0, 1):  # the same event read again (a redelivery after a crash)
+        async with transaction(sessions) as session:
+            ctx = MessageContext(
+                session=session,
+                envelope=envelope,
+                outbox=Outbox(messaging, source="/vpn/notifier"),
+                topic=event.topic.name,
+                partition=0,
+                offset=offset,
+            )
+            await Recorder(Wakeup()).traffic_threshold(event, ctx)
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Delivery.template, Delivery.params).where(
+                Delivery.customer_id == event.customer_id
+            )
+        )
+        assert [(template, params) for template, params in rows.tuples()] == [
+            (
+                "traffic.threshold",
+                {
+                    "threshold": 80,
+                    "used_bytes": 81 * gib,
+                    "traffic_limit_bytes": 100 * gib,
+                    "left_bytes": 19 * gib,
+                    "monthly": "no",
+                },
+            )
+        ]

@@ -399,3 +399,25 @@ def test_traffic_added_is_told_with_the_new_limit() -> None:
     }
     assert "Добавлено 10 ГБ трафика" in render("traffic.added", "ru", params)
     assert "now 110 GB, until February 24, 2027" in render("traffic.added", "en", params)
+
+
+def test_a_traffic_threshold_tells_what_was_used_and_what_to_do() -> None:
+    warning: dict[str, str | int] = {
+        "threshold": 80,
+        "used_bytes": 80 * 1024**3,
+        "traffic_limit_bytes": 100 * 1024**3,
+        "left_bytes": 20 * 1024**3,
+        "monthly": "no",
+    }
+    en = render("traffic.threshold", "en", warning)
+    assert "80% of your traffic is used" in en
+    assert "80 GB of 100 GB; 20 GB are left. More traffic is in /subscription." in en
+    assert "Использовано 80% трафика" in render("traffic.threshold", "ru", warning)
+    used_up = {**warning, "threshold": 100, "used_bytes": 100 * 1024**3, "left_bytes": 0}
+    assert "traffic for this period is used up" in render("traffic.threshold", "en", used_up)
+    assert "paused until you add traffic in /subscription, or renew with /buy." in render(
+        "traffic.threshold", "en", used_up
+    )
+    monthly = render("traffic.threshold", "ru", {**used_up, "monthly": "yes"})
+    assert "Трафик на этот месяц закончился" in monthly
+    assert "VPN на паузе до ежемесячного сброса трафика." in monthly

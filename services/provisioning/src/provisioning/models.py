@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     func,
@@ -174,6 +175,15 @@ class Placement(Base):
     # The user's status on the panel as last granted or seen by the panel watch (the panel
     # limits and expires users by itself); a change is published as AccessStatusChanged.
     panel_status: Mapped[str | None] = mapped_column(String(16))
+    # The traffic the panel counted and the limit it had when the watch last looked (only
+    # a change is published), and the highest threshold of that allowance (0, 80 or 100
+    # percent) the customer was told of: a new allowance falls below it and re-arms it.
+    seen_used_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    seen_limit_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # (A server default: rows written by statements that predate it start below all.)
+    announced_threshold: Mapped[int] = mapped_column(
+        SmallInteger, default=0, server_default=text("0")
+    )
     subscription_url: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -5,7 +5,8 @@ schedule; an operator may disable one by hand. The watch reads the panel's users
 at a time, compares each of ours with the status last granted or seen, and publishes
 ``AccessStatusChanged`` for each that differs, in one transaction per page with the
 outbox. The comparison is in the update itself, so two replicas watching at once report
-a change once.
+a change once. The same pages feed the usage (``provisioning.usage``), in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chassis.messaging.outbox import Outbox
 from contracts.provisioning import AccessStatusChanged
 from provisioning.panels.client import PanelError, PanelUser
 from provisioning.panels.directory import PanelDirectory
+from provisioning.usage import record_usage
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +78,18 @@ class PanelWatch:
                 )
                 metrics.WORK_OUTCOMES.labels("provisioning", "panel_watch", "retry").inc()
                 return reported
+            ours = {user.username: user for user in users if user.username.startswith("vpn_")}
             async with transaction(self._sessions) as session:
-                reported += await self._compare(session, panel_id, users)
+                # Usage first: its statement locks the rows it changes in a fixed order.
+                await record_usage(session, self._outbox, panel_id, ours)
+                reported += await self._compare(session, panel_id, ours)
             offset += len(users)
             if not users or offset >= total:
                 return reported
 
-    async def _compare(self, session: AsyncSession, panel_id: str, users: list[PanelUser]) -> int:
-        ours = {user.username: user for user in users if user.username.startswith("vpn_")}
+    async def _compare(
+        self, session: AsyncSession, panel_id: str, ours: dict[str, PanelUser]
+    ) -> int:
         if not ours:
             return 0
         rows = await session.execute(

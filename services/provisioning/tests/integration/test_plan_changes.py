@@ -129,17 +129,7 @@ async def test_traffic_bought_raises_the_limit_and_a_limited_user_connects_again
     limited = await setup.panel.user(username)
     assert limited is not None
     assert limited["status"] == "limited"
-    added = SubscriptionTrafficAdded(
-        subscription_id=subscription,
-        customer_id=customer,
-        order_id=uuid.uuid4(),
-        added_bytes=10 * GIB,
-        extra_traffic_bytes=10 * GIB,
-        traffic_limit_bytes=100 * GIB,
-        period_end=end,
-        revision=2,
-        added_at=datetime.now(UTC),
-    )
+    added = ten_gib_added(subscription, customer, end)
     await _record_traffic(setup, added)
     await _settle(setup, subscription)
     user = await setup.panel.user(username)
@@ -169,6 +159,23 @@ async def test_traffic_bought_raises_the_limit_and_a_limited_user_connects_again
     assert user is not None
     assert (user["used_traffic"], user["data_limit"]) == (0, 100 * GIB)
     assert placement.extra_bytes == 0
+
+
+def ten_gib_added(
+    subscription: uuid.UUID, customer: uuid.UUID, end: datetime
+) -> SubscriptionTrafficAdded:
+    """A 10 GiB pack paid for the current 100 GiB allowance (billing's revision 2)."""
+    return SubscriptionTrafficAdded(
+        subscription_id=subscription,
+        customer_id=customer,
+        order_id=uuid.uuid4(),
+        added_bytes=10 * GIB,
+        extra_traffic_bytes=10 * GIB,
+        traffic_limit_bytes=100 * GIB,
+        period_end=end,
+        revision=2,
+        added_at=datetime.now(UTC),
+    )
 
 
 async def _record_traffic(setup: Setup, event: SubscriptionTrafficAdded) -> None:

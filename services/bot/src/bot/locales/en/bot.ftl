@@ -85,12 +85,18 @@ subscription-active =
 
     Status: { $status }
     Valid until: <b>{ DATETIME($expires, dateStyle: "long") }</b>
-    Traffic: { $traffic_gib ->
+    Traffic: { $traffic }
+
+    { $link }
+subscription-traffic = { $traffic_gib ->
         [0] unlimited
        *[other] { NUMBER($traffic_gib, maximumFractionDigits: 1) } GB
     }
-
-    { $link }
+subscription-traffic-used = { $traffic_gib ->
+        [0] unlimited, { NUMBER($used_gib, maximumFractionDigits: 1) } GB used
+       *[other] { NUMBER($used_gib, maximumFractionDigits: 1) } of { NUMBER($traffic_gib, maximumFractionDigits: 1) } GB used, <b>{ NUMBER($left_gib, maximumFractionDigits: 1) } GB left</b>
+        <code>{ $bar }</code> { $percent }%
+    }
 subscription-status-active = ✅ active
 subscription-status-provisioning = ⏳ paid, access is being set up
 subscription-status-expired = ⛔ expired

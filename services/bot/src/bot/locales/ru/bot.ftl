@@ -90,12 +90,18 @@ subscription-active =
 
     Статус: { $status }
     Действует до: <b>{ DATETIME($expires, dateStyle: "long") }</b>
-    Трафик: { $traffic_gib ->
+    Трафик: { $traffic }
+
+    { $link }
+subscription-traffic = { $traffic_gib ->
         [0] без ограничений
        *[other] { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ
     }
-
-    { $link }
+subscription-traffic-used = { $traffic_gib ->
+        [0] без ограничений, использовано { NUMBER($used_gib, maximumFractionDigits: 1) } ГБ
+       *[other] использовано { NUMBER($used_gib, maximumFractionDigits: 1) } из { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ, <b>осталось { NUMBER($left_gib, maximumFractionDigits: 1) } ГБ</b>
+        <code>{ $bar }</code> { $percent }%
+    }
 subscription-status-active = ✅ активна
 subscription-status-provisioning = ⏳ оплачена, доступ настраивается
 subscription-status-expired = ⛔ истекла

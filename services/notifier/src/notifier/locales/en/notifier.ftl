@@ -136,6 +136,24 @@ traffic-added =
     ➕ <b>{ NUMBER($traffic_gib, maximumFractionDigits: 1) } GB of traffic added</b>
 
     Your limit for this period is now { NUMBER($total_gib, maximumFractionDigits: 1) } GB, until { DATETIME($expires, dateStyle: "long") }. If your traffic had run out, you can connect again in a moment.
+traffic-threshold =
+    { $threshold ->
+        [100] 🚫 <b>Your traffic for this { $monthly ->
+            [yes] month
+           *[no] period
+        } is used up</b>
+
+        You have used { NUMBER($used_gib, maximumFractionDigits: 1) } GB of { NUMBER($traffic_gib, maximumFractionDigits: 1) } GB: the VPN is paused { $monthly ->
+            [yes] until the monthly reset. To connect sooner, renew with /buy.
+           *[no] until you add traffic in /subscription, or renew with /buy.
+        }
+       *[other] ⚠️ <b>{ $threshold }% of your traffic is used</b>
+
+        You have used { NUMBER($used_gib, maximumFractionDigits: 1) } GB of { NUMBER($traffic_gib, maximumFractionDigits: 1) } GB; { NUMBER($left_gib, maximumFractionDigits: 1) } GB { $monthly ->
+            [yes] are left this month.
+           *[no] are left. More traffic is in /subscription.
+        }
+    }
 subscription-upgraded =
     ⬆️ <b>Your plan is now { $plan }</b>
 

@@ -147,6 +147,24 @@ traffic-added =
     ➕ <b>Добавлено { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ трафика</b>
 
     Лимит на этот период теперь { NUMBER($total_gib, maximumFractionDigits: 1) } ГБ, до { DATETIME($expires, dateStyle: "long") }. Если трафик закончился, подключиться снова можно через несколько секунд.
+traffic-threshold =
+    { $threshold ->
+        [100] 🚫 <b>Трафик { $monthly ->
+            [yes] на этот месяц
+           *[no] на этот период
+        } закончился</b>
+
+        Использовано { NUMBER($used_gib, maximumFractionDigits: 1) } ГБ из { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ: VPN на паузе{ $monthly ->
+            [yes] {" "}до ежемесячного сброса трафика. Чтобы подключиться раньше, продлите подписку: /buy.
+           *[no] , пока вы не добавите трафик в /subscription или не продлите подписку: /buy.
+        }
+       *[other] ⚠️ <b>Использовано { $threshold }% трафика</b>
+
+        Использовано { NUMBER($used_gib, maximumFractionDigits: 1) } ГБ из { NUMBER($traffic_gib, maximumFractionDigits: 1) } ГБ, осталось { NUMBER($left_gib, maximumFractionDigits: 1) } ГБ{ $monthly ->
+            [yes] {" "}на этот месяц.
+           *[no] . Дополнительный трафик — в /subscription.
+        }
+    }
 subscription-upgraded =
     ⬆️ <b>Ваш тариф теперь — { $plan }</b>
 
