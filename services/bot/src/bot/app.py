@@ -26,6 +26,7 @@ from bot.events import (
 from bot.handlers import build_router
 from bot.models import metadata
 from bot.payments import build_router as stars_router
+from bot.regions import mirror_regions
 from bot.settings import BotSettings
 from bot.telegram_calls import TelegramCallPolicy
 from bot.updates import (
@@ -57,7 +58,7 @@ from contracts.billing import (
     WalletChanged,
 )
 from contracts.gateway import TelegramUpdateReceived
-from contracts.provisioning import AccessGranted, AccessStatusChanged
+from contracts.provisioning import AccessGranted, AccessStatusChanged, RegionsPublished
 
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
@@ -136,6 +137,8 @@ def build(settings: BotSettings) -> Service:
     # from the start by a new replica set without holding up the busy topics. The v2
     # catalog has a new group, so that it too is read from the start.
     service.consumer("catalog-v2").handles(CatalogPublished)(mirror_catalog)
+    # Provisioning's regions catalog, for the same reason in a group of its own.
+    service.consumer("regions").handles(RegionsPublished)(mirror_regions)
 
     if settings.update_mode == "webhook":
         if settings.webhook_url:

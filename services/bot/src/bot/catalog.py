@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import CatalogMirror
 from bot.texts import CATALOGS
+from chassis.db import mirror_newer
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import (
     CatalogPublished,
@@ -115,15 +115,7 @@ async def mirror_catalog(event: CatalogPublished, ctx: MessageContext) -> None:
         "traffic_packs": [pack.model_dump(mode="json") for pack in event.traffic_packs],
         "received_at": datetime.now(UTC),
     }
-    statement = insert(CatalogMirror).values(id=_ROW, **values)
-    # A replayed older catalog (the topic is read from the start) must not win.
-    await ctx.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[CatalogMirror.id],
-            set_=values,
-            where=CatalogMirror.catalog_version < statement.excluded.catalog_version,
-        )
-    )
+    await mirror_newer(ctx.session, CatalogMirror, values)
     log.info("catalog mirrored", extra={"catalog_version": event.catalog_version})
 
 

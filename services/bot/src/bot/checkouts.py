@@ -125,6 +125,7 @@ async def open_checkout(
             requested_at=now,
             receipt_email=customer.email,
             quote_id=quote_id,
+            region=customer.chosen_region,
             save_payment_method=autopay is not None,
             autopay_consent=autopay,
             promo_code=offer.code if offer is not None and offer.applies_to(plan_id) else None,

@@ -22,6 +22,7 @@ from bot.catalog import Catalog, current_catalog, plan_title
 from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerAutopay, CustomerSubscription
 from bot.receipts import PendingCheckout, valid_email
+from bot.regions import Regions, current_regions, region_name
 from bot.texts import LANGUAGES, Html, gib, method_name, say
 from bot.wallets import wallet_view
 from chassis.clock import Clock, SystemClock
@@ -39,6 +40,7 @@ from contracts.bot import (
 )
 from contracts.fields import promo_code_from
 from contracts.money import Money
+from contracts.provisioning import RegionOffer
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +189,32 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         customer: Customer,
         ctx: MessageContext,
     ) -> None:
+        """A plan chosen: where to be served comes next, unless only one region can."""
+        known = await current_regions(ctx.session)
+        if known.choice_needed:
+            await _region_screen(query, customer, callback_data.plan_id, known)
+            return
+        customer.chosen_region = known.without_choice
+        await _plan_screen(query, ctx, customer, callback_data.plan_id, clock.now())
+
+    @router.callback_query(keyboards.ChooseRegion.filter())
+    async def choose_region(
+        query: CallbackQuery,
+        callback_data: keyboards.ChooseRegion,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        """A region chosen for the plan; one that cannot take anyone now is answered with
+        the nearest that can."""
+        known = await current_regions(ctx.session)
+        offer = known.get(callback_data.region)
+        if offer is None:  # gone from the catalog since the button was made
+            await _region_screen(query, customer, callback_data.plan_id, known)
+            return
+        if not offer.available:
+            await _region_refused(query, customer, callback_data.plan_id, known, offer)
+            return
+        customer.chosen_region = offer.region
         await _plan_screen(query, ctx, customer, callback_data.plan_id, clock.now())
 
     @router.callback_query(keyboards.Pay.filter())
@@ -596,6 +624,9 @@ async def _plan_screen(
         traffic_gib=gib(plan.traffic_limit_bytes + _extra_traffic(plan, promo)),
         price=_price(offers[0][1], promo, language),
     )
+    chosen = (await current_regions(ctx.session)).get(customer.chosen_region)
+    if chosen is not None:
+        text = f"{text}\n{say('plan-region', language, name=region_name(chosen, language))}"
     change = await _plan_change_note(ctx, customer, catalog, plan, now)
     if change is not None:
         text = f"{text}\n\n{change}"
@@ -603,6 +634,26 @@ async def _plan_screen(
     if note is not None:
         text = f"{say(note, language)}\n\n{text}"
     await _show(query, text, keyboards.pay(plan, offers, language, promo))
+
+
+async def _region_screen(
+    query: CallbackQuery, customer: Customer, plan_id: str, known: Regions
+) -> None:
+    language = customer.language
+    markup = keyboards.regions(plan_id, known.in_order, language, default=known.default_region)
+    await _show(query, say("region-choose", language), markup)
+
+
+async def _region_refused(
+    query: CallbackQuery, customer: Customer, plan_id: str, known: Regions, offer: RegionOffer
+) -> None:
+    """A region that cannot take a new customer now: its nearest alternatives that can."""
+    language = customer.language
+    name = region_name(offer, language)
+    instead = known.alternatives(offer)
+    text = say("region-unavailable" if instead else "region-unavailable-none", language, name=name)
+    markup = keyboards.regions(plan_id, instead, language, default=known.default_region)
+    await _show(query, text, markup)
 
 
 async def _subscription_of(ctx: MessageContext, customer: Customer) -> CustomerSubscription | None:

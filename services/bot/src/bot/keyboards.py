@@ -6,6 +6,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import plan_title
+from bot.regions import region_name
 from bot.texts import LANGUAGES, gib, method_name, say
 from contracts.billing import (
     PaymentMethodOffer,
@@ -15,6 +16,7 @@ from contracts.billing import (
     TrafficPackOffer,
 )
 from contracts.money import Money
+from contracts.provisioning import RegionOffer
 
 
 class Menu(CallbackData, prefix="m"):
@@ -31,6 +33,13 @@ class Reminders(CallbackData, prefix="rem"):
 
 class ChoosePlan(CallbackData, prefix="plan"):
     plan_id: str
+
+
+class ChooseRegion(CallbackData, prefix="rg"):
+    """The region a plan is bought for (where the customer is served, and its price)."""
+
+    plan_id: str
+    region: str
 
 
 class Pay(CallbackData, prefix="pq"):
@@ -148,6 +157,24 @@ def catalog(plans: list[tuple[PlanOffer, Money]], language: str) -> InlineKeyboa
         if plan.active
     ]
     return InlineKeyboardMarkup(inline_keyboard=[*rows, back(language)])
+
+
+def regions(
+    plan_id: str, offers: tuple[RegionOffer, ...], language: str, *, default: str | None
+) -> InlineKeyboardMarkup:
+    """A button per region, the default marked; one that cannot take anyone now says so
+    (pressed, it offers its alternatives)."""
+    rows = []
+    for offer in offers:
+        name = region_name(offer, language)
+        if offer.region == default:
+            name = say("region-default-button", language, name=name)
+        if not offer.available:
+            name = say("region-unavailable-button", language, name=name)
+        rows.append([_button(name, ChooseRegion(plan_id=plan_id, region=offer.region))])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="buy"))]]
+    )
 
 
 def pay(

@@ -38,6 +38,13 @@ plan-details =
     Price: <b>{ $price }</b>
 plan-unavailable = This plan is no longer on sale. Choose another one:
 
+region-choose = Where should your VPN run? Choose a region:
+region-default-button = { $name } · recommended
+region-unavailable-button = { $name } · full now
+region-unavailable = { $name } cannot take new customers right now. The nearest regions with room:
+region-unavailable-none = { $name } cannot take new customers right now, and neither can the regions near it. Please try again a little later.
+plan-region = Region: { $name }
+
 method-yookassa = 💳 Card or SBP
 method-wata = 💳 Card or SBP · WATA
 method-telegram_stars = ⭐ Telegram Stars

@@ -42,6 +42,13 @@ plan-details =
     Цена: <b>{ $price }</b>
 plan-unavailable = Этот тариф больше не продаётся. Выберите другой:
 
+region-choose = Где будет работать ваш VPN? Выберите регион:
+region-default-button = { $name } · рекомендуем
+region-unavailable-button = { $name } · сейчас занят
+region-unavailable = { $name } сейчас не принимает новых клиентов. Ближайшие регионы, где есть место:
+region-unavailable-none = { $name } сейчас не принимает новых клиентов, и ближайшие к нему регионы тоже. Попробуйте, пожалуйста, чуть позже.
+plan-region = Регион: { $name }
+
 # The ways to pay, as the plan screen offers them: `method-<provider>`.
 method-yookassa = 💳 Картой или СБП
 method-wata = 💳 Картой или СБП · WATA

@@ -1,0 +1,107 @@
+"""The customer's region in the bot: provisioning's regions catalog mirrored (an older
+version never wins), a region step after the plan when more than one region can take
+the customer (the default first and marked, a full region shown as such and answered
+with its alternatives), skipped when only one can, and the checkout asking for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import delete
+
+from bot.models import Customer, RegionsMirror
+from bot.regions import current_regions, mirror_regions
+from contracts.provisioning import RegionOffer, RegionsPublished
+
+from .conftest import BotWorld
+from .test_promo_codes import commands, started
+from .test_settings import press
+
+pytestmark = pytest.mark.integration
+
+NL = RegionOffer(
+    region="nl", names={"ru": "Нидерланды", "en": "Netherlands"}, flag="🇳🇱", available=True
+)
+DE = RegionOffer(region="de", names={"ru": "Германия", "en": "Germany"}, flag="🇩🇪", available=True)
+FI_FULL = RegionOffer(
+    region="fi",
+    names={"ru": "Финляндия", "en": "Finland"},
+    flag="🇫🇮",
+    available=False,
+    alternatives=("de",),
+)
+
+
+def regions(version: int, *offers: RegionOffer, default: str = "de") -> RegionsPublished:
+    return RegionsPublished(
+        catalog_version=version,
+        regions=offers,
+        default_region=default,
+        published_at=datetime.now(UTC),
+    )
+
+
+async def publish(world: BotWorld, event: RegionsPublished) -> None:
+    await world.handle(lambda ctx: mirror_regions(event, ctx), event)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def mirrored(world: BotWorld) -> AsyncIterator[BotWorld]:
+    """The regions mirror, emptied afterwards: the other tests buy without a region step."""
+    yield world
+    async with world.sessions() as session, session.begin():
+        await session.execute(delete(RegionsMirror))
+
+
+async def test_the_mirror_keeps_the_newest_version(mirrored: BotWorld) -> None:
+    await publish(mirrored, regions(5, NL, DE))
+    await publish(mirrored, regions(4, NL))  # replayed from the start of the topic
+    async with mirrored.sessions() as session:
+        known = await current_regions(session)
+    assert [offer.region for offer in known.offers] == ["nl", "de"]
+    # The default is offered first.
+    assert [offer.region for offer in known.in_order] == ["de", "nl"]
+
+
+async def test_the_customer_picks_a_region_and_the_checkout_asks_for_it(
+    mirrored: BotWorld,
+) -> None:
+    await publish(mirrored, regions(10, NL, DE, FI_FULL))
+    user, customer_id = await started(mirrored, "en")
+    await press(mirrored, user, "m:buy")
+    step = await press(mirrored, user, "plan:m1")
+    assert "Choose a region" in (step.text or "")
+    buttons = [row[0] for row in (step.reply_markup or {})["inline_keyboard"]]
+    assert [b["text"] for b in buttons[:3]] == [
+        "🇩🇪 Germany · recommended",
+        "🇳🇱 Netherlands",
+        "🇫🇮 Finland · full now",
+    ]
+    assert buttons[1]["callback_data"] == "rg:m1:nl"
+
+    # A full region is answered with the nearest that has room.
+    refused = await press(mirrored, user, "rg:m1:fi")
+    assert "Finland cannot take new customers right now" in (refused.text or "")
+    offered = [row[0]["callback_data"] for row in (refused.reply_markup or {})["inline_keyboard"]]
+    assert offered[:-1] == ["rg:m1:de"]
+
+    details = await press(mirrored, user, "rg:m1:de")
+    assert "Region: 🇩🇪 Germany" in (details.text or "")
+    await press(mirrored, user, "pq:m1:yookassa:RUB:19900")
+    [request] = await commands(mirrored, "bot.checkout.requested.v1", customer_id)
+    assert request["region"] == "de"
+
+
+async def test_a_single_available_region_is_chosen_without_asking(mirrored: BotWorld) -> None:
+    await publish(mirrored, regions(20, NL, FI_FULL, default="nl"))
+    user, customer_id = await started(mirrored, "ru")
+    await press(mirrored, user, "m:buy")
+    details = await press(mirrored, user, "plan:m1")
+    assert "Регион: 🇳🇱 Нидерланды" in (details.text or "")
+    async with mirrored.sessions() as session:
+        customer = await session.get(Customer, customer_id)
+    assert customer is not None
+    assert customer.chosen_region == "nl"
