@@ -27,6 +27,7 @@ from contracts.billing import (
     PromoOffer,
     Quote,
     ReferralRewarded,
+    RegionalPrice,
     SubscriptionActivated,
     SubscriptionExtended,
     SubscriptionPlanChanged,
@@ -151,6 +152,16 @@ def sample_events() -> dict[str, Event]:
                     traffic_limit_bytes=100 * GIB,
                     active=True,
                     quote_id=UUID("5f0c7d3e-8a51-4c0e-9a7e-2d6b1c4f8e90"),
+                    regional_prices=(
+                        RegionalPrice(
+                            region="de",
+                            prices=(
+                                Money(amount_minor=34900, currency="RUB"),
+                                Money(amount_minor=250, currency="XTR"),
+                            ),
+                            quote_id=UUID("9a3e5c1d-2b4f-4e6a-8c7d-1f2e3d4c5b6a"),
+                        ),
+                    ),
                 ),
                 PlanOffer(
                     plan_id="m3",

@@ -23,6 +23,7 @@ from billing.providers.wata import Wata, WataSettings
 from billing.providers.yookassa import YooKassa, YooKassaClient
 from billing.referrals import Referrals
 from billing.refund_worker import RefundPayouts
+from billing.regions import mirror_regions
 from billing.segments_worker import SegmentsWorker
 from billing.settings import BillingSettings
 from billing.subscriptions import record_regions
@@ -45,7 +46,7 @@ from contracts.bot import (
     TrialRequested,
 )
 from contracts.gateway import PaymentNotificationReceived, ProviderNotificationReceived
-from contracts.provisioning import AccessGranted
+from contracts.provisioning import AccessGranted, RegionsPublished
 
 
 def build_providers(settings: BillingSettings) -> Providers:
@@ -225,6 +226,9 @@ def build(settings: BillingSettings) -> Service:
     consumer.handles(PaymentRefunded)(referrals.refunded)
     # The region of each subscription's access, for segments (billing.segments_worker).
     consumer.handles_batch(AccessGranted)(record_regions)
+    # Provisioning's regions (what a regional price may name): its compacted catalog is
+    # read from the start by a group of its own.
+    service.consumer("regions").handles(RegionsPublished)(mirror_regions)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:

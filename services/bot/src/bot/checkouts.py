@@ -289,6 +289,7 @@ class DueScreen:
     balance_minor: int | None
     screen_attempts: int
     language: str
+    chosen_region: str | None = None  # the customer's: a plan's price is that region's
 
     @property
     def price(self) -> Money | None:
@@ -313,7 +314,8 @@ _CLAIM = text(
     )
     RETURNING c.checkout_id, c.customer_id, c.chat_id, c.message_id, c.kind, c.plan_id,
         c.provider, c.status, c.failure_code, c.screen_shown, c.confirmation_url, c.invoice,
-        c.amount_minor, c.currency, c.balance_minor, c.screen_attempts, customers.language
+        c.amount_minor, c.currency, c.balance_minor, c.screen_attempts, customers.language,
+        customers.chosen_region
     """
 )
 
@@ -501,7 +503,11 @@ class CheckoutScreens:
         """Why it failed, and where to go: another way to pay the same thing when there is one."""
         plan = catalog.plan(screen.plan_id) if screen.kind == "plan" else None
         topup = catalog.topup(screen.plan_id) if screen.kind == "topup" else None
-        quoted = catalog.prices_for(screen.customer_id, plan) if plan is not None else ()
+        quoted = (
+            catalog.prices_for(screen.customer_id, plan, screen.chosen_region)
+            if plan is not None
+            else ()
+        )
         if plan is not None and plan.active and quoted:
             if screen.failure_code in PROMO_REFUSALS:
                 # Every way to pay at the plan's own price: the code is gone, the plan is not.

@@ -231,6 +231,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             callback_data.plan_id,
             callback_data.provider,
             callback_data.currency,
+            customer.chosen_region,
         )
         if chosen is None or query.message is None:
             await _plan_gone(query, catalog, customer)
@@ -275,6 +276,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             callback_data.plan_id,
             callback_data.provider,
             callback_data.currency,
+            customer.chosen_region,
         )
         if chosen is None or not chosen.method.recurring:
             await _plan_gone(query, catalog, customer)
@@ -307,6 +309,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             callback_data.plan_id,
             callback_data.provider,
             callback_data.currency,
+            customer.chosen_region,
         )
         if chosen is None or not chosen.method.recurring or query.message is None:
             await _plan_gone(query, catalog, customer)
@@ -607,7 +610,8 @@ async def _plan_screen(
     language = customer.language
     catalog = await current_catalog(ctx.session)
     plan = catalog.plan(plan_id)
-    offers = catalog.offers(catalog.prices_for(customer.customer_id, plan)) if plan else []
+    region = customer.chosen_region
+    offers = catalog.offers(catalog.prices_for(customer.customer_id, plan, region)) if plan else []
     if plan is None or not plan.active or not offers:
         await _plan_gone(query, catalog, customer)
         return

@@ -5,18 +5,22 @@ with its alternatives), skipped when only one can, and the checkout asking for i
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
-from bot.models import Customer, RegionsMirror
+from bot.catalog import mirror_catalog
+from bot.models import CatalogMirror, Customer, RegionsMirror
 from bot.regions import current_regions, mirror_regions
+from contracts.billing import CatalogPublished, PaymentMethodOffer, PlanOffer, RegionalPrice
+from contracts.money import Money
 from contracts.provisioning import RegionOffer, RegionsPublished
 
-from .conftest import BotWorld
+from .conftest import METHODS, PLAN, BotWorld
 from .test_promo_codes import commands, started
 from .test_settings import press
 
@@ -50,10 +54,40 @@ async def publish(world: BotWorld, event: RegionsPublished) -> None:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def mirrored(world: BotWorld) -> AsyncIterator[BotWorld]:
-    """The regions mirror, emptied afterwards: the other tests buy without a region step."""
+    """The regions mirror, emptied afterwards, and the plans as they were: the other tests
+    buy without a region step."""
     yield world
     async with world.sessions() as session, session.begin():
         await session.execute(delete(RegionsMirror))
+        await session.execute(update(CatalogMirror).values(catalog_version=1, plans=[PLAN]))
+
+
+DE_QUOTE = uuid.uuid4()
+
+
+def priced_in_germany(version: int) -> CatalogPublished:
+    plan = PlanOffer.model_validate(
+        {
+            **PLAN,
+            "regional_prices": [
+                RegionalPrice(
+                    region="de",
+                    prices=(
+                        Money(amount_minor=24900, currency="RUB"),
+                        Money(amount_minor=150, currency="XTR"),
+                    ),
+                    quote_id=DE_QUOTE,
+                )
+            ],
+        }
+    )
+    return CatalogPublished(
+        catalog_version=version,
+        plans=(plan,),
+        payment_methods=tuple(PaymentMethodOffer.model_validate(m) for m in METHODS),
+        wallet_currency="RUB",
+        published_at=datetime.now(UTC),
+    )
 
 
 async def test_the_mirror_keeps_the_newest_version(mirrored: BotWorld) -> None:
@@ -70,6 +104,8 @@ async def test_the_customer_picks_a_region_and_the_checkout_asks_for_it(
     mirrored: BotWorld,
 ) -> None:
     await publish(mirrored, regions(10, NL, DE, FI_FULL))
+    catalog = priced_in_germany(100)
+    await mirrored.handle(lambda ctx: mirror_catalog(catalog, ctx), catalog)
     user, customer_id = await started(mirrored, "en")
     await press(mirrored, user, "m:buy")
     step = await press(mirrored, user, "plan:m1")
@@ -88,11 +124,13 @@ async def test_the_customer_picks_a_region_and_the_checkout_asks_for_it(
     offered = [row[0]["callback_data"] for row in (refused.reply_markup or {})["inline_keyboard"]]
     assert offered[:-1] == ["rg:m1:de"]
 
+    # The customer sees the price of the region they picked, and the checkout names it.
     details = await press(mirrored, user, "rg:m1:de")
     assert "Region: 🇩🇪 Germany" in (details.text or "")
-    await press(mirrored, user, "pq:m1:yookassa:RUB:19900")
+    assert "Price: 249" in (details.text or "")
+    await press(mirrored, user, "pq:m1:yookassa:RUB:24900")
     [request] = await commands(mirrored, "bot.checkout.requested.v1", customer_id)
-    assert request["region"] == "de"
+    assert (request["region"], request["quote_id"]) == ("de", str(DE_QUOTE))
 
 
 async def test_a_single_available_region_is_chosen_without_asking(mirrored: BotWorld) -> None:
