@@ -110,6 +110,7 @@ def sample_events() -> dict[str, Event]:
             requested_at=datetime(2025, 1, 15, 10, 0, tzinfo=UTC),
             quote_id=UUID("5f0c7d3e-8a51-4c0e-9a7e-2d6b1c4f8e90"),
             region="nl",
+            protocol="vless",
             save_payment_method=True,
             autopay_consent=AutopayConsent(
                 terms_version="autopay-consent/1",
@@ -399,6 +400,7 @@ def sample_events() -> dict[str, Event]:
             period_end=period_end,
             traffic_limit_bytes=100 * GIB,
             region="nl",
+            protocol="vless",
         ),
         SubscriptionExtended(
             subscription_id=SUBSCRIPTION_ID,
@@ -516,6 +518,7 @@ def sample_events() -> dict[str, Event]:
                     names={"ru": "Нидерланды", "en": "Netherlands"},
                     flag="🇳🇱",
                     available=True,
+                    protocols=("trojan", "vless"),
                 ),
                 RegionOffer(
                     region="de",

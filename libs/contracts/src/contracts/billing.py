@@ -28,6 +28,7 @@ from contracts.fields import (
     RegionId,
     Slug,
     UtcDatetime,
+    VpnProtocol,
 )
 from contracts.money import CurrencyCode, Money
 from contracts.topics import (
@@ -737,6 +738,12 @@ class SubscriptionActivated(_SubscriptionPeriod):
         default=None,
         description=(
             "Where the customer chose to be served; absent: provisioning's default region."
+        ),
+    )
+    protocol: VpnProtocol | None = Field(
+        default=None,
+        description=(
+            "The protocol the customer chose at checkout; absent: every protocol the panel serves."
         ),
     )
 

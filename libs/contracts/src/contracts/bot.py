@@ -20,6 +20,7 @@ from contracts.fields import (
     RegionId,
     TelegramId,
     UtcDatetime,
+    VpnProtocol,
 )
 from contracts.money import CurrencyCode, Money
 from contracts.topics import BOT_CHECKOUTS, BOT_CUSTOMERS, BOT_PAYMENTS, BOT_PROMOS
@@ -166,6 +167,13 @@ class RequestCheckout(Event):
         description=(
             "The region the customer chose to be served from (`RegionsPublished`); absent: "
             "provisioning's default region. Used for a new subscription only."
+        ),
+    )
+    protocol: VpnProtocol | None = Field(
+        default=None,
+        description=(
+            "The protocol the customer chose among the region's (`RegionOffer.protocols`); "
+            "absent: every protocol of the panel. Used for a new subscription only."
         ),
     )
     save_payment_method: bool = Field(

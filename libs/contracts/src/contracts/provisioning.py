@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from contracts.billing import LocalizedTexts
 from contracts.envelope import Event
-from contracts.fields import ByteCount, HttpUrl, RegionId, UtcDatetime
+from contracts.fields import ByteCount, HttpUrl, RegionId, UtcDatetime, VpnProtocol
 from contracts.topics import PROVISIONING_ACCESS, PROVISIONING_CATALOG, PROVISIONING_PANELS
 
 PanelUsername = Annotated[
@@ -41,6 +41,14 @@ class RegionOffer(BaseModel):
     alternatives: tuple[RegionId, ...] = Field(
         default=(),
         description="The nearest regions to offer instead, in order, that are available now.",
+    )
+    protocols: tuple[VpnProtocol, ...] = Field(
+        default=(),
+        description=(
+            "The protocols a customer placed here can choose: those of the region's panels "
+            "that can take a new customer now, sorted; empty from catalogs before the choice "
+            "(or while none can)."
+        ),
     )
 
 

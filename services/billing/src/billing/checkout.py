@@ -238,6 +238,7 @@ class Checkouts:
             experiment_id=quote.terms.experiment_id if quote else None,
             variant=quote.terms.variant if quote else None,
             region=request.region if isinstance(request, RequestCheckout) else None,
+            protocol=request.protocol if isinstance(request, RequestCheckout) else None,
             currency=price.currency,
             duration_days=item.duration_days,
             duration_months=item.duration_months,

@@ -224,6 +224,8 @@ class Order(Base):
     variant: Mapped[str | None] = mapped_column(String(16))
     # The region the customer chose (provisioning's catalog); None: provisioning's default.
     region: Mapped[str | None] = mapped_column(String(32))
+    # The protocol the customer chose there; None: every protocol of the panel.
+    protocol: Mapped[str | None] = mapped_column(String(16))
     # The period a paid plan order bought (a refund takes back a share of it).
     period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

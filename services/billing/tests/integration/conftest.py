@@ -120,6 +120,7 @@ class Billing:
         quote: uuid.UUID | None = None,
         traffic: str | None = None,
         region: str | None = None,
+        protocol: str | None = None,
         pay: bool = True,
     ) -> Order:
         """A paid order: checkout, the payment created, paid, and YooKassa's notification
@@ -161,6 +162,7 @@ class Billing:
                 promo_code=promo,
                 quote_id=quote,
                 region=region,
+                protocol=protocol,
             )
             await self.consume(request, checkouts.plan)
         if provider == "yookassa":

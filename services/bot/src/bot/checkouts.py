@@ -126,6 +126,7 @@ async def open_checkout(
             receipt_email=customer.email,
             quote_id=quote_id,
             region=customer.chosen_region,
+            protocol=customer.chosen_protocol,
             save_payment_method=autopay is not None,
             autopay_consent=autopay,
             promo_code=offer.code if offer is not None and offer.applies_to(plan_id) else None,

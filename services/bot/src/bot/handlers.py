@@ -23,7 +23,7 @@ from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerAutopay, CustomerSubscription
 from bot.receipts import PendingCheckout, valid_email
 from bot.regions import Regions, current_regions, region_name
-from bot.texts import LANGUAGES, Html, gib, method_name, say
+from bot.texts import LANGUAGES, Html, gib, method_name, protocol_name, say
 from bot.wallets import wallet_view
 from chassis.clock import Clock, SystemClock
 from chassis.i18n import Value
@@ -195,7 +195,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             await _region_screen(query, customer, callback_data.plan_id, known)
             return
         customer.chosen_region = known.without_choice
-        await _plan_screen(query, ctx, customer, callback_data.plan_id, clock.now())
+        await _after_region(query, ctx, customer, callback_data.plan_id, clock.now())
 
     @router.callback_query(keyboards.ChooseRegion.filter())
     async def choose_region(
@@ -215,6 +215,22 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             await _region_refused(query, customer, callback_data.plan_id, known, offer)
             return
         customer.chosen_region = offer.region
+        await _after_region(query, ctx, customer, callback_data.plan_id, clock.now())
+
+    @router.callback_query(keyboards.ChooseProtocol.filter())
+    async def choose_protocol(
+        query: CallbackQuery,
+        callback_data: keyboards.ChooseProtocol,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        """A protocol chosen among the region's; one it no longer offers asks again."""
+        region = (await current_regions(ctx.session)).get(customer.chosen_region)
+        offered = region.protocols if region is not None else ()
+        if callback_data.protocol not in offered:
+            await _after_region(query, ctx, customer, callback_data.plan_id, clock.now())
+            return
+        customer.chosen_protocol = callback_data.protocol
         await _plan_screen(query, ctx, customer, callback_data.plan_id, clock.now())
 
     @router.callback_query(keyboards.Pay.filter())
@@ -631,6 +647,9 @@ async def _plan_screen(
     chosen = (await current_regions(ctx.session)).get(customer.chosen_region)
     if chosen is not None:
         text = f"{text}\n{say('plan-region', language, name=region_name(chosen, language))}"
+    if customer.chosen_protocol is not None:
+        name = protocol_name(customer.chosen_protocol, language)
+        text = f"{text}\n{say('plan-protocol', language, name=name)}"
     change = await _plan_change_note(ctx, customer, catalog, plan, now)
     if change is not None:
         text = f"{text}\n\n{change}"
@@ -646,6 +665,21 @@ async def _region_screen(
     language = customer.language
     markup = keyboards.regions(plan_id, known.in_order, language, default=known.default_region)
     await _show(query, say("region-choose", language), markup)
+
+
+async def _after_region(
+    query: CallbackQuery, ctx: MessageContext, customer: Customer, plan_id: str, now: datetime
+) -> None:
+    """With the region chosen, the protocol, when the region offers more than one; then
+    the plan at that region's price."""
+    customer.chosen_protocol = None
+    region = (await current_regions(ctx.session)).get(customer.chosen_region)
+    if region is not None and len(region.protocols) > 1:
+        language = customer.language
+        markup = keyboards.protocols(plan_id, region.protocols, language)
+        await _show(query, say("protocol-choose", language), markup)
+        return
+    await _plan_screen(query, ctx, customer, plan_id, now)
 
 
 async def _region_refused(

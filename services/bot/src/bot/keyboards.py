@@ -7,7 +7,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import plan_title
 from bot.regions import region_name
-from bot.texts import LANGUAGES, gib, method_name, say
+from bot.texts import LANGUAGES, gib, method_name, protocol_name, say
 from contracts.billing import (
     PaymentMethodOffer,
     PlanOffer,
@@ -40,6 +40,13 @@ class ChooseRegion(CallbackData, prefix="rg"):
 
     plan_id: str
     region: str
+
+
+class ChooseProtocol(CallbackData, prefix="proto"):
+    """The protocol a plan is bought with, among those of the region chosen."""
+
+    plan_id: str
+    protocol: str
 
 
 class Pay(CallbackData, prefix="pq"):
@@ -174,6 +181,16 @@ def regions(
         rows.append([_button(name, ChooseRegion(plan_id=plan_id, region=offer.region))])
     return InlineKeyboardMarkup(
         inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="buy"))]]
+    )
+
+
+def protocols(plan_id: str, offered: tuple[str, ...], language: str) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(protocol_name(name, language), ChooseProtocol(plan_id=plan_id, protocol=name))]
+        for name in offered
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), ChoosePlan(plan_id=plan_id))]]
     )
 
 

@@ -12,7 +12,16 @@ from typing import Final
 
 from chassis.i18n import Catalogs, Html, MissingText, Value
 
-__all__ = ["CATALOGS", "LANGUAGES", "Html", "gib", "language_of", "method_name", "say"]
+__all__ = [
+    "CATALOGS",
+    "LANGUAGES",
+    "Html",
+    "gib",
+    "language_of",
+    "method_name",
+    "protocol_name",
+    "say",
+]
 
 CATALOGS: Final = Catalogs.load(files("bot") / "locales", default_locale="ru", foreign_locale="en")
 LANGUAGES: Final[tuple[str, ...]] = CATALOGS.locales
@@ -35,6 +44,14 @@ def method_name(provider: str, language: str | None) -> str:
         return CATALOGS.text(f"method-{provider}", language)
     except MissingText:
         return CATALOGS.text("method-other", language, provider=provider)
+
+
+def protocol_name(protocol: str, language: str | None) -> str:
+    """A VPN protocol as customers know it (``protocol-<name>``), or its plain name."""
+    try:
+        return CATALOGS.text(f"protocol-{protocol}", language)
+    except MissingText:
+        return protocol.upper()
 
 
 def gib(traffic_bytes: int) -> int | Decimal:

@@ -1,7 +1,8 @@
 """The customer's region in the bot: provisioning's regions catalog mirrored (an older
 version never wins), a region step after the plan when more than one region can take
 the customer (the default first and marked, a full region shown as such and answered
-with its alternatives), skipped when only one can, and the checkout asking for it."""
+with its alternatives), skipped when only one can; a protocol step when the region
+offers more than one; and the checkout asking for both."""
 
 from __future__ import annotations
 
@@ -29,7 +30,13 @@ pytestmark = pytest.mark.integration
 NL = RegionOffer(
     region="nl", names={"ru": "Нидерланды", "en": "Netherlands"}, flag="🇳🇱", available=True
 )
-DE = RegionOffer(region="de", names={"ru": "Германия", "en": "Germany"}, flag="🇩🇪", available=True)
+DE = RegionOffer(
+    region="de",
+    names={"ru": "Германия", "en": "Germany"},
+    flag="🇩🇪",
+    available=True,
+    protocols=("trojan", "vless"),
+)
 FI_FULL = RegionOffer(
     region="fi",
     names={"ru": "Финляндия", "en": "Finland"},
@@ -124,13 +131,23 @@ async def test_the_customer_picks_a_region_and_the_checkout_asks_for_it(
     offered = [row[0]["callback_data"] for row in (refused.reply_markup or {})["inline_keyboard"]]
     assert offered[:-1] == ["rg:m1:de"]
 
+    # The region offers two protocols: the customer picks one.
+    protocols = await press(mirrored, user, "rg:m1:de")
+    assert "Which protocol" in (protocols.text or "")
+    names = [row[0]["text"] for row in (protocols.reply_markup or {})["inline_keyboard"]]
+    assert names[:-1] == ["Trojan", "VLESS"]
     # The customer sees the price of the region they picked, and the checkout names it.
-    details = await press(mirrored, user, "rg:m1:de")
+    details = await press(mirrored, user, "proto:m1:trojan")
     assert "Region: 🇩🇪 Germany" in (details.text or "")
+    assert "Protocol: Trojan" in (details.text or "")
     assert "Price: 249" in (details.text or "")
     await press(mirrored, user, "pq:m1:yookassa:RUB:24900")
     [request] = await commands(mirrored, "bot.checkout.requested.v1", customer_id)
-    assert (request["region"], request["quote_id"]) == ("de", str(DE_QUOTE))
+    assert (request["region"], request["protocol"], request["quote_id"]) == (
+        "de",
+        "trojan",
+        str(DE_QUOTE),
+    )
 
 
 async def test_a_single_available_region_is_chosen_without_asking(mirrored: BotWorld) -> None:

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _ON_PANEL = text(
     """
-    SELECT subscription_id, region FROM placements
+    SELECT subscription_id, region, protocol FROM placements
     WHERE panel_id = :panel AND desired_state = 'active' AND desired_expire > :now
       AND (lease_until IS NULL OR lease_until < now())
     ORDER BY subscription_id
@@ -106,7 +106,7 @@ class Failover:
             ).all()
             moves = []
             for row in rows:
-                choice = self.panels.place(row.region)
+                choice = self.panels.place(row.region, row.protocol)
                 if choice is not None:
                     moves.append((row.subscription_id, choice.panel_id, choice.region))
             if moves:

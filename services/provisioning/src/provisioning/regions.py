@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chassis.messaging.outbox import Outbox
 from contracts.provisioning import RegionOffer, RegionsPublished
-from provisioning.domain.placement import Candidate, Health, alternatives, available
+from provisioning.domain.placement import (
+    Candidate,
+    Health,
+    alternatives,
+    available,
+    offered_protocols,
+)
 from provisioning.models import CatalogPublication, PanelRow, Region
 from provisioning.panels.secrets import check_reference
 
@@ -285,6 +291,7 @@ def offers(
             alternatives=()
             if available(candidates, region.code)
             else alternatives(candidates, region.code, fallbacks),
+            protocols=offered_protocols(candidates, region.code),
         )
         for region in enabled
     )

@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -55,7 +55,9 @@ class World:
     urls: dict[str, str]
     emulators: dict[str, MarzbanEmulator]
 
-    async def activate(self, region_default: str = "nl", region: str | None = None) -> uuid.UUID:
+    async def activate(
+        self, region_default: str = "nl", region: str | None = None, protocol: str | None = None
+    ) -> uuid.UUID:
         subscription = uuid.uuid4()
         now = datetime.now(UTC).replace(microsecond=0)
         event = SubscriptionActivated(
@@ -68,6 +70,7 @@ class World:
             traffic_limit_bytes=100 * GIB,
             revision=1,
             region=region,
+            protocol=protocol,
         )
         envelope = Envelope.for_event(event, source="/vpn/billing")
         async with transaction(self.sessions) as session:
@@ -246,7 +249,46 @@ async def test_the_regions_catalog_is_published_when_what_customers_see_changes(
     async with world.sessions() as session:
         offers = regions.offers(await regions.regions(session), await regions.panels(session), {})
     nl = next(offer for offer in offers if offer.region == "nl")
-    assert (nl.available, nl.alternatives) == (False, ("de",))
+    assert (nl.available, nl.alternatives, nl.protocols) == (False, ("de",), ())
+
+
+async def test_the_chosen_protocol_is_the_panel_users_on_a_panel_that_offers_it(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with transaction(world.sessions) as session:
+        [nl_2] = [panel for panel in await regions.panels(session) if panel.panel_id == "nl-2"]
+        await regions.put_panel(session, replace(nl_2, protocols=("vless", "trojan")))
+        offers = regions.offers(await regions.regions(session), await regions.panels(session), {})
+    await world.directory.refresh()
+    assert next(offer for offer in offers if offer.region == "nl").protocols == ("trojan", "vless")
+
+    def protocols_of(subscription: uuid.UUID, panel_id: str | None) -> set[str]:
+        user = world.emulators[panel_id or ""].users[panel_username(subscription)]
+        return {proxy.protocol for proxy in user.proxies}
+
+    # nl-1 has twice the weight, but only nl-2 offers trojan.
+    trojan = [await world.activate(region="nl", protocol="trojan") for _ in range(3)]
+    chosen_by_none = await world.activate(region="nl")
+    nowhere = await world.activate(region="nl", protocol="shadowsocks")
+    await world.settle()
+    for subscription in trojan:
+        placement = await world.placement(subscription)
+        assert (placement.panel_id, placement.protocol) == ("nl-2", "trojan")
+        assert protocols_of(subscription, placement.panel_id) == {"trojan"}
+    # No choice: every protocol of the panel, as before protocols could be chosen.
+    placement = await world.placement(chosen_by_none)
+    expected = {"nl-1": {"vless"}, "nl-2": {"vless", "trojan"}}[placement.panel_id or ""]
+    assert protocols_of(chosen_by_none, placement.panel_id) == expected
+    # Offered by no panel of the region: kept in the region with its panel's protocols,
+    # and said so in the log.
+    placement = await world.placement(nowhere)
+    assert placement.region == "nl"
+    assert placement.protocol == "shadowsocks"
+    assert "shadowsocks" not in protocols_of(nowhere, placement.panel_id)
+    assert any(
+        record.message.startswith("the chosen protocol is not on the panel")
+        for record in caplog.records
+    )
 
 
 async def test_the_settings_panel_is_added_once_and_reached_as_the_settings_say(

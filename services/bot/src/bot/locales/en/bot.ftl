@@ -44,6 +44,12 @@ region-unavailable-button = { $name } · full now
 region-unavailable = { $name } cannot take new customers right now. The nearest regions with room:
 region-unavailable-none = { $name } cannot take new customers right now, and neither can the regions near it. Please try again a little later.
 plan-region = Region: { $name }
+protocol-choose = Which protocol should your VPN app use? If unsure, choose the first one.
+protocol-vless = VLESS
+protocol-vmess = VMess
+protocol-trojan = Trojan
+protocol-shadowsocks = Shadowsocks
+plan-protocol = Protocol: { $name }
 
 method-yookassa = 💳 Card or SBP
 method-wata = 💳 Card or SBP · WATA

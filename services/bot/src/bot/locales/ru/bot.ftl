@@ -48,6 +48,12 @@ region-unavailable-button = { $name } · сейчас занят
 region-unavailable = { $name } сейчас не принимает новых клиентов. Ближайшие регионы, где есть место:
 region-unavailable-none = { $name } сейчас не принимает новых клиентов, и ближайшие к нему регионы тоже. Попробуйте, пожалуйста, чуть позже.
 plan-region = Регион: { $name }
+protocol-choose = Какой протокол будет использовать ваше VPN-приложение? Если не уверены, выберите первый.
+protocol-vless = VLESS
+protocol-vmess = VMess
+protocol-trojan = Trojan
+protocol-shadowsocks = Shadowsocks
+plan-protocol = Протокол: { $name }
 
 # The ways to pay, as the plan screen offers them: `method-<provider>`.
 method-yookassa = 💳 Картой или СБП
