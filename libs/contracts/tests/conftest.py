@@ -42,6 +42,7 @@ from contracts.billing import (
     WalletChanged,
 )
 from contracts.bot import (
+    AccessChangeRequested,
     AutopayConsent,
     AutopayTurnedOff,
     CustomerEmailProvided,
@@ -454,6 +455,14 @@ def sample_events() -> dict[str, Event]:
             revision=5,
             added_at=period_end - timedelta(days=5),
         ),
+        AccessChangeRequested(
+            request_id=UUID("3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"),
+            customer_id=CUSTOMER_ID,
+            subscription_id=SUBSCRIPTION_ID,
+            region="de",
+            protocol="trojan",
+            requested_at=datetime(2025, 2, 1, 9, 0, tzinfo=UTC),
+        ),
         RequestTrafficPack(
             checkout_id=CHECKOUT_ID,
             customer_id=CUSTOMER_ID,
@@ -549,6 +558,7 @@ def sample_events() -> dict[str, Event]:
             expires_at=period_end + timedelta(hours=48),
             traffic_limit_bytes=100 * GIB,
             paid_until=period_end,
+            protocol="vless",
         ),
         AccessProvisioningFailed(
             subscription_id=SUBSCRIPTION_ID,

@@ -214,6 +214,42 @@ class RequestCheckout(Event):
         return str(self.checkout_id)
 
 
+class AccessChangeRequested(Event):
+    """A subscriber asked, from "My subscription", to be served from another region or
+    with another protocol: provisioning, move them.
+
+    Command from the bot (which offered only regions available then, and protocols the
+    region offers) to provisioning, which places the subscription on a panel of the region
+    (offering the protocol) and, once the new user is live, disables the old one; the
+    customer receives the new access as ``AccessGranted``. Nothing else is answered: a
+    region that cannot take them by then is logged and the subscription stays where it is.
+    """
+
+    event_type = "bot.access.change_requested.v1"
+    topic = BOT_CUSTOMERS
+
+    request_id: UUID = Field(description="Chosen by the bot; for logs and deduplication.")
+    customer_id: UUID = Field(description="The subscriber.")
+    subscription_id: UUID = Field(description="The subscription whose access moves.")
+    region: RegionId | None = Field(
+        default=None, description="The region to be served from; absent: the current one."
+    )
+    protocol: VpnProtocol | None = Field(
+        default=None,
+        description="The protocol to be served with; absent: the one chosen before (if any).",
+    )
+    requested_at: UtcDatetime = Field(description="When the customer pressed.")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if self.region is None and self.protocol is None:
+            raise ValueError("a change names a region, a protocol or both")
+        return self
+
+    def key(self) -> str:
+        return str(self.customer_id)
+
+
 class RequestTrafficPack(Event):
     """The customer chose extra traffic for their subscription's current period and a way
     to pay: billing, make a payment link.

@@ -161,6 +161,13 @@ class AccessGranted(Event):
             "grace periods (then `expires_at`)."
         ),
     )
+    protocol: VpnProtocol | None = Field(
+        default=None,
+        description=(
+            "The protocol the customer chose and the panel user has alone; absent: the user "
+            "has every protocol of the panel (none chosen, or the panel does not offer it)."
+        ),
+    )
 
     def key(self) -> str:
         return str(self.subscription_id)

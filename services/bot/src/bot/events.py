@@ -45,14 +45,15 @@ _ACCESS = text(
     """
     INSERT INTO customer_subscriptions AS s
         (subscription_id, customer_id, plan_id, period_end, traffic_limit_bytes,
-         subscription_url, access_expires_at, access_status, stage, updated_at)
+         subscription_url, access_expires_at, access_status, stage, region, protocol,
+         updated_at)
     VALUES (:subscription_id, :customer_id, '', :paid_until, :traffic_limit_bytes,
-            :subscription_url, :expires_at, 'active', 'active', now())
+            :subscription_url, :expires_at, 'active', 'active', :region, :protocol, now())
     ON CONFLICT (subscription_id) DO UPDATE
     SET subscription_url = EXCLUDED.subscription_url,
         access_expires_at = EXCLUDED.access_expires_at,
         traffic_limit_bytes = EXCLUDED.traffic_limit_bytes, access_status = 'active',
-        updated_at = now()
+        region = EXCLUDED.region, protocol = EXCLUDED.protocol, updated_at = now()
     """
 )
 
@@ -120,6 +121,8 @@ async def record_access(event: AccessGranted, ctx: MessageContext) -> None:
             "paid_until": event.paid_until or event.expires_at,
             "traffic_limit_bytes": event.traffic_limit_bytes,
             "subscription_url": str(event.subscription_url),
+            "region": event.region,
+            "protocol": event.protocol,
         },
     )
 

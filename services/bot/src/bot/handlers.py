@@ -31,6 +31,7 @@ from chassis.messaging.consumer import MessageContext
 from contracts.billing import PaymentMethodOffer, PlanOffer, PromoOffer, TrafficPackOffer
 from contracts.bot import (
     REFERRAL_CODE,
+    AccessChangeRequested,
     CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRemindersChanged,
@@ -155,6 +156,10 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             text, markup = await _wallet_screen(ctx, customer)
         elif callback_data.action == "traffic":
             text, markup = await _traffic_screen(ctx, customer, clock.now())
+        elif callback_data.action == "move":
+            text, markup = await _move_screen(ctx, customer, clock.now())
+        elif callback_data.action == "protocol":
+            text, markup = await _protocol_change_screen(ctx, customer, clock.now())
         elif callback_data.action == "trial":
             await ctx.publish(
                 TrialRequested(
@@ -232,6 +237,62 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             return
         customer.chosen_protocol = callback_data.protocol
         await _plan_screen(query, ctx, customer, callback_data.plan_id, clock.now())
+
+    @router.callback_query(keyboards.ChangeAccess.filter())
+    async def change_access(
+        query: CallbackQuery,
+        callback_data: keyboards.ChangeAccess,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        """A region or protocol chosen in "My subscription": provisioning is asked to move
+        the access. What is no longer offered (a stale button) is answered with what is."""
+        language, now = customer.language, clock.now()
+        subscription = await _subscription_of(ctx, customer)
+        if subscription is None or not _changeable(subscription, now):
+            text, markup = await _subscription_screen(ctx, customer, now)
+            await _show(query, f"{say('change-unavailable', language)}\n\n{text}", markup)
+            return
+        offer = (await current_regions(ctx.session)).get(callback_data.region)
+        if offer is None or not offer.available:
+            text, markup = await _move_screen(ctx, customer, now)
+            await _show(query, f"{say('change-region-gone', language)}\n\n{text}", markup)
+            return
+        protocol = callback_data.protocol or None
+        if protocol is not None and protocol not in offer.protocols:
+            markup = keyboards.change_protocols(offer.region, offer.protocols, language)
+            text = f"{say('change-protocol-gone', language)}\n\n{say('protocol-choose', language)}"
+            await _show(query, text, markup)
+            return
+        kept = subscription.protocol
+        if (
+            protocol is None
+            and kept is not None
+            and offer.protocols
+            and kept not in offer.protocols
+        ):
+            # The protocol the customer has is not served there: they choose another.
+            if len(offer.protocols) > 1:
+                markup = keyboards.change_protocols(offer.region, offer.protocols, language)
+                await _show(query, say("protocol-choose", language), markup)
+                return
+            protocol = offer.protocols[0]
+        region = offer.region if offer.region != subscription.region else None
+        if region is None and protocol in (None, kept):
+            text, markup = await _subscription_screen(ctx, customer, now)
+            await _show(query, f"{say('change-same', language)}\n\n{text}", markup)
+            return
+        await ctx.publish(
+            AccessChangeRequested(
+                request_id=uuid.uuid4(),
+                customer_id=customer.customer_id,
+                subscription_id=subscription.subscription_id,
+                region=region,
+                protocol=protocol,
+                requested_at=datetime.now(UTC),
+            )
+        )
+        await _show(query, say("change-requested", language), keyboards.main_menu(language))
 
     @router.callback_query(keyboards.Pay.filter())
     @router.callback_query(keyboards.LegacyPay.filter())
@@ -709,7 +770,73 @@ async def _subscription_screen(
     text = subscription_view(subscription, customer.language, now, renewal)
     autopay_on = subscription is not None and renewal is not None and renewal.enabled
     traffic = bool(_traffic_on_sale(await current_catalog(ctx.session), subscription, now))
-    return text, keyboards.subscription(customer.language, autopay_on=autopay_on, traffic=traffic)
+    known = await current_regions(ctx.session)
+    move = subscription is not None and bool(_move_targets(subscription, known, now))
+    protocol = subscription is not None and bool(_protocol_targets(subscription, known, now))
+    markup = keyboards.subscription(
+        customer.language, autopay_on=autopay_on, traffic=traffic, move=move, protocol=protocol
+    )
+    return text, markup
+
+
+def _changeable(subscription: CustomerSubscription, now: datetime) -> bool:
+    """Access is served (granted, paid and not suspended): it can be moved."""
+    return (
+        subscription.region is not None
+        and subscription.stage == "active"
+        and subscription.period_end > now
+    )
+
+
+def _move_targets(
+    subscription: CustomerSubscription, known: Regions, now: datetime
+) -> tuple[RegionOffer, ...]:
+    if not _changeable(subscription, now):
+        return ()
+    return tuple(offer for offer in known.available if offer.region != subscription.region)
+
+
+def _protocol_targets(
+    subscription: CustomerSubscription, known: Regions, now: datetime
+) -> tuple[str, ...]:
+    here = known.get(subscription.region)
+    if not _changeable(subscription, now) or here is None:
+        return ()
+    others = tuple(name for name in here.protocols if name != subscription.protocol)
+    # With no protocol chosen the user has every one of the panel: one more is no choice.
+    return others if subscription.protocol is not None or len(here.protocols) > 1 else ()
+
+
+async def _move_screen(
+    ctx: MessageContext, customer: Customer, now: datetime
+) -> tuple[str, InlineKeyboardMarkup]:
+    subscription = await _subscription_of(ctx, customer)
+    known = await current_regions(ctx.session)
+    targets = _move_targets(subscription, known, now) if subscription is not None else ()
+    if not targets:
+        return say("change-region-none", customer.language), keyboards.main_menu(customer.language)
+    return say("change-region-choose", customer.language), keyboards.change_regions(
+        targets, customer.language
+    )
+
+
+async def _protocol_change_screen(
+    ctx: MessageContext, customer: Customer, now: datetime
+) -> tuple[str, InlineKeyboardMarkup]:
+    subscription = await _subscription_of(ctx, customer)
+    known = await current_regions(ctx.session)
+    if subscription is None or not (targets := _protocol_targets(subscription, known, now)):
+        return say("change-protocol-none", customer.language), keyboards.main_menu(
+            customer.language
+        )
+    language = customer.language
+    text = say("protocol-choose", language)
+    if subscription.protocol is not None:
+        current = say(
+            "plan-protocol", language, name=protocol_name(subscription.protocol, language)
+        )
+        text = f"{current}\n{text}"
+    return text, keyboards.change_protocols(subscription.region or "", targets, language)
 
 
 def _traffic_on_sale(

@@ -49,6 +49,14 @@ class ChooseProtocol(CallbackData, prefix="proto"):
     protocol: str
 
 
+class ChangeAccess(CallbackData, prefix="ca"):
+    """From "My subscription": be served from ``region`` (the current one for a protocol
+    change), with ``protocol`` (empty: the one the customer has)."""
+
+    region: str
+    protocol: str = ""
+
+
 class Pay(CallbackData, prefix="pq"):
     """Pay a plan once with this method, at the price the button showed."""
 
@@ -194,6 +202,26 @@ def protocols(plan_id: str, offered: tuple[str, ...], language: str) -> InlineKe
     )
 
 
+def change_regions(offers: tuple[RegionOffer, ...], language: str) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(region_name(offer, language), ChangeAccess(region=offer.region))]
+        for offer in offers
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="subscription"))]]
+    )
+
+
+def change_protocols(region: str, offered: tuple[str, ...], language: str) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(protocol_name(name, language), ChangeAccess(region=region, protocol=name))]
+        for name in offered
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="subscription"))]]
+    )
+
+
 def pay(
     plan: PlanOffer,
     offers: list[tuple[PaymentMethodOffer, Money]],
@@ -257,10 +285,22 @@ def autopay_consent(
     )
 
 
-def subscription(language: str, *, autopay_on: bool, traffic: bool = False) -> InlineKeyboardMarkup:
+def subscription(
+    language: str,
+    *,
+    autopay_on: bool,
+    traffic: bool = False,
+    move: bool = False,
+    protocol: bool = False,
+) -> InlineKeyboardMarkup:
     """The main menu, under the button that buys more traffic (for a subscription with a
-    limit) and the one that turns autopay off while it is on."""
+    limit), the ones that change the region and the protocol (where there is a choice) and
+    the one that turns autopay off while it is on."""
     rows = main_menu(language).inline_keyboard
+    if protocol:
+        rows = [[_button(say("change-protocol-button", language), Menu(action="protocol"))], *rows]
+    if move:
+        rows = [[_button(say("change-region-button", language), Menu(action="move"))], *rows]
     if autopay_on:
         rows = [[_button(say("autopay-turn-off-button", language), TurnOffAutopay())], *rows]
     if traffic:

@@ -143,6 +143,10 @@ class CustomerSubscription(Base):
     # ``suspended`` (cut off, the link kept) or ``removed`` (the link is gone).
     access_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stage: Mapped[str] = mapped_column(String(16), default="active")
+    # Where and how provisioning serves the access (its last grant): what "My subscription"
+    # offers to change. None before the first grant; protocol None: every protocol.
+    region: Mapped[str | None] = mapped_column(String(32))
+    protocol: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import delete, update
 
 from bot.catalog import mirror_catalog
+from bot.events import record_access
 from bot.models import CatalogMirror, Customer, RegionsMirror
 from bot.regions import current_regions, mirror_regions
 from contracts.billing import CatalogPublished, PaymentMethodOffer, PlanOffer, RegionalPrice
 from contracts.money import Money
-from contracts.provisioning import RegionOffer, RegionsPublished
+from contracts.provisioning import AccessGranted, RegionOffer, RegionsPublished
+from sandbox.telegram import TranscriptMessage
 
 from .conftest import METHODS, PLAN, BotWorld
 from .test_promo_codes import commands, started
@@ -160,3 +162,86 @@ async def test_a_single_available_region_is_chosen_without_asking(mirrored: BotW
         customer = await session.get(Customer, customer_id)
     assert customer is not None
     assert customer.chosen_region == "nl"
+
+
+async def granted(world: BotWorld, customer_id: uuid.UUID, region: str, protocol: str) -> None:
+    end = datetime.now(UTC) + timedelta(days=30)
+    access = AccessGranted(
+        subscription_id=uuid.uuid4(),
+        customer_id=customer_id,
+        region=region,
+        panel_id=f"{region}-1",
+        panel_username="vpn_moving",
+        subscription_url=f"https://{region}-1.vpn.example/sub/abc",
+        expires_at=end,
+        traffic_limit_bytes=0,
+        paid_until=end,
+        protocol=protocol,
+    )
+    await world.handle(lambda ctx: record_access(access, ctx), access)
+
+
+def buttons(message: TranscriptMessage) -> list[tuple[str, str]]:
+    rows = (message.reply_markup or {})["inline_keyboard"]
+    return [(row[0]["text"], row[0]["callback_data"]) for row in rows]
+
+
+async def test_a_subscriber_changes_region_and_protocol_among_what_is_offered(
+    mirrored: BotWorld,
+) -> None:
+    nl = NL.model_copy(update={"protocols": ("trojan", "vless")})
+    se = RegionOffer(
+        region="se",
+        names={"ru": "Швеция", "en": "Sweden"},
+        flag="🇸🇪",
+        available=True,
+        protocols=("shadowsocks", "vmess"),
+    )
+    await publish(mirrored, regions(20, nl, DE, FI_FULL, se))
+    user, customer_id = await started(mirrored, "en")
+    await granted(mirrored, customer_id, "nl", "vless")
+    mine = await press(mirrored, user, "m:subscription")
+    assert buttons(mine)[:2] == [
+        ("🌍 Change region", "m:move"),
+        ("🔐 Change protocol", "m:protocol"),
+    ]
+
+    # Another region serving their protocol: moved with it. Full regions are not offered.
+    step = await press(mirrored, user, "m:move")
+    assert [data for _, data in buttons(step)][:-1] == ["ca:de:", "ca:se:"]
+    done = await press(mirrored, user, "ca:de:")
+    assert "we are moving your access" in (done.text or "")
+    # One that does not serve it: the customer picks one of its own.
+    await press(mirrored, user, "m:subscription")
+    await press(mirrored, user, "m:move")
+    step = await press(mirrored, user, "ca:se:")
+    assert [name for name, _ in buttons(step)][:-1] == ["Shadowsocks", "VMess"]
+    await press(mirrored, user, "ca:se:vmess")
+    # Another protocol where they are: the ones they do not have yet.
+    await press(mirrored, user, "m:subscription")
+    step = await press(mirrored, user, "m:protocol")
+    assert "Protocol: VLESS" in (step.text or "")
+    assert buttons(step)[:-1] == [("Trojan", "ca:nl:trojan")]
+    await press(mirrored, user, "ca:nl:trojan")
+    asked = await commands(mirrored, "bot.access.change_requested.v1", customer_id)
+    assert [(c.get("region"), c.get("protocol")) for c in asked] == [
+        ("de", None),
+        ("se", "vmess"),
+        (None, "trojan"),
+    ]
+
+    # Buttons gone stale by the time they are pressed are answered, and ask nothing.
+    await press(mirrored, user, "m:subscription")
+    await press(mirrored, user, "m:move")
+    de_full = DE.model_copy(update={"available": False})
+    await publish(mirrored, regions(21, nl, de_full, FI_FULL, se))
+    full = await press(mirrored, user, "ca:de:")
+    assert "cannot take new customers any more" in (full.text or "")
+    assert [data for _, data in buttons(full)][:-1] == ["ca:se:"]
+    await press(mirrored, user, "m:subscription")
+    await press(mirrored, user, "m:protocol")
+    vless_only = nl.model_copy(update={"protocols": ("vless",)})
+    await publish(mirrored, regions(22, vless_only, de_full, FI_FULL, se))
+    gone = await press(mirrored, user, "ca:nl:trojan")
+    assert "no longer offered there" in (gone.text or "")
+    assert len(await commands(mirrored, "bot.access.change_requested.v1", customer_id)) == 3

@@ -742,6 +742,7 @@ class PlacementWorker:
                     expires_at=placement.desired_expire,
                     traffic_limit_bytes=applied.data_limit,
                     paid_until=placement.desired_period_end,
+                    protocol=placement.protocol if placement.protocols else None,
                 ),
             )
         metrics.WORK_OUTCOMES.labels("provisioning", "placement", "done").inc()

@@ -50,6 +50,16 @@ protocol-vmess = VMess
 protocol-trojan = Trojan
 protocol-shadowsocks = Shadowsocks
 plan-protocol = Protocol: { $name }
+change-region-button = 🌍 Change region
+change-protocol-button = 🔐 Change protocol
+change-region-choose = Where should your VPN be served from? Your new link arrives here in a minute; the current one keeps working until then.
+change-region-none = There is no other region that can take you right now.
+change-protocol-none = There is no other protocol to choose in your region.
+change-requested = Done: we are moving your access. The new link arrives here in a minute; the current one keeps working until then.
+change-unavailable = Your access cannot be changed right now: it is not active.
+change-region-gone = That region cannot take new customers any more.
+change-protocol-gone = That protocol is no longer offered there.
+change-same = That is what you have already.
 
 method-yookassa = 💳 Card or SBP
 method-wata = 💳 Card or SBP · WATA

@@ -54,6 +54,16 @@ protocol-vmess = VMess
 protocol-trojan = Trojan
 protocol-shadowsocks = Shadowsocks
 plan-protocol = Протокол: { $name }
+change-region-button = 🌍 Сменить регион
+change-protocol-button = 🔐 Сменить протокол
+change-region-choose = Откуда обслуживать ваш VPN? Новая ссылка придёт сюда через минуту, а текущая до тех пор работает.
+change-region-none = Сейчас нет другого региона, который может вас принять.
+change-protocol-none = В вашем регионе нет другого протокола на выбор.
+change-requested = Готово: переносим ваш доступ. Новая ссылка придёт сюда через минуту, а текущая до тех пор работает.
+change-unavailable = Сейчас доступ нельзя изменить: он не активен.
+change-region-gone = Этот регион больше не принимает новых клиентов.
+change-protocol-gone = Этот протокол там больше не предлагается.
+change-same = Это у вас уже есть.
 
 # The ways to pay, as the plan screen offers them: `method-<provider>`.
 method-yookassa = 💳 Картой или СБП
