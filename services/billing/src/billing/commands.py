@@ -477,6 +477,12 @@ def _plan_parser() -> argparse.ArgumentParser:
     define.add_argument(
         "--tier", type=int, default=0, help="level of service: higher is an upgrade (default 0)"
     )
+    define.add_argument(
+        "--devices",
+        type=int,
+        default=0,
+        help="devices at once; refused while no panel type can enforce it (Marzban cannot)",
+    )
     define.add_argument("--inactive", action="store_true", help="not for sale (kept for buyers)")
     define.add_argument("--position", type=int, help="order in the catalog")
     actions.add_parser("list", help="every plan")
@@ -525,6 +531,7 @@ def _plan_definition(args: argparse.Namespace) -> plans.PlanDefinition:
         tier=args.tier,
         active=not args.inactive,
         position=args.position,
+        device_limit=args.devices,
     )
 
 

@@ -32,6 +32,7 @@ class PlanDefinition:
     tier: int
     active: bool
     position: int | None  # None: after the others (a new plan), or where it is
+    device_limit: int = 0  # devices a subscriber may connect at once; 0: none promised
 
     def check(self) -> None:
         if not self.titles:
@@ -48,6 +49,13 @@ class PlanDefinition:
             raise PlanRefusal("traffic is either carried over or reset monthly, not both")
         if not 0 <= self.tier <= 100:
             raise PlanRefusal("the tier is 0 to 100")
+        if self.device_limit:
+            # Sold but not enforced would be a promise broken to every subscriber.
+            raise PlanRefusal(
+                "a device limit cannot be enforced: Marzban panels have no per-user device "
+                "or connection limit (docs/provisioning.md, what each panel type can and "
+                "cannot enforce); leave --devices out"
+            )
 
 
 async def define(session: AsyncSession, plan: PlanDefinition) -> bool:

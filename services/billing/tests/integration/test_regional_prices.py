@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from billing import commands, plans
+from billing.models import PlanRow
 from billing.regions import mirror_regions
 from chassis.db import transaction
 from contracts.billing import CatalogPublished, PlanOffer
@@ -147,3 +148,17 @@ async def test_a_regional_price_is_set_quoted_charged_and_cleared(
         == "quote_stale"
     )
     assert (await billing.buy(plan=plan_id, region="de")).amount_minor == BASE
+
+
+async def test_the_plan_command_refuses_a_device_limit_and_writes_nothing(
+    billing: Billing, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_id = f"d-{uuid.uuid4().hex[:8]}"
+    argv = ("set", plan_id, "--title", "en=3 devices", "--days", "30", "--price", "349:RUB")
+    refused, error = await command(billing, monkeypatch, capsys, *argv, "--devices", "3")
+    assert refused == 1
+    assert "a device limit cannot be enforced: Marzban panels have no per-user device" in error
+    async with billing.sessions() as session:
+        assert await session.get(PlanRow, plan_id) is None
+    done, _ = await command(billing, monkeypatch, capsys, *argv)
+    assert done == 0
