@@ -210,7 +210,7 @@ async def test_a_subscriber_changes_region_and_protocol_among_what_is_offered(
     step = await press(mirrored, user, "m:move")
     assert [data for _, data in buttons(step)][:-1] == ["ca:de:", "ca:se:"]
     done = await press(mirrored, user, "ca:de:")
-    assert "we are moving your access" in (done.text or "")
+    assert "we are changing your access" in (done.text or "")
     # One that does not serve it: the customer picks one of its own.
     await press(mirrored, user, "m:subscription")
     await press(mirrored, user, "m:move")
