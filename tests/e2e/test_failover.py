@@ -58,21 +58,21 @@ async def panels(shop: Shop) -> AsyncIterator[dict[str, Panel]]:
         )  # fmt: skip
         assert command.status == 0, command.stderr
         for panel_id, region, weight in (("eu-2", "eu", "1000"), ("nl-1", "nl", "1")):
-            command = await _set_panel(shop, added[panel_id], region, "--weight", weight)
+            command = await set_panel(shop, added[panel_id], region, "--weight", weight)
             assert command.status == 0, command.stderr
         await asyncio.sleep(2)  # every replica has read them (PROVISIONING_DIRECTORY_REFRESH_S)
         try:
             yield added
         finally:
             for panel_id, region, _ in (("eu-2", "eu", "0"), ("nl-1", "nl", "0")):
-                await _set_panel(shop, added[panel_id], region, "--disabled")
+                await set_panel(shop, added[panel_id], region, "--disabled")
             await service_command(
                 shop, "provisioning", "region", "set", "nl", "--name", "en=Netherlands",
                 "--disabled",
             )  # fmt: skip
 
 
-async def _set_panel(shop: Shop, panel: Panel, region: str, *extra: str) -> Command:
+async def set_panel(shop: Shop, panel: Panel, region: str, *extra: str) -> Command:
     return await service_command(
         shop, "provisioning", "panel", "set", panel.panel_id, "--region", region,
         "--url", panel.url, "--username", PANEL_ADMIN,
@@ -80,7 +80,7 @@ async def _set_panel(shop: Shop, panel: Panel, region: str, *extra: str) -> Comm
     )  # fmt: skip
 
 
-async def _served(link: str, user_agent: str = "v2rayNG/1.8.19") -> list[str]:
+async def served_links(link: str, user_agent: str = "v2rayNG/1.8.19") -> list[str]:
     async with httpx.AsyncClient(timeout=5) as http:
         response = await http.get(link, headers={"User-Agent": user_agent})
     assert response.status_code == 200, response.text
@@ -116,7 +116,7 @@ async def test_a_panel_that_goes_down_has_its_customer_served_by_another_within_
     await wait_until(lambda: _serves(link, on_eu1), timeout_s=10)
 
     # eu-2 answers again: the copy it kept is disabled, so the customer is served once.
-    await wait_until(lambda: _status(eu2.emulator, username, "disabled"), timeout_s=30)
+    await wait_until(lambda: has_status(eu2.emulator, username, "disabled"), timeout_s=30)
 
 
 def _vless_id(proxy: ProxyRecord | None) -> str:
@@ -126,7 +126,7 @@ def _vless_id(proxy: ProxyRecord | None) -> str:
 
 async def _serves(link: str, user_id: str) -> bool:
     """The link serves that panel user's links, and no one else's."""
-    served = await _served(link)
+    served = await served_links(link)
     return bool(served) and all(f"vless://{user_id}@" in line for line in served)
 
 
@@ -136,7 +136,7 @@ async def test_a_revoked_link_gets_404_and_the_customer_is_sent_the_new_one(
     customer = await shop.customer()
     await customer.pay(await customer.buy("m1"))
     old = subscription_link(await customer.wait_for(ACCESS_READY))
-    assert await _served(old)
+    assert await served_links(old)
     customer_id = await _customer_id(shop, old)
 
     command = await service_command(shop, "provisioning", "link", "rotate", customer_id)
@@ -147,7 +147,7 @@ async def test_a_revoked_link_gets_404_and_the_customer_is_sent_the_new_one(
     replaced = await customer.wait_for("заменена")
     assert new in (replaced.text or "")
     await wait_until(lambda: _not_found(old), timeout_s=10)
-    assert await _served(new)
+    assert await served_links(new)
     async with httpx.AsyncClient(timeout=5) as http:
         clash = await http.get(new, headers={"User-Agent": "clash-verge/v1.6"})
     assert clash.status_code == 200
@@ -182,6 +182,6 @@ async def _access_count(shop: Shop, customer: SimulatedCustomer, count: int) -> 
     return len(await access_messages(shop, customer)) >= count
 
 
-async def _status(emulator: MarzbanEmulator, username: str, status: str) -> bool:
+async def has_status(emulator: MarzbanEmulator, username: str, status: str) -> bool:
     user = emulator.users.get(username)
     return user is not None and user.status == status

@@ -27,6 +27,7 @@ from contracts.billing import (
     PromoOffer,
     Quote,
     ReferralRewarded,
+    RegionalPrice,
     SubscriptionActivated,
     SubscriptionExtended,
     SubscriptionPlanChanged,
@@ -41,6 +42,7 @@ from contracts.billing import (
     WalletChanged,
 )
 from contracts.bot import (
+    AccessChangeRequested,
     AutopayConsent,
     AutopayTurnedOff,
     CustomerEmailProvided,
@@ -114,6 +116,7 @@ def sample_events() -> dict[str, Event]:
             requested_at=datetime(2025, 1, 15, 10, 0, tzinfo=UTC),
             quote_id=UUID("5f0c7d3e-8a51-4c0e-9a7e-2d6b1c4f8e90"),
             region="nl",
+            protocol="vless",
             save_payment_method=True,
             autopay_consent=AutopayConsent(
                 terms_version="autopay-consent/1",
@@ -156,6 +159,16 @@ def sample_events() -> dict[str, Event]:
                     traffic_limit_bytes=100 * GIB,
                     active=True,
                     quote_id=UUID("5f0c7d3e-8a51-4c0e-9a7e-2d6b1c4f8e90"),
+                    regional_prices=(
+                        RegionalPrice(
+                            region="de",
+                            prices=(
+                                Money(amount_minor=34900, currency="RUB"),
+                                Money(amount_minor=250, currency="XTR"),
+                            ),
+                            quote_id=UUID("9a3e5c1d-2b4f-4e6a-8c7d-1f2e3d4c5b6a"),
+                        ),
+                    ),
                 ),
                 PlanOffer(
                     plan_id="m3",
@@ -393,6 +406,7 @@ def sample_events() -> dict[str, Event]:
             period_end=period_end,
             traffic_limit_bytes=100 * GIB,
             region="nl",
+            protocol="vless",
         ),
         SubscriptionExtended(
             subscription_id=SUBSCRIPTION_ID,
@@ -445,6 +459,14 @@ def sample_events() -> dict[str, Event]:
             period_end=period_end,
             revision=5,
             added_at=period_end - timedelta(days=5),
+        ),
+        AccessChangeRequested(
+            request_id=UUID("3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"),
+            customer_id=CUSTOMER_ID,
+            subscription_id=SUBSCRIPTION_ID,
+            region="de",
+            protocol="trojan",
+            requested_at=datetime(2025, 2, 1, 9, 0, tzinfo=UTC),
         ),
         RequestTrafficPack(
             checkout_id=CHECKOUT_ID,
@@ -510,6 +532,7 @@ def sample_events() -> dict[str, Event]:
                     names={"ru": "Нидерланды", "en": "Netherlands"},
                     flag="🇳🇱",
                     available=True,
+                    protocols=("trojan", "vless"),
                 ),
                 RegionOffer(
                     region="de",
@@ -550,6 +573,7 @@ def sample_events() -> dict[str, Event]:
             expires_at=period_end + timedelta(hours=48),
             traffic_limit_bytes=100 * GIB,
             paid_until=period_end,
+            protocol="vless",
             links=(
                 "vless://3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d@nl-1.vpn.example:443"
                 "?security=reality&type=tcp&flow=xtls-rprx-vision&sni=www.example.com"

@@ -8,6 +8,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import BindParameter, MetaData, bindparam, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -94,3 +95,20 @@ def bound(*columns: str) -> dict[str, BindParameter[Any]]:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+async def mirror_newer(
+    session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any]
+) -> None:
+    """Write the one-row mirror ``model`` (``id`` 1) of a compacted catalog topic with
+    ``values``, unless it holds that ``catalog_version`` or a newer one: the topic is read
+    from the start, and a replayed older catalog must not win."""
+    table = model.__table__
+    statement = insert(model).values(id=1, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_=values,
+            where=table.c.catalog_version < statement.excluded.catalog_version,
+        )
+    )

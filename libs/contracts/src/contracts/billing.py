@@ -28,6 +28,7 @@ from contracts.fields import (
     RegionId,
     Slug,
     UtcDatetime,
+    VpnProtocol,
 )
 from contracts.money import CurrencyCode, Money
 from contracts.topics import (
@@ -195,6 +196,25 @@ TrafficCarryOver = Annotated[
 ]
 
 
+class RegionalPrice(BaseModel):
+    """What a plan costs a customer who chooses one region (a region from provisioning's
+    catalog, `RegionsPublished`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    region: RegionId
+    prices: Prices = Field(
+        description=(
+            "The plan's prices in this region, in every currency the plan is sold in: the "
+            "region's own where the operator set one, the plan's base price otherwise."
+        )
+    )
+    quote_id: UUID | None = Field(
+        default=None,
+        description="The quote issued for these prices: a checkout in the region names it.",
+    )
+
+
 class PlanOffer(BaseModel):
     """One plan of the catalog as customers see it (v2)."""
 
@@ -247,8 +267,19 @@ class PlanOffer(BaseModel):
         ),
     )
 
+    regional_prices: tuple[RegionalPrice, ...] = Field(
+        default=(),
+        description=(
+            "Prices for customers who choose one of these regions; a region not listed (or "
+            "none chosen) pays `prices`. Never on a plan in a price experiment."
+        ),
+    )
+
     def price_in(self, currency: str) -> Money | None:
         return next((price for price in self.prices if price.currency == currency), None)
+
+    def in_region(self, region: str | None) -> RegionalPrice | None:
+        return next((price for price in self.regional_prices if price.region == region), None)
 
 
 ExperimentId = Annotated[
@@ -425,22 +456,30 @@ class CatalogPublished(Event):
                 )
         return self
 
-    def quote_for(self, customer_id: UUID, plan: PlanOffer) -> Quote | None:
-        return quote_for(self.experiments, customer_id, plan)
+    def quote_for(
+        self, customer_id: UUID, plan: PlanOffer, region: str | None = None
+    ) -> Quote | None:
+        return quote_for(self.experiments, customer_id, plan, region)
 
     def key(self) -> str:
         return CATALOG_V2_KEY
 
 
 def quote_for(
-    experiments: Sequence[PriceExperiment], customer_id: UUID, plan: PlanOffer
+    experiments: Sequence[PriceExperiment],
+    customer_id: UUID,
+    plan: PlanOffer,
+    region: str | None = None,
 ) -> Quote | None:
     """What ``plan`` is offered to this customer at: their variant's quote when one of the
-    catalog's ``experiments`` runs on it, else the plan's own; None in a catalog without
-    quotes."""
+    catalog's ``experiments`` runs on it, else the price of the ``region`` they chose
+    where the plan has one, else the plan's own; None in a catalog without quotes."""
     for experiment in experiments:
         if plan.plan_id in experiment.plan_ids:
             return experiment.variant_for(customer_id).quote(plan.plan_id)
+    regional = plan.in_region(region)
+    if regional is not None and regional.quote_id is not None:
+        return Quote(plan_id=plan.plan_id, quote_id=regional.quote_id, prices=regional.prices)
     if plan.quote_id is None:
         return None
     return Quote(plan_id=plan.plan_id, quote_id=plan.quote_id, prices=plan.prices)
@@ -699,6 +738,12 @@ class SubscriptionActivated(_SubscriptionPeriod):
         default=None,
         description=(
             "Where the customer chose to be served; absent: provisioning's default region."
+        ),
+    )
+    protocol: VpnProtocol | None = Field(
+        default=None,
+        description=(
+            "The protocol the customer chose at checkout; absent: every protocol the panel serves."
         ),
     )
 

@@ -20,6 +20,7 @@ from contracts.fields import (
     RegionId,
     TelegramId,
     UtcDatetime,
+    VpnProtocol,
 )
 from contracts.money import CurrencyCode, Money
 from contracts.topics import BOT_CHECKOUTS, BOT_CUSTOMERS, BOT_PAYMENTS, BOT_PROMOS
@@ -168,6 +169,13 @@ class RequestCheckout(Event):
             "provisioning's default region. Used for a new subscription only."
         ),
     )
+    protocol: VpnProtocol | None = Field(
+        default=None,
+        description=(
+            "The protocol the customer chose among the region's (`RegionOffer.protocols`); "
+            "absent: every protocol of the panel. Used for a new subscription only."
+        ),
+    )
     save_payment_method: bool = Field(
         default=False,
         description=(
@@ -204,6 +212,42 @@ class RequestCheckout(Event):
 
     def key(self) -> str:
         return str(self.checkout_id)
+
+
+class AccessChangeRequested(Event):
+    """A subscriber asked, from "My subscription", to be served from another region or
+    with another protocol: provisioning, move them.
+
+    Command from the bot (which offered only regions available then, and protocols the
+    region offers) to provisioning, which places the subscription on a panel of the region
+    (offering the protocol) and, once the new user is live, disables the old one; the
+    customer receives the new access as ``AccessGranted``. Nothing else is answered: a
+    region that cannot take them by then is logged and the subscription stays where it is.
+    """
+
+    event_type = "bot.access.change_requested.v1"
+    topic = BOT_CUSTOMERS
+
+    request_id: UUID = Field(description="Chosen by the bot; for logs and deduplication.")
+    customer_id: UUID = Field(description="The subscriber.")
+    subscription_id: UUID = Field(description="The subscription whose access moves.")
+    region: RegionId | None = Field(
+        default=None, description="The region to be served from; absent: the current one."
+    )
+    protocol: VpnProtocol | None = Field(
+        default=None,
+        description="The protocol to be served with; absent: the one chosen before (if any).",
+    )
+    requested_at: UtcDatetime = Field(description="When the customer pressed.")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if self.region is None and self.protocol is None:
+            raise ValueError("a change names a region, a protocol or both")
+        return self
+
+    def key(self) -> str:
+        return str(self.customer_id)
 
 
 class RequestTrafficPack(Event):

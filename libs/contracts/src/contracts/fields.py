@@ -53,6 +53,21 @@ RegionId = Annotated[
     Field(description="Region slug chosen by provisioning, e.g. `nl` or `de-fra`."),
 ]
 
+VPN_PROTOCOLS: Final = ("vless", "vmess", "trojan", "shadowsocks")
+"""The protocols the panels serve (Marzban's proxy types); the set may grow."""
+
+VpnProtocol = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,15}$"),
+    Field(
+        description=(
+            "A VPN protocol as the panels name it: "
+            + ", ".join(f"`{name}`" for name in VPN_PROTOCOLS)
+            + "; more may appear."
+        )
+    ),
+]
+
 PROMO_CODE: Final = re.compile(r"[A-Z0-9][A-Z0-9_-]{2,31}")
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from contracts.billing import LocalizedTexts
 from contracts.envelope import Event
-from contracts.fields import ByteCount, HttpUrl, RegionId, UtcDatetime
+from contracts.fields import ByteCount, HttpUrl, RegionId, UtcDatetime, VpnProtocol
 from contracts.topics import (
     PROVISIONING_ACCESS,
     PROVISIONING_CATALOG,
@@ -53,6 +53,14 @@ class RegionOffer(BaseModel):
     alternatives: tuple[RegionId, ...] = Field(
         default=(),
         description="The nearest regions to offer instead, in order, that are available now.",
+    )
+    protocols: tuple[VpnProtocol, ...] = Field(
+        default=(),
+        description=(
+            "The protocols a customer placed here can choose: those of the region's panels "
+            "that can take a new customer now, sorted; empty from catalogs before the choice "
+            "(or while none can)."
+        ),
     )
 
 
@@ -236,6 +244,13 @@ class AccessGranted(Event):
             "stays the same across failovers and moves: what customers are given. Absent "
             "when the platform has no public link address configured (then "
             "`subscription_url`)."
+        ),
+    )
+    protocol: VpnProtocol | None = Field(
+        default=None,
+        description=(
+            "The protocol the customer chose and the panel user has alone; absent: the user "
+            "has every protocol of the panel (none chosen, or the panel does not offer it)."
         ),
     )
 

@@ -50,6 +50,16 @@ def buttons(message: BotMessage) -> list[dict[str, str]]:
     return [button for row in rows for button in row]
 
 
+def has_button(message: BotMessage, prefix: str) -> bool:
+    return any(b.get("callback_data", "").startswith(prefix) for b in buttons(message))
+
+
+def _exactly(prefix: str, value: str | None) -> str:
+    """A button's data ``prefix:value`` (callback data has no trailing separator), or the
+    first button of ``prefix`` when no value is asked for."""
+    return f"{prefix}:{value}" if value is not None else f"{prefix}:"
+
+
 def callback_starting(message: BotMessage, prefix: str) -> str:
     for button in buttons(message):
         data = button.get("callback_data", "")
@@ -152,16 +162,37 @@ class SimulatedCustomer:
         await self.press(f"top:{topup_id}")
         return await self._pay_with(f"paytop:{topup_id}:{provider}:", provider)
 
-    async def checkout(self, plan_id: str, provider: str = "yookassa") -> PaymentLink:
-        """From the catalog: choose the plan, press pay with ``provider``, and wait for what
-        to pay with (the link, the Stars invoice, or the wallet's "paid")."""
+    async def checkout(
+        self,
+        plan_id: str,
+        provider: str = "yookassa",
+        *,
+        region: str | None = None,
+        protocol: str | None = None,
+    ) -> PaymentLink:
+        """From the catalog: choose the plan (and the region and protocol, where the bot
+        asks), press pay with ``provider``, and wait for what to pay with (the link, the
+        Stars invoice, or the wallet's "paid")."""
         await self.press(f"plan:{plan_id}")
+        await self.choose_where(plan_id, region=region, protocol=protocol)
         return await self.pay_on_screen(plan_id, provider)
+
+    async def choose_where(
+        self, plan_id: str, *, region: str | None = None, protocol: str | None = None
+    ) -> None:
+        """Answer the bot's region and protocol steps, when it asks them (it does only
+        when there is a choice): ``region`` or the first offered (the default), then
+        ``protocol`` or the first offered."""
+        if has_button(self._current(), f"rg:{plan_id}:"):
+            await self.press(_exactly(f"rg:{plan_id}", region))
+        if has_button(self._current(), f"proto:{plan_id}:"):
+            await self.press(_exactly(f"proto:{plan_id}", protocol))
 
     async def checkout_renewing(self, plan_id: str, provider: str = "yookassa") -> PaymentLink:
         """From the catalog: choose the plan, ask to renew it automatically with
         ``provider``, read the terms, agree, and wait for the payment link."""
         await self.press(f"plan:{plan_id}")
+        await self.choose_where(plan_id)
         await self.press(f"apt:{plan_id}:{provider}:")
         return await self._pay_with(f"ap:{plan_id}:{provider}:", provider)
 
@@ -254,12 +285,20 @@ class SimulatedCustomer:
             raise UnexpectedScreen("this customer was not given that provider's sandbox")
         return control
 
-    async def buy(self, plan_id: str, provider: str = "yookassa") -> PaymentLink:
-        """Start (if needed), open the catalog and check out ``plan_id`` with ``provider``."""
+    async def buy(
+        self,
+        plan_id: str,
+        provider: str = "yookassa",
+        *,
+        region: str | None = None,
+        protocol: str | None = None,
+    ) -> PaymentLink:
+        """Start (if needed), open the catalog and check out ``plan_id`` with ``provider``
+        (served from ``region`` with ``protocol`` where the bot asks; else its defaults)."""
         if self.screen is None:
             await self.start()
         await self.open_catalog()
-        return await self.checkout(plan_id, provider)
+        return await self.checkout(plan_id, provider, region=region, protocol=protocol)
 
     async def pay(self, link: PaymentLink) -> StarsPayment | None:
         """Pay as the provider's customer would; a Stars payment returns how it went."""

@@ -23,6 +23,7 @@ from billing.providers.wata import Wata, WataSettings
 from billing.providers.yookassa import YooKassa, YooKassaClient
 from billing.referrals import Referrals
 from billing.refund_worker import RefundPayouts
+from billing.regions import mirror_regions
 from billing.segments_worker import SegmentsWorker
 from billing.settings import BillingSettings
 from billing.subscriptions import record_regions
@@ -46,7 +47,11 @@ from contracts.bot import (
     TrialRequested,
 )
 from contracts.gateway import PaymentNotificationReceived, ProviderNotificationReceived
-from contracts.provisioning import AccessGranted, UsageReported
+from contracts.provisioning import (
+    AccessGranted,
+    RegionsPublished,
+    UsageReported,
+)
 
 
 def build_providers(settings: BillingSettings) -> Providers:
@@ -227,6 +232,9 @@ def build(settings: BillingSettings) -> Service:
     # The region of each subscription's access, for segments (billing.segments_worker).
     consumer.handles_batch(AccessGranted)(record_regions)
     consumer.handles(UsageReported)(record_usage)
+    # Provisioning's regions (what a regional price may name): its compacted catalog is
+    # read from the start by a group of its own.
+    service.consumer("regions").handles(RegionsPublished)(mirror_regions)
 
     async def publish_catalog() -> None:
         async with transaction(service.sessions) as session:

@@ -38,6 +38,7 @@ from contracts.billing import (
     PriceExperiment,
     PriceVariant,
     Quote,
+    RegionalPrice,
     TopUpOffer,
     TrafficPackOffer,
 )
@@ -101,13 +102,20 @@ def sold_terms(plan: PlanRow) -> dict[str, Any]:
     }
 
 
+def _quoted_prices(quote: IssuedQuote) -> tuple[Money, ...]:
+    return tuple(
+        Money(amount_minor=amount, currency=currency) for currency, amount in quote.terms.prices
+    )
+
+
 def _quote(quote: IssuedQuote) -> Quote:
-    return Quote(
-        plan_id=quote.terms.plan_id,
-        quote_id=quote.quote_id,
-        prices=tuple(
-            Money(amount_minor=amount, currency=currency) for currency, amount in quote.terms.prices
-        ),
+    return Quote(plan_id=quote.terms.plan_id, quote_id=quote.quote_id, prices=_quoted_prices(quote))
+
+
+def _regional(quote: IssuedQuote) -> RegionalPrice:
+    assert quote.terms.region is not None
+    return RegionalPrice(
+        region=quote.terms.region, prices=_quoted_prices(quote), quote_id=quote.quote_id
     )
 
 
@@ -155,6 +163,7 @@ async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPubl
     time filled in later)."""
     offered = await quotes.current(session)
     list_quotes = quotes.by_plan(offered)
+    regional_quotes = quotes.by_region(offered)
     plan_rows = (await session.scalars(select(PlanRow))).all()
     plan_prices = _prices(
         (
@@ -182,6 +191,9 @@ async def current(session: AsyncSession, methods: PaymentMethods) -> CatalogPubl
             prices=plan_prices[row.plan_id],
             active=row.active,
             quote_id=list_quotes[row.plan_id].quote_id if row.plan_id in list_quotes else None,
+            regional_prices=tuple(
+                _regional(quote) for quote in regional_quotes.get(row.plan_id, ())
+            ),
             **sold_terms(row),
         )
         for row in sorted(plan_rows, key=lambda r: (r.position, r.plan_id))

@@ -238,6 +238,7 @@ class Checkouts:
             experiment_id=quote.terms.experiment_id if quote else None,
             variant=quote.terms.variant if quote else None,
             region=request.region if isinstance(request, RequestCheckout) else None,
+            protocol=request.protocol if isinstance(request, RequestCheckout) else None,
             currency=price.currency,
             duration_days=item.duration_days,
             duration_months=item.duration_months,
@@ -293,10 +294,11 @@ async def _quote(session: AsyncSession, request: RequestCheckout) -> IssuedQuote
     """The quote the checkout is charged at: the one it names if that is what billing
     offers the customer now, else refused; without one named, the one offered now (none
     before billing first issued quotes: then the plan's list prices)."""
-    offered, _ = await quotes.offered(session, request.customer_id, request.plan_id)
+    offered, _ = await quotes.offered(session, request.customer_id, request.plan_id, request.region)
     if request.quote_id is None or (offered is not None and offered.quote_id == request.quote_id):
         return offered
-    refusal = judge(await quotes.named(session, request.quote_id), offered, request.plan_id)
+    named = await quotes.named(session, request.quote_id)
+    refusal = judge(named, offered, request.plan_id, request.region)
     assert refusal is not None
     raise Refusal(refusal.value, f"quote {request.quote_id} for {request.plan_id}: {refusal}")
 

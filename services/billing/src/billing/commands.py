@@ -23,6 +23,12 @@ and revenue. Exit 1: refused (the reason on stderr); 2: the arguments are wrong.
 [--tier N] [--inactive] [--position N]`` creates a plan or replaces its definition and
 publishes the catalog; ``plan list`` prints every plan. Exit 1: refused; 2: wrong
 arguments.
+
+``python -m billing plan region-price ID --region nl --price 249.00:RUB [--price …]``
+sets the plan's prices for customers who choose that region (currencies without one
+there pay the base price); ``--clear`` instead of the prices sells it there at the base
+price again. The region must be in provisioning's catalog, and the plan in no running
+price experiment. Publishes the catalog. Exit 1: refused; 2: wrong arguments.
 """
 
 from __future__ import annotations
@@ -40,9 +46,17 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import experiments, plans, promo_codes, refunds
+from billing import regions as known
 from billing.app import build_providers, payment_methods
 from billing.catalog import publish_if_changed
-from billing.domain.prices import Experiment, ExperimentRefusal, Variant, check_experiment
+from billing.domain.prices import (
+    Experiment,
+    ExperimentRefusal,
+    RegionalPriceRefusal,
+    Variant,
+    check_experiment,
+    check_regional_price,
+)
 from billing.domain.promos import Code
 from billing.models import messaging
 from billing.quotes import list_prices
@@ -340,7 +354,8 @@ Change = Callable[[AsyncSession], Awaitable[None]]
 def _start(started: Experiment, note: str | None) -> Change:
     async def change(session: AsyncSession) -> None:
         busy = [plan for running in await experiments.running(session) for plan in running.plan_ids]
-        check_experiment(started, await list_prices(session), busy)
+        regional = await plans.regional_prices(session)
+        check_experiment(started, await list_prices(session), busy, regional)
         await experiments.start(session, started, note)
 
     return change
@@ -462,10 +477,32 @@ def _plan_parser() -> argparse.ArgumentParser:
     define.add_argument(
         "--tier", type=int, default=0, help="level of service: higher is an upgrade (default 0)"
     )
+    define.add_argument(
+        "--devices",
+        type=int,
+        default=0,
+        help="devices at once; refused while no panel type can enforce it (Marzban cannot)",
+    )
     define.add_argument("--inactive", action="store_true", help="not for sale (kept for buyers)")
     define.add_argument("--position", type=int, help="order in the catalog")
     actions.add_parser("list", help="every plan")
+    regional = actions.add_parser("region-price", help="a plan's prices in one region")
+    regional.add_argument("plan_id")
+    regional.add_argument("--region", required=True, help="a region of provisioning's catalog")
+    prices = regional.add_mutually_exclusive_group(required=True)
+    prices.add_argument("--price", action="append", metavar="AMOUNT:CURRENCY", help="249.00:RUB")
+    prices.add_argument("--clear", action="store_true", help="the base price there again")
     return parser
+
+
+def _money(specs: Sequence[str]) -> list[Money]:
+    prices = []
+    for spec in specs:
+        found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?):([A-Za-z]{3})", spec)
+        if found is None:
+            raise ValueError(f"not AMOUNT:CURRENCY: {spec!r}")
+        prices.append(Money.from_decimal(Decimal(found[1]), found[2].upper()))
+    return prices
 
 
 _PLAN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -480,12 +517,7 @@ def _plan_definition(args: argparse.Namespace) -> plans.PlanDefinition:
         if not re.fullmatch(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", language) or not name.strip():
             raise ValueError(f"not LANG=NAME: {spec!r}")
         titles[language] = name.strip()[:128]
-    prices = []
-    for spec in args.price:
-        found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?):([A-Za-z]{3})", spec)
-        if found is None:
-            raise ValueError(f"not AMOUNT:CURRENCY: {spec!r}")
-        prices.append(Money.from_decimal(Decimal(found[1]), found[2].upper()))
+    prices = _money(args.price)
     months = args.months or 0
     return plans.PlanDefinition(
         plan_id=args.plan_id,
@@ -499,6 +531,7 @@ def _plan_definition(args: argparse.Namespace) -> plans.PlanDefinition:
         tier=args.tier,
         active=not args.inactive,
         position=args.position,
+        device_limit=args.devices,
     )
 
 
@@ -510,6 +543,8 @@ def plan(argv: Sequence[str]) -> int:
         for line in asyncio.run(_plan_lines(settings)):
             print(line)
         return 0
+    if args.action == "region-price":
+        return _region_price(parser, settings, args)
     try:
         definition = _plan_definition(args)
     except ValueError as exc:
@@ -524,6 +559,40 @@ def plan(argv: Sequence[str]) -> int:
         sys.stderr.write(f"billing plan: refused: {refused}\n")
         return 1
     print(definition.plan_id)
+    return 0
+
+
+def _region_price(
+    parser: argparse.ArgumentParser, settings: BillingSettings, args: argparse.Namespace
+) -> int:
+    try:
+        own = {price.currency: price.amount_minor for price in _money(args.price or [])}
+    except ValueError as exc:
+        parser.error(str(exc))
+    if len(own) != len(args.price or []):
+        parser.error("one price per currency")
+
+    async def change(session: AsyncSession) -> None:
+        if args.clear:
+            await plans.clear_region_prices(session, args.plan_id, args.region)
+            return
+        busy = [plan for running in await experiments.running(session) for plan in running.plan_ids]
+        check_regional_price(
+            args.plan_id,
+            args.region,
+            own,
+            await list_prices(session),
+            await known.known_regions(session),
+            busy,
+        )
+        await plans.set_region_prices(session, args.plan_id, args.region, own)
+
+    try:
+        asyncio.run(_publishing(settings, change))
+    except RegionalPriceRefusal as refused:
+        sys.stderr.write(f"billing plan: refused: {refused}\n")
+        return 1
+    print(f"{args.plan_id} {args.region}")
     return 0
 
 

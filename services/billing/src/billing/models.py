@@ -85,6 +85,34 @@ class PlanPrice(Base):
     __table_args__ = (CheckConstraint("amount_minor > 0", name="positive"),)
 
 
+class PlanRegionPrice(Base):
+    """A plan's price in one currency for customers who choose one region; the plan's base
+    price (``PlanPrice``) in every currency the region has none of."""
+
+    __tablename__ = "plan_region_prices"
+
+    plan_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("plans.plan_id", ondelete="CASCADE"), primary_key=True
+    )
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="positive"),)
+
+
+class RegionsMirror(Base):
+    """The regions provisioning last published (``provisioning.regions.published.v1``):
+    what a regional price may name. One row."""
+
+    __tablename__ = "regions_mirror"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    catalog_version: Mapped[int] = mapped_column(Integer)
+    regions: Mapped[list[str]] = mapped_column(JSONB)  # the region codes, in display order
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class TopUpRow(Base):
     """A wallet top-up on sale: ``credit`` on the balance for one of its prices."""
 
@@ -196,6 +224,8 @@ class Order(Base):
     variant: Mapped[str | None] = mapped_column(String(16))
     # The region the customer chose (provisioning's catalog); None: provisioning's default.
     region: Mapped[str | None] = mapped_column(String(32))
+    # The protocol the customer chose there; None: every protocol of the panel.
+    protocol: Mapped[str | None] = mapped_column(String(16))
     # The period a paid plan order bought (a refund takes back a share of it).
     period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -636,6 +666,8 @@ class PriceQuoteRow(Base):
     plan_id: Mapped[str] = mapped_column(String(32))
     experiment_id: Mapped[str | None] = mapped_column(String(32))
     variant: Mapped[str | None] = mapped_column(String(16))
+    # The region whose prices these are (None: the plan's base prices, or a variant's).
+    region: Mapped[str | None] = mapped_column(String(32))
     prices: Mapped[dict[str, int]] = mapped_column(JSONB)  # currency -> amount in minor units
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.models import PlanPrice, PlanRow
+from billing.domain.prices import PricesByCurrency, RegionalPrices
+from billing.models import PlanPrice, PlanRegionPrice, PlanRow
 from contracts.money import Money
 
 
@@ -31,6 +32,7 @@ class PlanDefinition:
     tier: int
     active: bool
     position: int | None  # None: after the others (a new plan), or where it is
+    device_limit: int = 0  # devices a subscriber may connect at once; 0: none promised
 
     def check(self) -> None:
         if not self.titles:
@@ -47,6 +49,13 @@ class PlanDefinition:
             raise PlanRefusal("traffic is either carried over or reset monthly, not both")
         if not 0 <= self.tier <= 100:
             raise PlanRefusal("the tier is 0 to 100")
+        if self.device_limit:
+            # Sold but not enforced would be a promise broken to every subscriber.
+            raise PlanRefusal(
+                "a device limit cannot be enforced: Marzban panels have no per-user device "
+                "or connection limit (docs/provisioning.md, what each panel type can and "
+                "cannot enforce); leave --devices out"
+            )
 
 
 async def define(session: AsyncSession, plan: PlanDefinition) -> bool:
@@ -93,3 +102,42 @@ async def listing(session: AsyncSession) -> list[tuple[PlanRow, list[Money]]]:
             Money(amount_minor=price.amount_minor, currency=price.currency)
         )
     return [(row, prices.get(row.plan_id, [])) for row in rows]
+
+
+async def set_region_prices(
+    session: AsyncSession, plan_id: str, region: str, prices: PricesByCurrency
+) -> None:
+    """The plan's prices in ``region`` are exactly ``prices`` (checked by the caller:
+    ``billing.domain.prices.check_regional_price``)."""
+    await clear_region_prices(session, plan_id, region)
+    session.add_all(
+        PlanRegionPrice(plan_id=plan_id, region=region, currency=currency, amount_minor=amount)
+        for currency, amount in prices.items()
+    )
+    await session.flush()
+
+
+async def clear_region_prices(session: AsyncSession, plan_id: str, region: str) -> bool:
+    """The plan is sold in ``region`` at its base price again; False if it had none there."""
+    result = await session.execute(
+        delete(PlanRegionPrice).where(
+            PlanRegionPrice.plan_id == plan_id, PlanRegionPrice.region == region
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def regional_prices(session: AsyncSession) -> RegionalPrices:
+    """Every plan's own prices per region: plan -> region -> currency -> amount."""
+    rows = await session.execute(
+        select(
+            PlanRegionPrice.plan_id,
+            PlanRegionPrice.region,
+            PlanRegionPrice.currency,
+            PlanRegionPrice.amount_minor,
+        )
+    )
+    found: dict[str, dict[str, dict[str, int]]] = {}
+    for plan_id, region, currency, amount in rows.tuples():
+        found.setdefault(plan_id, {}).setdefault(region, {})[currency] = amount
+    return found

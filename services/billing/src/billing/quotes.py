@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import experiments
+from billing import experiments, plans
 from billing.domain.prices import (
     Experiment,
     IssuedQuote,
@@ -36,7 +36,8 @@ async def list_prices(session: AsyncSession) -> dict[str, PricesByCurrency]:
 
 def _issued(row: PriceQuoteRow) -> IssuedQuote:
     return IssuedQuote(
-        row.quote_id, QuoteTerms.of(row.plan_id, row.prices, row.experiment_id, row.variant)
+        row.quote_id,
+        QuoteTerms.of(row.plan_id, row.prices, row.experiment_id, row.variant, row.region),
     )
 
 
@@ -51,7 +52,9 @@ async def issue(session: AsyncSession, now: datetime) -> list[IssuedQuote]:
     is on offer unchanged keeps its quote, what changed is withdrawn and issued anew.
     Called under the catalog's publication lock; returns the quotes now on offer."""
     running = await experiments.running(session)
-    wanted = wanted_quotes(await list_prices(session), running)
+    wanted = wanted_quotes(
+        await list_prices(session), running, await plans.regional_prices(session)
+    )
     kept: list[IssuedQuote] = []
     withdrawn: list[uuid.UUID] = []
     for quote in await current(session):
@@ -73,6 +76,7 @@ async def issue(session: AsyncSession, now: datetime) -> list[IssuedQuote]:
             plan_id=quote.terms.plan_id,
             experiment_id=quote.terms.experiment_id,
             variant=quote.terms.variant,
+            region=quote.terms.region,
             prices=quote.prices,
             issued_at=now,
         )
@@ -83,10 +87,10 @@ async def issue(session: AsyncSession, now: datetime) -> list[IssuedQuote]:
 
 
 async def offered(
-    session: AsyncSession, customer_id: uuid.UUID, plan_id: str
+    session: AsyncSession, customer_id: uuid.UUID, plan_id: str, region: str | None = None
 ) -> tuple[IssuedQuote | None, Experiment | None]:
-    """The quote this customer is offered for ``plan_id`` now, with the experiment it is
-    from; (None, None) before any quote was issued."""
+    """The quote this customer is offered for ``plan_id`` in ``region`` now, with the
+    experiment it is from; (None, None) before any quote was issued."""
     rows = (
         await session.scalars(
             select(PriceQuoteRow).where(
@@ -100,7 +104,7 @@ async def offered(
     if experiment_ids:
         (experiment_id,) = experiment_ids  # a plan is in one running experiment at most
         experiment = await experiments.running_one(session, experiment_id)
-    return offered_to(customer_id, on_offer, experiment), experiment
+    return offered_to(customer_id, on_offer, experiment, region), experiment
 
 
 async def named(session: AsyncSession, quote_id: uuid.UUID) -> IssuedQuote | None:
@@ -110,4 +114,17 @@ async def named(session: AsyncSession, quote_id: uuid.UUID) -> IssuedQuote | Non
 
 def by_plan(quotes: Sequence[IssuedQuote]) -> dict[str, IssuedQuote]:
     """The list quote of each plan."""
-    return {quote.terms.plan_id: quote for quote in quotes if quote.terms.experiment_id is None}
+    return {
+        quote.terms.plan_id: quote
+        for quote in quotes
+        if quote.terms.experiment_id is None and quote.terms.region is None
+    }
+
+
+def by_region(quotes: Sequence[IssuedQuote]) -> dict[str, list[IssuedQuote]]:
+    """The regional quotes of each plan, by region code."""
+    found: dict[str, list[IssuedQuote]] = defaultdict(list)
+    for quote in sorted(quotes, key=lambda quote: quote.terms.region or ""):
+        if quote.terms.region is not None:
+            found[quote.terms.plan_id].append(quote)
+    return dict(found)

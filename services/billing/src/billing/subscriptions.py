@@ -80,7 +80,9 @@ async def extend_for(
             else:
                 order.subscription_id = subscription.subscription_id
                 order.period_start, order.period_end = period.start, period.end
-                return SubscriptionActivated(**_common(order, subscription), region=order.region)
+                return SubscriptionActivated(
+                    **_common(order, subscription), region=order.region, protocol=order.protocol
+                )
         change = change_of(
             subscription.tier,
             _tier(order),
@@ -115,7 +117,7 @@ async def extend_for(
         order.period_start, order.period_end = period.start, period.end
     common = _common(order, subscription)
     if period.previous_end is None:
-        return SubscriptionActivated(**common, region=order.region)
+        return SubscriptionActivated(**common, region=order.region, protocol=order.protocol)
     return SubscriptionExtended(**common, previous_period_end=period.previous_end)
 
 

@@ -120,6 +120,7 @@ class Billing:
         quote: uuid.UUID | None = None,
         traffic: str | None = None,
         region: str | None = None,
+        protocol: str | None = None,
         pay: bool = True,
     ) -> Order:
         """A paid order: checkout, the payment created, paid, and YooKassa's notification
@@ -161,6 +162,7 @@ class Billing:
                 promo_code=promo,
                 quote_id=quote,
                 region=region,
+                protocol=protocol,
             )
             await self.consume(request, checkouts.plan)
         if provider == "yookassa":
@@ -191,9 +193,10 @@ class Billing:
         plan: str = "m1",
         promo: str | None = None,
         quote: uuid.UUID | None = None,
+        region: str | None = None,
     ) -> str:
-        """A checkout of ``plan`` (naming a code or a quote): the order's status, or the
-        reason it was refused."""
+        """A checkout of ``plan`` (naming a code or a quote, in a region): the order's
+        status, or the reason it was refused."""
         request = RequestCheckout(
             checkout_id=uuid.uuid4(),
             customer_id=customer,
@@ -202,6 +205,7 @@ class Billing:
             requested_at=datetime.now(UTC),
             promo_code=promo,
             quote_id=quote,
+            region=region,
         )
         await self.consume(request, self.checkouts().plan)
         async with self.sessions() as session:

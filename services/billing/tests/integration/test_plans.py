@@ -143,15 +143,16 @@ async def test_the_database_refuses_a_plan_whose_rules_contradict(
 async def test_the_region_chosen_at_checkout_goes_with_the_new_subscription(
     billing: Billing,
 ) -> None:
-    order = await billing.buy(region="nl")
-    assert order.region == "nl"
+    order = await billing.buy(region="nl", protocol="trojan")
+    assert (order.region, order.protocol) == ("nl", "trojan")
     subscription = await billing.subscription(order.customer_id)
     [activated] = await billing.events(
         str(subscription.subscription_id), "billing.subscription.activated.v1"
     )
-    assert activated["region"] == "nl"
+    assert (activated["region"], activated["protocol"]) == ("nl", "trojan")
     # Chosen by nobody: provisioning's default, said by leaving it out.
     other = await billing.buy()
     first = await billing.subscription(other.customer_id)
     [plain] = await billing.events(str(first.subscription_id), "billing.subscription.activated.v1")
     assert plain.get("region") is None
+    assert plain.get("protocol") is None

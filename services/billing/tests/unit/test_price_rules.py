@@ -12,10 +12,13 @@ from billing.domain.prices import (
     IssuedQuote,
     QuoteRefusal,
     QuoteTerms,
+    RegionalPriceRefusal,
     Variant,
     check_experiment,
+    check_regional_price,
     judge,
     offered_to,
+    region_prices,
     wanted_quotes,
 )
 from contracts.billing import assign_variant
@@ -126,3 +129,49 @@ def test_an_experiment_that_cannot_run_is_refused(
 
 def test_an_experiment_as_it_should_be_is_accepted() -> None:
     check_experiment(spring(CONTROL, LOW, plans=("m1", "m3")), LIST, ("y1",))
+
+
+REGIONAL = {"m1": {"de": {"RUB": 24900}}}
+
+
+def test_a_region_pays_its_own_price_and_the_base_price_in_other_currencies() -> None:
+    assert region_prices(LIST["m1"], REGIONAL["m1"]["de"]) == {"RUB": 24900, "XTR": 250}
+    wanted = wanted_quotes(LIST, [], REGIONAL)
+    assert QuoteTerms.of("m1", {"RUB": 24900, "XTR": 250}, region="de") in wanted
+    assert QuoteTerms.of("m1", LIST["m1"]) in wanted
+    assert len(wanted) == 3  # m1 base, m1 in de, m3 base
+
+
+def test_a_customer_is_offered_their_regions_quote_else_the_base_one() -> None:
+    base = IssuedQuote(uuid.uuid4(), QuoteTerms.of("m1", LIST["m1"]))
+    de = IssuedQuote(uuid.uuid4(), QuoteTerms.of("m1", {"RUB": 24900, "XTR": 250}, region="de"))
+    customer = CUSTOMERS[0]
+    assert offered_to(customer, [base, de], None, "de") == de
+    assert offered_to(customer, [base, de], None, "nl") == base
+    assert offered_to(customer, [base, de], None, None) == base
+    # Another region's quote is invalid for the checkout; a withdrawn one of its own, stale.
+    assert judge(de, base, "m1", "nl") is QuoteRefusal.INVALID
+    assert judge(de, base, "m1", "de") is QuoteRefusal.STALE
+    assert judge(de, de, "m1", "de") is None
+
+
+@pytest.mark.parametrize(
+    ("region", "own", "busy", "reason"),
+    [
+        ("xx", {"RUB": 100}, [], "there is no region 'xx' in provisioning's catalog"),
+        ("de", {}, [], "give at least one price"),
+        ("de", {"USD": 100}, [], "plan m1 is not sold in USD"),
+        ("de", {"RUB": 0}, [], "prices must be positive"),
+        ("de", {"RUB": 100}, ["m1"], "plan m1 is in a running price experiment"),
+    ],
+)
+def test_a_regional_price_that_cannot_be_sold_is_refused(
+    region: str, own: dict[str, int], busy: list[str], reason: str
+) -> None:
+    with pytest.raises(RegionalPriceRefusal, match=reason):
+        check_regional_price("m1", region, own, LIST, ["nl", "de"], busy)
+
+
+def test_a_plan_priced_per_region_takes_no_experiment() -> None:
+    with pytest.raises(ExperimentRefusal, match="priced per region: m1"):
+        check_experiment(spring(CONTROL, LOW), LIST, [], REGIONAL)

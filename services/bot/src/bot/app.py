@@ -28,6 +28,7 @@ from bot.events import (
 from bot.handlers import build_router
 from bot.models import metadata
 from bot.payments import build_router as stars_router
+from bot.regions import mirror_regions
 from bot.settings import BotSettings
 from bot.telegram_calls import TelegramCallPolicy
 from bot.updates import (
@@ -63,6 +64,7 @@ from contracts.provisioning import (
     AccessGranted,
     AccessLinkIssued,
     AccessStatusChanged,
+    RegionsPublished,
     UsageReported,
 )
 
@@ -145,6 +147,8 @@ def build(settings: BotSettings) -> Service:
     # from the start by a new replica set without holding up the busy topics. The v2
     # catalog has a new group, so that it too is read from the start.
     service.consumer("catalog-v2").handles(CatalogPublished)(mirror_catalog)
+    # Provisioning's regions catalog, for the same reason in a group of its own.
+    service.consumer("regions").handles(RegionsPublished)(mirror_regions)
 
     if settings.update_mode == "webhook":
         if settings.webhook_url:

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import CatalogMirror
 from bot.texts import CATALOGS
+from chassis.db import mirror_newer
 from chassis.messaging.consumer import MessageContext
 from contracts.billing import (
     CatalogPublished,
@@ -74,14 +74,21 @@ class Catalog:
                 offered.append((method, price))
         return offered
 
-    def prices_for(self, customer_id: uuid.UUID, plan: PlanOffer) -> tuple[Money, ...]:
+    def prices_for(
+        self, customer_id: uuid.UUID, plan: PlanOffer, region: str | None = None
+    ) -> tuple[Money, ...]:
         """The plan's prices as this customer is quoted them (a price experiment's variant,
-        or the plan's own)."""
-        quote = quote_for(self.experiments, customer_id, plan)
+        the price of the region they chose, or the plan's own)."""
+        quote = quote_for(self.experiments, customer_id, plan, region)
         return quote.prices if quote is not None else plan.prices
 
     def plan_offer(
-        self, customer_id: uuid.UUID, plan_id: str, provider: str, currency: str
+        self,
+        customer_id: uuid.UUID,
+        plan_id: str,
+        provider: str,
+        currency: str,
+        region: str | None = None,
     ) -> PlanChoice | None:
         """The plan, the way to pay and the price a button chose, if they are still on sale
         together to this customer: a button outlives the catalog it was made from. An empty
@@ -89,7 +96,7 @@ class Catalog:
         plan = self.plan(plan_id)
         if plan is None or not plan.active:
             return None
-        quote = quote_for(self.experiments, customer_id, plan)
+        quote = quote_for(self.experiments, customer_id, plan, region)
         prices = quote.prices if quote is not None else plan.prices
         return next(
             (
@@ -115,15 +122,7 @@ async def mirror_catalog(event: CatalogPublished, ctx: MessageContext) -> None:
         "traffic_packs": [pack.model_dump(mode="json") for pack in event.traffic_packs],
         "received_at": datetime.now(UTC),
     }
-    statement = insert(CatalogMirror).values(id=_ROW, **values)
-    # A replayed older catalog (the topic is read from the start) must not win.
-    await ctx.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[CatalogMirror.id],
-            set_=values,
-            where=CatalogMirror.catalog_version < statement.excluded.catalog_version,
-        )
-    )
+    await mirror_newer(ctx.session, CatalogMirror, values)
     log.info("catalog mirrored", extra={"catalog_version": event.catalog_version})
 
 

@@ -125,6 +125,8 @@ async def open_checkout(
             requested_at=now,
             receipt_email=customer.email,
             quote_id=quote_id,
+            region=customer.chosen_region,
+            protocol=customer.chosen_protocol,
             save_payment_method=autopay is not None,
             autopay_consent=autopay,
             promo_code=offer.code if offer is not None and offer.applies_to(plan_id) else None,
@@ -288,6 +290,7 @@ class DueScreen:
     balance_minor: int | None
     screen_attempts: int
     language: str
+    chosen_region: str | None = None  # the customer's: a plan's price is that region's
 
     @property
     def price(self) -> Money | None:
@@ -312,7 +315,8 @@ _CLAIM = text(
     )
     RETURNING c.checkout_id, c.customer_id, c.chat_id, c.message_id, c.kind, c.plan_id,
         c.provider, c.status, c.failure_code, c.screen_shown, c.confirmation_url, c.invoice,
-        c.amount_minor, c.currency, c.balance_minor, c.screen_attempts, customers.language
+        c.amount_minor, c.currency, c.balance_minor, c.screen_attempts, customers.language,
+        customers.chosen_region
     """
 )
 
@@ -500,7 +504,11 @@ class CheckoutScreens:
         """Why it failed, and where to go: another way to pay the same thing when there is one."""
         plan = catalog.plan(screen.plan_id) if screen.kind == "plan" else None
         topup = catalog.topup(screen.plan_id) if screen.kind == "topup" else None
-        quoted = catalog.prices_for(screen.customer_id, plan) if plan is not None else ()
+        quoted = (
+            catalog.prices_for(screen.customer_id, plan, screen.chosen_region)
+            if plan is not None
+            else ()
+        )
         if plan is not None and plan.active and quoted:
             if screen.failure_code in PROMO_REFUSALS:
                 # Every way to pay at the plan's own price: the code is gone, the plan is not.

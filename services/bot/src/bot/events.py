@@ -50,14 +50,15 @@ _ACCESS = text(
     """
     INSERT INTO customer_subscriptions AS s
         (subscription_id, customer_id, plan_id, period_end, traffic_limit_bytes,
-         subscription_url, access_expires_at, access_status, stage, updated_at)
+         subscription_url, access_expires_at, access_status, stage, region, protocol,
+         updated_at)
     VALUES (:subscription_id, :customer_id, '', :paid_until, :traffic_limit_bytes,
-            :subscription_url, :expires_at, 'active', 'active', now())
+            :subscription_url, :expires_at, 'active', 'active', :region, :protocol, now())
     ON CONFLICT (subscription_id) DO UPDATE
     SET subscription_url = EXCLUDED.subscription_url,
         access_expires_at = EXCLUDED.access_expires_at,
         traffic_limit_bytes = EXCLUDED.traffic_limit_bytes, access_status = 'active',
-        updated_at = now()
+        region = EXCLUDED.region, protocol = EXCLUDED.protocol, updated_at = now()
     """
 )
 
@@ -126,6 +127,8 @@ async def record_access(event: AccessGranted, ctx: MessageContext) -> None:
             "traffic_limit_bytes": event.traffic_limit_bytes,
             # The stable link, where the platform has one: it outlives this panel user.
             "subscription_url": event.stable_url or event.subscription_url,
+            "region": event.region,
+            "protocol": event.protocol,
         },
     )
 

@@ -22,7 +22,8 @@ from bot.catalog import Catalog, current_catalog, plan_title
 from bot.checkouts import open_checkout
 from bot.models import Customer, CustomerAutopay, CustomerSubscription, TrafficUsage
 from bot.receipts import PendingCheckout, valid_email
-from bot.texts import LANGUAGES, Html, gib, method_name, say, usage_bar
+from bot.regions import Regions, current_regions, region_name
+from bot.texts import LANGUAGES, Html, gib, method_name, protocol_name, say, usage_bar
 from bot.wallets import wallet_view
 from chassis.clock import Clock, SystemClock
 from chassis.i18n import Value
@@ -30,6 +31,7 @@ from chassis.messaging.consumer import MessageContext
 from contracts.billing import PaymentMethodOffer, PlanOffer, PromoOffer, TrafficPackOffer
 from contracts.bot import (
     REFERRAL_CODE,
+    AccessChangeRequested,
     CustomerEmailProvided,
     CustomerLanguageChanged,
     CustomerRemindersChanged,
@@ -39,6 +41,7 @@ from contracts.bot import (
 )
 from contracts.fields import promo_code_from
 from contracts.money import Money
+from contracts.provisioning import RegionOffer
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +178,10 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             text, markup = await _wallet_screen(ctx, customer)
         elif callback_data.action == "traffic":
             text, markup = await _traffic_screen(ctx, customer, clock.now())
+        elif callback_data.action == "move":
+            text, markup = await _move_screen(ctx, customer, clock.now())
+        elif callback_data.action == "protocol":
+            text, markup = await _protocol_change_screen(ctx, customer, clock.now())
         elif callback_data.action == "trial":
             await ctx.publish(
                 TrialRequested(
@@ -209,7 +216,105 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
         customer: Customer,
         ctx: MessageContext,
     ) -> None:
+        """A plan chosen: where to be served comes next, unless only one region can."""
+        known = await current_regions(ctx.session)
+        if known.choice_needed:
+            await _region_screen(query, customer, callback_data.plan_id, known)
+            return
+        customer.chosen_region = known.without_choice
+        await _after_region(query, ctx, customer, callback_data.plan_id, clock.now())
+
+    @router.callback_query(keyboards.ChooseRegion.filter())
+    async def choose_region(
+        query: CallbackQuery,
+        callback_data: keyboards.ChooseRegion,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        """A region chosen for the plan; one that cannot take anyone now is answered with
+        the nearest that can."""
+        known = await current_regions(ctx.session)
+        offer = known.get(callback_data.region)
+        if offer is None:  # gone from the catalog since the button was made
+            await _region_screen(query, customer, callback_data.plan_id, known)
+            return
+        if not offer.available:
+            await _region_refused(query, customer, callback_data.plan_id, known, offer)
+            return
+        customer.chosen_region = offer.region
+        await _after_region(query, ctx, customer, callback_data.plan_id, clock.now())
+
+    @router.callback_query(keyboards.ChooseProtocol.filter())
+    async def choose_protocol(
+        query: CallbackQuery,
+        callback_data: keyboards.ChooseProtocol,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        """A protocol chosen among the region's; one it no longer offers asks again."""
+        region = (await current_regions(ctx.session)).get(customer.chosen_region)
+        offered = region.protocols if region is not None else ()
+        if callback_data.protocol not in offered:
+            await _after_region(query, ctx, customer, callback_data.plan_id, clock.now())
+            return
+        customer.chosen_protocol = callback_data.protocol
         await _plan_screen(query, ctx, customer, callback_data.plan_id, clock.now())
+
+    @router.callback_query(keyboards.ChangeAccess.filter())
+    async def change_access(
+        query: CallbackQuery,
+        callback_data: keyboards.ChangeAccess,
+        customer: Customer,
+        ctx: MessageContext,
+    ) -> None:
+        """A region or protocol chosen in "My subscription": provisioning is asked to move
+        the access. What is no longer offered (a stale button) is answered with what is."""
+        language, now = customer.language, clock.now()
+        subscription = await _subscription_of(ctx, customer)
+        if subscription is None or not _changeable(subscription, now):
+            text, markup = await _subscription_screen(ctx, customer, now)
+            await _show(query, f"{say('change-unavailable', language)}\n\n{text}", markup)
+            return
+        offer = (await current_regions(ctx.session)).get(callback_data.region)
+        if offer is None or not offer.available:
+            text, markup = await _move_screen(ctx, customer, now)
+            await _show(query, f"{say('change-region-gone', language)}\n\n{text}", markup)
+            return
+        protocol = callback_data.protocol or None
+        if protocol is not None and protocol not in offer.protocols:
+            markup = keyboards.change_protocols(offer.region, offer.protocols, language)
+            text = f"{say('change-protocol-gone', language)}\n\n{say('protocol-choose', language)}"
+            await _show(query, text, markup)
+            return
+        kept = subscription.protocol
+        if (
+            protocol is None
+            and kept is not None
+            and offer.protocols
+            and kept not in offer.protocols
+        ):
+            # The protocol the customer has is not served there: they choose another.
+            if len(offer.protocols) > 1:
+                markup = keyboards.change_protocols(offer.region, offer.protocols, language)
+                await _show(query, say("protocol-choose", language), markup)
+                return
+            protocol = offer.protocols[0]
+        region = offer.region if offer.region != subscription.region else None
+        if region is None and protocol in (None, kept):
+            text, markup = await _subscription_screen(ctx, customer, now)
+            await _show(query, f"{say('change-same', language)}\n\n{text}", markup)
+            return
+        await ctx.publish(
+            AccessChangeRequested(
+                request_id=uuid.uuid4(),
+                customer_id=customer.customer_id,
+                subscription_id=subscription.subscription_id,
+                region=region,
+                protocol=protocol,
+                requested_at=datetime.now(UTC),
+            )
+        )
+        await _show(query, say("change-requested", language), keyboards.main_menu(language))
 
     @router.callback_query(keyboards.Pay.filter())
     @router.callback_query(keyboards.LegacyPay.filter())
@@ -225,6 +330,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             callback_data.plan_id,
             callback_data.provider,
             callback_data.currency,
+            customer.chosen_region,
         )
         if chosen is None or query.message is None:
             await _plan_gone(query, catalog, customer)
@@ -269,6 +375,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             callback_data.plan_id,
             callback_data.provider,
             callback_data.currency,
+            customer.chosen_region,
         )
         if chosen is None or not chosen.method.recurring:
             await _plan_gone(query, catalog, customer)
@@ -301,6 +408,7 @@ def build_router(*, slow_after: timedelta, clock: Clock | None = None) -> Router
             callback_data.plan_id,
             callback_data.provider,
             callback_data.currency,
+            customer.chosen_region,
         )
         if chosen is None or not chosen.method.recurring or query.message is None:
             await _plan_gone(query, catalog, customer)
@@ -601,7 +709,8 @@ async def _plan_screen(
     language = customer.language
     catalog = await current_catalog(ctx.session)
     plan = catalog.plan(plan_id)
-    offers = catalog.offers(catalog.prices_for(customer.customer_id, plan)) if plan else []
+    region = customer.chosen_region
+    offers = catalog.offers(catalog.prices_for(customer.customer_id, plan, region)) if plan else []
     if plan is None or not plan.active or not offers:
         await _plan_gone(query, catalog, customer)
         return
@@ -618,6 +727,12 @@ async def _plan_screen(
         traffic_gib=gib(plan.traffic_limit_bytes + _extra_traffic(plan, promo)),
         price=_price(offers[0][1], promo, language),
     )
+    chosen = (await current_regions(ctx.session)).get(customer.chosen_region)
+    if chosen is not None:
+        text = f"{text}\n{say('plan-region', language, name=region_name(chosen, language))}"
+    if customer.chosen_protocol is not None:
+        name = protocol_name(customer.chosen_protocol, language)
+        text = f"{text}\n{say('plan-protocol', language, name=name)}"
     change = await _plan_change_note(ctx, customer, catalog, plan, now)
     if change is not None:
         text = f"{text}\n\n{change}"
@@ -625,6 +740,41 @@ async def _plan_screen(
     if note is not None:
         text = f"{say(note, language)}\n\n{text}"
     await _show(query, text, keyboards.pay(plan, offers, language, promo))
+
+
+async def _region_screen(
+    query: CallbackQuery, customer: Customer, plan_id: str, known: Regions
+) -> None:
+    language = customer.language
+    markup = keyboards.regions(plan_id, known.in_order, language, default=known.default_region)
+    await _show(query, say("region-choose", language), markup)
+
+
+async def _after_region(
+    query: CallbackQuery, ctx: MessageContext, customer: Customer, plan_id: str, now: datetime
+) -> None:
+    """With the region chosen, the protocol, when the region offers more than one; then
+    the plan at that region's price."""
+    customer.chosen_protocol = None
+    region = (await current_regions(ctx.session)).get(customer.chosen_region)
+    if region is not None and len(region.protocols) > 1:
+        language = customer.language
+        markup = keyboards.protocols(plan_id, region.protocols, language)
+        await _show(query, say("protocol-choose", language), markup)
+        return
+    await _plan_screen(query, ctx, customer, plan_id, now)
+
+
+async def _region_refused(
+    query: CallbackQuery, customer: Customer, plan_id: str, known: Regions, offer: RegionOffer
+) -> None:
+    """A region that cannot take a new customer now: its nearest alternatives that can."""
+    language = customer.language
+    name = region_name(offer, language)
+    instead = known.alternatives(offer)
+    text = say("region-unavailable" if instead else "region-unavailable-none", language, name=name)
+    markup = keyboards.regions(plan_id, instead, language, default=known.default_region)
+    await _show(query, text, markup)
 
 
 async def _subscription_of(ctx: MessageContext, customer: Customer) -> CustomerSubscription | None:
@@ -647,7 +797,73 @@ async def _subscription_screen(
     text = subscription_view(subscription, customer.language, now, renewal, usage)
     autopay_on = subscription is not None and renewal is not None and renewal.enabled
     traffic = bool(_traffic_on_sale(await current_catalog(ctx.session), subscription, now))
-    return text, keyboards.subscription(customer.language, autopay_on=autopay_on, traffic=traffic)
+    known = await current_regions(ctx.session)
+    move = subscription is not None and bool(_move_targets(subscription, known, now))
+    protocol = subscription is not None and bool(_protocol_targets(subscription, known, now))
+    markup = keyboards.subscription(
+        customer.language, autopay_on=autopay_on, traffic=traffic, move=move, protocol=protocol
+    )
+    return text, markup
+
+
+def _changeable(subscription: CustomerSubscription, now: datetime) -> bool:
+    """Access is served (granted, paid and not suspended): it can be moved."""
+    return (
+        subscription.region is not None
+        and subscription.stage == "active"
+        and subscription.period_end > now
+    )
+
+
+def _move_targets(
+    subscription: CustomerSubscription, known: Regions, now: datetime
+) -> tuple[RegionOffer, ...]:
+    if not _changeable(subscription, now):
+        return ()
+    return tuple(offer for offer in known.available if offer.region != subscription.region)
+
+
+def _protocol_targets(
+    subscription: CustomerSubscription, known: Regions, now: datetime
+) -> tuple[str, ...]:
+    here = known.get(subscription.region)
+    if not _changeable(subscription, now) or here is None:
+        return ()
+    others = tuple(name for name in here.protocols if name != subscription.protocol)
+    # With no protocol chosen the user has every one of the panel: one more is no choice.
+    return others if subscription.protocol is not None or len(here.protocols) > 1 else ()
+
+
+async def _move_screen(
+    ctx: MessageContext, customer: Customer, now: datetime
+) -> tuple[str, InlineKeyboardMarkup]:
+    subscription = await _subscription_of(ctx, customer)
+    known = await current_regions(ctx.session)
+    targets = _move_targets(subscription, known, now) if subscription is not None else ()
+    if not targets:
+        return say("change-region-none", customer.language), keyboards.main_menu(customer.language)
+    return say("change-region-choose", customer.language), keyboards.change_regions(
+        targets, customer.language
+    )
+
+
+async def _protocol_change_screen(
+    ctx: MessageContext, customer: Customer, now: datetime
+) -> tuple[str, InlineKeyboardMarkup]:
+    subscription = await _subscription_of(ctx, customer)
+    known = await current_regions(ctx.session)
+    if subscription is None or not (targets := _protocol_targets(subscription, known, now)):
+        return say("change-protocol-none", customer.language), keyboards.main_menu(
+            customer.language
+        )
+    language = customer.language
+    text = say("protocol-choose", language)
+    if subscription.protocol is not None:
+        current = say(
+            "plan-protocol", language, name=protocol_name(subscription.protocol, language)
+        )
+        text = f"{current}\n{text}"
+    return text, keyboards.change_protocols(subscription.region or "", targets, language)
 
 
 def _traffic_on_sale(

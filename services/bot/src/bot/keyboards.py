@@ -6,7 +6,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import plan_title
-from bot.texts import LANGUAGES, gib, method_name, say
+from bot.regions import region_name
+from bot.texts import LANGUAGES, gib, method_name, protocol_name, say
 from contracts.billing import (
     PaymentMethodOffer,
     PlanOffer,
@@ -15,6 +16,7 @@ from contracts.billing import (
     TrafficPackOffer,
 )
 from contracts.money import Money
+from contracts.provisioning import RegionOffer
 
 
 class Menu(CallbackData, prefix="m"):
@@ -31,6 +33,28 @@ class Reminders(CallbackData, prefix="rem"):
 
 class ChoosePlan(CallbackData, prefix="plan"):
     plan_id: str
+
+
+class ChooseRegion(CallbackData, prefix="rg"):
+    """The region a plan is bought for (where the customer is served, and its price)."""
+
+    plan_id: str
+    region: str
+
+
+class ChooseProtocol(CallbackData, prefix="proto"):
+    """The protocol a plan is bought with, among those of the region chosen."""
+
+    plan_id: str
+    protocol: str
+
+
+class ChangeAccess(CallbackData, prefix="ca"):
+    """From "My subscription": be served from ``region`` (the current one for a protocol
+    change), with ``protocol`` (empty: the one the customer has)."""
+
+    region: str
+    protocol: str = ""
 
 
 class Pay(CallbackData, prefix="pq"):
@@ -150,6 +174,54 @@ def catalog(plans: list[tuple[PlanOffer, Money]], language: str) -> InlineKeyboa
     return InlineKeyboardMarkup(inline_keyboard=[*rows, back(language)])
 
 
+def regions(
+    plan_id: str, offers: tuple[RegionOffer, ...], language: str, *, default: str | None
+) -> InlineKeyboardMarkup:
+    """A button per region, the default marked; one that cannot take anyone now says so
+    (pressed, it offers its alternatives)."""
+    rows = []
+    for offer in offers:
+        name = region_name(offer, language)
+        if offer.region == default:
+            name = say("region-default-button", language, name=name)
+        if not offer.available:
+            name = say("region-unavailable-button", language, name=name)
+        rows.append([_button(name, ChooseRegion(plan_id=plan_id, region=offer.region))])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="buy"))]]
+    )
+
+
+def protocols(plan_id: str, offered: tuple[str, ...], language: str) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(protocol_name(name, language), ChooseProtocol(plan_id=plan_id, protocol=name))]
+        for name in offered
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), ChoosePlan(plan_id=plan_id))]]
+    )
+
+
+def change_regions(offers: tuple[RegionOffer, ...], language: str) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(region_name(offer, language), ChangeAccess(region=offer.region))]
+        for offer in offers
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="subscription"))]]
+    )
+
+
+def change_protocols(region: str, offered: tuple[str, ...], language: str) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(protocol_name(name, language), ChangeAccess(region=region, protocol=name))]
+        for name in offered
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[*rows, [_button(say("menu-back", language), Menu(action="subscription"))]]
+    )
+
+
 def pay(
     plan: PlanOffer,
     offers: list[tuple[PaymentMethodOffer, Money]],
@@ -213,10 +285,22 @@ def autopay_consent(
     )
 
 
-def subscription(language: str, *, autopay_on: bool, traffic: bool = False) -> InlineKeyboardMarkup:
+def subscription(
+    language: str,
+    *,
+    autopay_on: bool,
+    traffic: bool = False,
+    move: bool = False,
+    protocol: bool = False,
+) -> InlineKeyboardMarkup:
     """The main menu, under the button that buys more traffic (for a subscription with a
-    limit) and the one that turns autopay off while it is on."""
+    limit), the ones that change the region and the protocol (where there is a choice) and
+    the one that turns autopay off while it is on."""
     rows = main_menu(language).inline_keyboard
+    if protocol:
+        rows = [[_button(say("change-protocol-button", language), Menu(action="protocol"))], *rows]
+    if move:
+        rows = [[_button(say("change-region-button", language), Menu(action="move"))], *rows]
     if autopay_on:
         rows = [[_button(say("autopay-turn-off-button", language), TurnOffAutopay())], *rows]
     if traffic:

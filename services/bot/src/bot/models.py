@@ -42,6 +42,10 @@ class Customer(Base):
     # What the customer's next text message answers (a conversation that outlives any
     # replica): a ``bot.receipts.PendingCheckout`` while the bot waits for an e-mail.
     awaiting: Mapped[str | None] = mapped_column(String(256))
+    # The region (and protocol) the customer chose for the purchase in progress: the plan
+    # screen shows that region's price, and the checkout asks for it.
+    chosen_region: Mapped[str | None] = mapped_column(String(32))
+    chosen_protocol: Mapped[str | None] = mapped_column(String(16))
 
 
 class CatalogMirror(Base):
@@ -62,6 +66,19 @@ class CatalogMirror(Base):
     traffic_packs: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, server_default=text("'[]'::jsonb")
     )
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RegionsMirror(Base):
+    """The latest regions catalog provisioning published (``provisioning.regions.published.v1``);
+    one row."""
+
+    __tablename__ = "regions_mirror"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    catalog_version: Mapped[int] = mapped_column(Integer)
+    regions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)  # contracts' RegionOffer
+    default_region: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -126,6 +143,10 @@ class CustomerSubscription(Base):
     # ``suspended`` (cut off, the link kept) or ``removed`` (the link is gone).
     access_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stage: Mapped[str] = mapped_column(String(16), default="active")
+    # Where and how provisioning serves the access (its last grant): what "My subscription"
+    # offers to change. None before the first grant; protocol None: every protocol.
+    region: Mapped[str | None] = mapped_column(String(32))
+    protocol: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

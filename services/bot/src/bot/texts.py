@@ -19,6 +19,7 @@ __all__ = [
     "gib",
     "language_of",
     "method_name",
+    "protocol_name",
     "say",
     "usage_bar",
 ]
@@ -44,6 +45,14 @@ def method_name(provider: str, language: str | None) -> str:
         return CATALOGS.text(f"method-{provider}", language)
     except MissingText:
         return CATALOGS.text("method-other", language, provider=provider)
+
+
+def protocol_name(protocol: str, language: str | None) -> str:
+    """A VPN protocol as customers know it (``protocol-<name>``), or its plain name."""
+    try:
+        return CATALOGS.text(f"protocol-{protocol}", language)
+    except MissingText:
+        return protocol.upper()
 
 
 def gib(traffic_bytes: int) -> int | Decimal:

@@ -18,7 +18,9 @@ from contracts.billing import (
     SubscriptionSuspended,
     SubscriptionTrafficAdded,
 )
+from contracts.bot import AccessChangeRequested
 from provisioning.catalog import CatalogKeeper
+from provisioning.changes import record_change
 from provisioning.domain.health import Thresholds
 from provisioning.failover import Failover
 from provisioning.health import HealthProber
@@ -51,6 +53,10 @@ def build(settings: ProvisioningSettings) -> Service:
     consumer.handles(SubscriptionShortened)(record)
     consumer.handles(SubscriptionSuspended)(record)
     consumer.handles(SubscriptionRemoved)(record)
+    # A customer's move to another region or protocol (provisioning.changes).
+    consumer.handles(AccessChangeRequested)(
+        functools.partial(record_change, panels=directory, wakeup=wakeup)
+    )
 
     worker = PlacementWorker(
         sessions=service.sessions,

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 
 _ON_PANEL = text(
     """
-    SELECT subscription_id, region FROM placements
+    SELECT subscription_id, region, protocol FROM placements
     WHERE panel_id = :panel AND desired_state = 'active' AND desired_expire > :now
       AND (lease_until IS NULL OR lease_until < now())
     ORDER BY subscription_id
@@ -45,8 +47,10 @@ _MOVE = text(
     """
     UPDATE placements p
     SET panel_id = moved.panel_id, region = moved.region,
-        stale_panels = CASE WHEN CAST(:old AS varchar) = ANY(p.stale_panels) THEN p.stale_panels
-                            ELSE array_append(p.stale_panels, CAST(:old AS varchar)) END,
+        stale_panels = array_remove(
+            CASE WHEN CAST(:old AS varchar) = ANY(p.stale_panels) THEN p.stale_panels
+                 ELSE array_append(p.stale_panels, CAST(:old AS varchar)) END,
+            CAST(moved.panel_id AS varchar)),
         on_panel = false, subscription_url = NULL, panel_status = NULL,
         renewal_due = false, carry_pending = NULL,
         desired_version = p.desired_version + 1, attempts = 0, next_attempt_at = now(),
@@ -56,10 +60,14 @@ _MOVE = text(
     WHERE p.subscription_id = moved.subscription_id
     """
 )
+# A panel moved (back) to is not stale: its copy is the live one again.
+# A stale copy is disabled only once the placement's state is applied where it is now: a
+# customer moved by choice, with the old panel up, keeps it until the new user is live.
 _STALE = text(
     """
     SELECT subscription_id, panel_username FROM placements
     WHERE cardinality(stale_panels) > 0 AND CAST(:panel AS varchar) = ANY(stale_panels)
+      AND applied_version >= desired_version
     ORDER BY subscription_id
     LIMIT :limit
     """
@@ -70,6 +78,22 @@ _CLEANED = text(
     WHERE subscription_id = ANY(CAST(:ids AS uuid[]))
     """
 )
+
+
+async def move(
+    session: AsyncSession, old_panel: str, moves: Sequence[tuple[UUID, str, str]]
+) -> None:
+    """Give each placement (subscription, panel, region) its new panel, ``old_panel``
+    recorded as stale: the placement worker creates the user there and grants the access,
+    and the old copy is disabled once that is done and the old panel answers. Used by the
+    failover and by a customer's own move (``provisioning.changes``)."""
+    if not moves:
+        return
+    ids, panels, regions = zip(*moves, strict=True)
+    await session.execute(
+        _MOVE,
+        {"old": old_panel, "ids": list(ids), "panels": list(panels), "regions": list(regions)},
+    )
 
 
 @dataclass
@@ -106,20 +130,10 @@ class Failover:
             ).all()
             moves = []
             for row in rows:
-                choice = self.panels.place(row.region)
+                choice = self.panels.place(row.region, row.protocol)
                 if choice is not None:
                     moves.append((row.subscription_id, choice.panel_id, choice.region))
-            if moves:
-                ids, panels, regions = zip(*moves, strict=True)
-                await session.execute(
-                    _MOVE,
-                    {
-                        "old": panel.panel_id,
-                        "ids": list(ids),
-                        "panels": list(panels),
-                        "regions": list(regions),
-                    },
-                )
+            await move(session, panel.panel_id, moves)
         if rows and not moves:
             log.error(
                 "panel down and nowhere to move its customers",

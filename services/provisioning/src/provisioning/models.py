@@ -137,6 +137,9 @@ class Placement(Base):
     # (the worker places it when one appears).
     panel_id: Mapped[str | None] = mapped_column(String(64), index=True)
     panel_username: Mapped[str] = mapped_column(String(32), unique=True)
+    # The protocol the customer chose: the panel user gets only it where the panel offers
+    # it (None: every protocol of the panel).
+    protocol: Mapped[str | None] = mapped_column(String(16))
     desired_expire: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     desired_traffic_limit_bytes: Mapped[int] = mapped_column(BigInteger)
     # Billing's revision of the subscription the desired state is from (None: from an

@@ -194,6 +194,7 @@ _NEW_PLACEMENT = (
             "region",
             "panel_id",
             "panel_username",
+            "protocol",
             "desired_expire",
             "desired_traffic_limit_bytes",
             "desired_revision",
@@ -239,9 +240,10 @@ async def record_desired_state(
             return
         now = datetime.now(UTC)
         region = _region_of(event, panels, default_region)
+        protocol = event.protocol if isinstance(event, SubscriptionActivated) else None
         # Chosen from the directory's view (no call): None when nothing can take the user
         # yet, and the worker chooses when it comes to it.
-        choice = panels.place(region) if panels.loaded else None
+        choice = panels.place(region, protocol) if panels.loaded else None
         if choice is not None and choice.fallback:
             log.warning(
                 "region full or unhealthy: placed in a fallback region",
@@ -255,6 +257,7 @@ async def record_desired_state(
                 "region": choice.region if choice is not None else region,
                 "panel_id": choice.panel_id if choice is not None else None,
                 "panel_username": panel_username(event.subscription_id),
+                "protocol": protocol,
                 "desired_expire": incoming.expire,
                 "desired_traffic_limit_bytes": incoming.traffic_limit_bytes,
                 "desired_revision": incoming.revision,
@@ -440,6 +443,10 @@ class Claimed:
     panel_status: str | None = None
     """The user's status when the worker took it, as last granted or seen."""
     repair_version: int | None = None
+    protocol: str | None = None
+    protocols: tuple[str, ...] = ()
+    """What the panel user is given: the chosen protocol where the panel offers it; empty,
+    every protocol of the panel."""
 
     def data_limit(self, carry: int) -> int:
         """The period's allowance plus what was carried over and the traffic packs bought
@@ -455,6 +462,7 @@ class Claimed:
             expires_at=int(self.desired_expire.timestamp()),
             traffic_limit_bytes=self.data_limit(self.carried_bytes if carry is None else carry),
             traffic_reset=self.traffic_reset,
+            protocols=self.protocols,
             note=f"customer {self.customer_id} subscription {self.subscription_id}",
             status="active"
             if self.desired_state == ACTIVE and self.desired_expire > now
@@ -494,7 +502,7 @@ _CLAIM = text(
               desired_traffic_limit_bytes, desired_version, shortened, on_panel, attempts,
               failure_reported, trace_context, renewal_due, carry_pending, carried_bytes,
               extra_bytes, desired_state, desired_period_end, subscription_url, traffic_reset,
-              panel_status, repair_version
+              panel_status, repair_version, protocol
     """
 )
 
@@ -531,7 +539,7 @@ class PlacementWorker:
         then written in one transaction for the whole batch.
         """
         rows = await claim(self._sessions, _CLAIM, lease=self._lease, limit=self._concurrency)
-        claimed = [self._placed(Claimed(**row)) for row in rows]
+        claimed = [self._given_protocol(self._placed(Claimed(**row))) for row in rows]
         if not claimed:
             return 0
         results = await asyncio.gather(*(self._apply(placement) for placement in claimed))
@@ -550,7 +558,7 @@ class PlacementWorker:
         so that a retry goes to the same panel."""
         if placement.panel_id is not None or not placement.desired_user(self._clock.now()).active:
             return placement
-        choice = self._panels.place(placement.region)
+        choice = self._panels.place(placement.region, placement.protocol)
         if choice is None:
             return placement
         log.info(
@@ -558,6 +566,25 @@ class PlacementWorker:
             extra={"subscription_id": str(placement.subscription_id), "panel": choice.panel_id},
         )
         return replace(placement, panel_id=choice.panel_id, region=choice.region)
+
+    def _given_protocol(self, placement: Claimed) -> Claimed:
+        """The chosen protocol alone where the placement's panel offers it; where it does
+        not (no panel of the region did, or a failover moved the user), the panel's own
+        protocols, said in the log rather than dropped in silence."""
+        config = self._panels.config(placement.panel_id or "")
+        if placement.protocol is None or config is None:
+            return placement
+        if placement.protocol in config.protocols:
+            return replace(placement, protocols=(placement.protocol,))
+        log.warning(
+            "the chosen protocol is not on the panel: the user gets the panel's protocols",
+            extra={
+                "subscription_id": str(placement.subscription_id),
+                "panel": placement.panel_id,
+                "protocol": placement.protocol,
+            },
+        )
+        return placement
 
     async def _apply(self, placement: Claimed) -> Applied | PanelError:
         with continuing_trace(
@@ -745,6 +772,7 @@ class PlacementWorker:
                     expires_at=placement.desired_expire,
                     traffic_limit_bytes=applied.data_limit,
                     paid_until=placement.desired_period_end,
+                    protocol=placement.protocol if placement.protocols else None,
                     links=links.share_links(user.links),
                     stable_url=link.url(self._link_base_url),
                 ),

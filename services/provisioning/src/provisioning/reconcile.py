@@ -62,7 +62,7 @@ _PAGE = text(
     """
     SELECT seen.username, p.subscription_id, p.customer_id, p.panel_id, p.desired_expire,
            p.desired_traffic_limit_bytes, p.carried_bytes, p.extra_bytes, p.traffic_reset,
-           p.desired_state,
+           p.desired_state, p.protocol,
            CAST(:panel AS varchar) = ANY(p.stale_panels) AS stale,
            (p.applied_version < p.desired_version OR p.gave_up OR p.lease_until > now()
             OR p.updated_at >= :started) AS busy
@@ -107,6 +107,8 @@ class Found:
     detail: str
     subscription_id: UUID | None = None
     customer_id: UUID | None = None
+    protocols: tuple[str, ...] = ()
+    """The protocols the user should have (for a ``protocols`` repair)."""
 
 
 @dataclass
@@ -157,7 +159,7 @@ def wanted_of(row: Any, panel: PanelConfig, now: datetime) -> Wanted:
         traffic_reset=desired.traffic_reset,
         access=desired.active,
         expired=row.desired_expire <= now,
-        protocols=frozenset(panel.protocols),
+        protocols=frozenset(panel.protocols_for(row.protocol)),
         removed=row.desired_state == REMOVED,
     )
 
@@ -272,6 +274,7 @@ class Reconciler:
                         _detail(wanted, seen),
                         row.subscription_id if known else None,
                         row.customer_id if known else None,
+                        tuple(sorted(wanted.protocols)) if wanted is not None else (),
                     )
                 )
         await self._repair(cycle, found)
@@ -386,7 +389,9 @@ class Reconciler:
             if Drift.UNPAID in found.drifts:
                 await cycle.client.set_status(found.username, "disabled")  # None: gone
                 return (Drift.UNPAID,)
-            await cycle.client.set_protocols(found.username, cycle.panel.protocols)
+            await cycle.client.set_protocols(
+                found.username, found.protocols or cycle.panel.protocols
+            )
             return (Drift.PROTOCOLS,)
         except PanelError as exc:
             log.warning(

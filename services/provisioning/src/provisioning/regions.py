@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chassis.messaging.outbox import Outbox
 from contracts.provisioning import RegionOffer, RegionsPublished
-from provisioning.domain.placement import Candidate, Health, alternatives, available
+from provisioning.domain.placement import (
+    Candidate,
+    Health,
+    alternatives,
+    available,
+    offered_protocols,
+)
 from provisioning.models import CatalogPublication, PanelRow, Region
 from provisioning.panels.secrets import check_reference
 
@@ -54,6 +60,11 @@ class PanelConfig:
     health: Health = Health.UNKNOWN
     health_reason: str | None = None
     health_since: datetime | None = None
+
+    def protocols_for(self, chosen: str | None) -> tuple[str, ...]:
+        """What a user of this panel is given: the chosen protocol alone where the panel
+        offers it, else every protocol of the panel."""
+        return (chosen,) if chosen is not None and chosen in self.protocols else self.protocols
 
     def candidate(self, placed: int, *, usable: bool = True) -> Candidate:
         """The panel as placement weighs it; ``usable``: it has a client to be called by."""
@@ -285,6 +296,7 @@ def offers(
             alternatives=()
             if available(candidates, region.code)
             else alternatives(candidates, region.code, fallbacks),
+            protocols=offered_protocols(candidates, region.code),
         )
         for region in enabled
     )

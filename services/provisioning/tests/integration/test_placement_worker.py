@@ -71,8 +71,9 @@ async def add_panel(
     region: str = "eu",
     weight: int = 1,
     capacity: int = 0,
+    protocols: tuple[str, ...] = ("vless",),
 ) -> None:
-    """A region (if new) and a panel in it, as the command adds them."""
+    """A region (if new) and a panel in it (or the panel changed), as the command does."""
     async with transaction(sessions) as session:
         if region not in {known.code for known in await regions.regions(session)}:
             await regions.put_region(
@@ -88,7 +89,7 @@ async def add_panel(
                 username="platform",
                 password_ref="env:TEST_PANEL_PASSWORD",
                 subscription_base_url=url,
-                protocols=("vless",),
+                protocols=protocols,
                 capacity=capacity,
                 weight=weight,
                 enabled=True,

@@ -63,7 +63,7 @@ class World:
     def client(self) -> PanelClient:
         return self.directory.client("eu-1")
 
-    async def activate(self) -> tuple[uuid.UUID, str]:
+    async def activate(self, protocol: str | None = None) -> tuple[uuid.UUID, str]:
         subscription = uuid.uuid4()
         now = datetime.now(UTC).replace(microsecond=0)
         event = SubscriptionActivated(
@@ -75,6 +75,7 @@ class World:
             period_end=now + timedelta(days=30),
             traffic_limit_bytes=100 * GIB,
             revision=1,
+            protocol=protocol,
         )
         envelope = Envelope.for_event(event, source="/vpn/billing")
         async with transaction(self.sessions) as session:
@@ -297,6 +298,27 @@ async def test_a_prefixed_user_nobody_pays_for_is_disabled_and_reported_never_de
 
     await world.reconciler.step()  # disabled already: reported once
     assert await world.drift_of(unpaid) == ["unpaid"]
+
+
+async def test_a_chosen_protocol_is_the_one_the_user_should_have(world: World) -> None:
+    panel = world.directory.config("eu-1")
+    assert panel is not None
+    await add_panel(world.sessions, "eu-1", panel.base_url, protocols=("vless", "vmess"))
+    await world.directory.refresh()
+    subscription, name = await world.activate(protocol="vmess")
+    user = await world.client.get_user(name)
+    assert user is not None
+    assert user.protocols == ("vmess",)
+    await world.reconciler.step()
+    assert await world.drift_of(name) == [], "the panel's other protocol is not owed"
+
+    await world.client.set_protocols(name, ["vless", "vmess"])  # behind our back
+    await world.reconciler.step()
+    assert await world.drift_of(name) == ["protocols"]
+    user = await world.client.get_user(name)
+    assert user is not None
+    assert user.protocols == ("vmess",), "back to the customer's choice"
+    assert (await world.placement(subscription)).protocol == "vmess"
 
 
 async def test_a_placement_with_work_pending_is_left_to_the_worker(world: World) -> None:

@@ -4,11 +4,12 @@ that waits for a panel, versions and credentials refused, and the regions catalo
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,9 +24,11 @@ from chassis.messaging.outbox import Outbox
 from chassis.migrations import upgrade_to_head_async
 from chassis.worker import RetryPolicy, Wakeup
 from contracts.billing import SubscriptionActivated
+from contracts.bot import AccessChangeRequested
 from contracts.envelope import Envelope
 from devstack.pytest_plugin import DatabaseFactory
 from provisioning import regions
+from provisioning.changes import record_change
 from provisioning.domain.health import Thresholds
 from provisioning.failover import Failover
 from provisioning.health import HealthProber
@@ -55,7 +58,9 @@ class World:
     urls: dict[str, str]
     emulators: dict[str, MarzbanEmulator]
 
-    async def activate(self, region_default: str = "nl", region: str | None = None) -> uuid.UUID:
+    async def activate(
+        self, region_default: str = "nl", region: str | None = None, protocol: str | None = None
+    ) -> uuid.UUID:
         subscription = uuid.uuid4()
         now = datetime.now(UTC).replace(microsecond=0)
         event = SubscriptionActivated(
@@ -68,6 +73,7 @@ class World:
             traffic_limit_bytes=100 * GIB,
             revision=1,
             region=region,
+            protocol=protocol,
         )
         envelope = Envelope.for_event(event, source="/vpn/billing")
         async with transaction(self.sessions) as session:
@@ -246,7 +252,46 @@ async def test_the_regions_catalog_is_published_when_what_customers_see_changes(
     async with world.sessions() as session:
         offers = regions.offers(await regions.regions(session), await regions.panels(session), {})
     nl = next(offer for offer in offers if offer.region == "nl")
-    assert (nl.available, nl.alternatives) == (False, ("de",))
+    assert (nl.available, nl.alternatives, nl.protocols) == (False, ("de",), ())
+
+
+async def test_the_chosen_protocol_is_the_panel_users_on_a_panel_that_offers_it(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with transaction(world.sessions) as session:
+        [nl_2] = [panel for panel in await regions.panels(session) if panel.panel_id == "nl-2"]
+        await regions.put_panel(session, replace(nl_2, protocols=("vless", "trojan")))
+        offers = regions.offers(await regions.regions(session), await regions.panels(session), {})
+    await world.directory.refresh()
+    assert next(offer for offer in offers if offer.region == "nl").protocols == ("trojan", "vless")
+
+    def protocols_of(subscription: uuid.UUID, panel_id: str | None) -> set[str]:
+        user = world.emulators[panel_id or ""].users[panel_username(subscription)]
+        return {proxy.protocol for proxy in user.proxies}
+
+    # nl-1 has twice the weight, but only nl-2 offers trojan.
+    trojan = [await world.activate(region="nl", protocol="trojan") for _ in range(3)]
+    chosen_by_none = await world.activate(region="nl")
+    nowhere = await world.activate(region="nl", protocol="shadowsocks")
+    await world.settle()
+    for subscription in trojan:
+        placement = await world.placement(subscription)
+        assert (placement.panel_id, placement.protocol) == ("nl-2", "trojan")
+        assert protocols_of(subscription, placement.panel_id) == {"trojan"}
+    # No choice: every protocol of the panel, as before protocols could be chosen.
+    placement = await world.placement(chosen_by_none)
+    expected = {"nl-1": {"vless"}, "nl-2": {"vless", "trojan"}}[placement.panel_id or ""]
+    assert protocols_of(chosen_by_none, placement.panel_id) == expected
+    # Offered by no panel of the region: kept in the region with its panel's protocols,
+    # and said so in the log.
+    placement = await world.placement(nowhere)
+    assert placement.region == "nl"
+    assert placement.protocol == "shadowsocks"
+    assert "shadowsocks" not in protocols_of(nowhere, placement.panel_id)
+    assert any(
+        record.message.startswith("the chosen protocol is not on the panel")
+        for record in caplog.records
+    )
 
 
 async def test_the_settings_panel_is_added_once_and_reached_as_the_settings_say(
@@ -387,6 +432,10 @@ async def test_a_panel_down_long_enough_has_its_customers_moved_and_its_copies_d
 
 
 async def _granted_panels(world: World, subscription: uuid.UUID) -> list[str]:
+    return [grant["panel_id"] for grant in await _grants(world, subscription)]
+
+
+async def _grants(world: World, subscription: uuid.UUID) -> list[dict[str, object]]:
     async with world.sessions() as session:
         rows = await session.scalars(
             select(tables.outbox.c.payload)
@@ -396,7 +445,7 @@ async def _granted_panels(world: World, subscription: uuid.UUID) -> list[str]:
             )
             .order_by(tables.outbox.c.id)
         )
-        return [json.loads(bytes(payload))["panel_id"] for payload in rows]
+        return [json.loads(bytes(payload)) for payload in rows]
 
 
 async def test_the_region_the_customer_chose_is_where_they_are_placed(world: World) -> None:
@@ -459,3 +508,121 @@ async def test_a_placement_left_in_a_region_that_is_gone_is_placed_in_the_defaul
     await world.settle()
     placement = await world.placement(subscription)
     assert (placement.region, placement.panel_id, placement.applied_version) == ("nl", "nl-1", 1)
+
+
+async def _change(
+    world: World, subscription: uuid.UUID, *, region: str | None = None, **changes: object
+) -> None:
+    placement = await world.placement(subscription)
+    fields = {"customer_id": placement.customer_id, "subscription_id": subscription, **changes}
+    event = AccessChangeRequested.model_validate(
+        {"request_id": uuid.uuid4(), "requested_at": datetime.now(UTC), "region": region, **fields}
+    )
+    envelope = Envelope.for_event(event, source="/vpn/bot")
+    async with transaction(world.sessions) as session:
+        ctx = MessageContext(session, envelope, world.outbox, event.topic.name, 0, 0)
+        await record_change(event, ctx, panels=world.directory, wakeup=Wakeup())
+
+
+async def test_a_customer_moved_to_another_region_keeps_the_old_user_until_the_new_is_live(
+    world: World,
+) -> None:
+    failover = Failover(
+        sessions=world.sessions,
+        panels=world.directory,
+        placements_wakeup=Wakeup(),
+        after=timedelta(0),
+    )
+    subscription = await world.activate(region="nl")
+    await world.settle()
+    before = await world.placement(subscription)
+    old_panel = before.panel_id or ""
+
+    await _change(world, subscription, region="de")
+    moved = await world.placement(subscription)
+    assert (moved.region, moved.panel_id, moved.stale_panels) == ("de", "de-1", [old_panel])
+    # Not applied on de-1 yet: the old copy is what the customer uses, and stays active.
+    assert await failover.step() == 0
+    old_user = world.emulators[old_panel].users[panel_username(subscription)]
+    assert old_user.status == "active"
+
+    await world.settle()
+    assert world.emulators["de-1"].users[panel_username(subscription)].status == "active"
+    assert (await _granted_panels(world, subscription))[-1] == "de-1"
+    assert await failover.step() == 1
+    assert old_user.status == "disabled"
+    assert (await world.placement(subscription)).stale_panels == []
+
+
+async def test_a_protocol_is_changed_in_place_where_the_panel_offers_it_else_moved(
+    world: World,
+) -> None:
+    async with transaction(world.sessions) as session:
+        [nl_2] = [panel for panel in await regions.panels(session) if panel.panel_id == "nl-2"]
+        await regions.put_panel(session, replace(nl_2, protocols=("vless", "trojan")))
+    await world.directory.refresh()
+
+    def protocols_of(subscription: uuid.UUID, panel_id: str) -> set[str]:
+        user = world.emulators[panel_id].users[panel_username(subscription)]
+        return {proxy.protocol for proxy in user.proxies}
+
+    on_nl2 = await world.activate(region="nl", protocol="trojan")
+    await world.settle()
+    link = (await world.placement(on_nl2)).subscription_url
+    await _change(world, on_nl2, protocol="vless")
+    await world.settle()
+    placement = await world.placement(on_nl2)
+    assert (placement.panel_id, placement.protocol, placement.stale_panels) == ("nl-2", "vless", [])
+    assert protocols_of(on_nl2, "nl-2") == {"vless"}
+    assert placement.subscription_url == link  # the same user: the customer's link stays
+    assert (await _granted_panels(world, on_nl2)) == ["nl-2", "nl-2"]
+    assert [grant["protocol"] for grant in await _grants(world, on_nl2)] == ["trojan", "vless"]
+
+    # nl-1 has no trojan: a customer there who asks for it moves to nl-2.
+    on_nl1 = await world.activate(region="nl", protocol="vless")
+    await world.settle()
+    assert (await world.placement(on_nl1)).panel_id == "nl-1"
+    await _change(world, on_nl1, protocol="trojan")
+    await world.settle()
+    placement = await world.placement(on_nl1)
+    assert (placement.panel_id, placement.protocol, placement.stale_panels) == (
+        "nl-2",
+        "trojan",
+        ["nl-1"],
+    )
+    assert protocols_of(on_nl1, "nl-2") == {"trojan"}
+
+
+async def test_a_change_that_cannot_be_made_leaves_the_access_as_it_is_and_says_why(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="provisioning.changes")
+    subscription = await world.activate(region="nl")
+    await world.settle()
+    before = await world.placement(subscription)
+
+    async def unchanged(reason: str) -> None:
+        after = await world.placement(subscription)
+        assert (after.region, after.panel_id, after.protocol, after.desired_version) == (
+            before.region,
+            before.panel_id,
+            before.protocol,
+            before.desired_version,
+        )
+        assert any(record.message.startswith(reason) for record in caplog.records), reason
+        caplog.clear()
+
+    await _change(world, subscription, region="xx")
+    await unchanged("a move to a region provisioning does not have")
+    await _change(world, subscription, protocol="shadowsocks")  # no panel of nl has it
+    await unchanged("the region cannot take the customer with that protocol now")
+    await _change(world, subscription, region="nl")
+    await unchanged("a change to what the customer has already")
+    await _change(world, subscription, region="de", customer_id=uuid.uuid4())
+    await unchanged("a change for a subscription the customer has no access of")
+    await world.set_health("de-1", "down")
+    try:
+        await _change(world, subscription, region="de")  # the button was shown before
+        await unchanged("the region cannot take the customer with that protocol now")
+    finally:
+        await world.set_health("de-1", "healthy")

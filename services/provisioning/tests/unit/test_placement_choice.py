@@ -9,11 +9,13 @@ from hypothesis import strategies as st
 
 from provisioning.domain.placement import (
     Candidate,
+    Choice,
     Health,
     alternatives,
     available,
     choose,
     choose_in_region,
+    offered_protocols,
 )
 
 
@@ -95,6 +97,19 @@ def test_a_protocol_goes_only_where_an_inbound_offers_it() -> None:
     assert choose_in_region([panel("nl-1")], "trojan") is None
 
 
+def test_a_protocol_no_panel_of_the_region_offers_keeps_the_customer_in_their_region() -> None:
+    trojan_de = panel("de-1", "de", protocols=frozenset({"trojan"}))
+    vless_nl = panel("nl-1")
+    in_nl = choose([vless_nl, trojan_de], "nl", {"nl": ("de",)}, "trojan")
+    assert in_nl == Choice("nl-1", "nl", fallback=False, protocol_offered=False)
+    # Offered in the region: the panel that has it, even more loaded.
+    trojan_nl = panel("nl-2", placed=40, protocols=frozenset({"vless", "trojan"}))
+    assert choose([vless_nl, trojan_nl], "nl", {}, "trojan") == Choice("nl-2", "nl", False)
+    # The region full: its fallback, preferring the protocol there too.
+    full = panel("nl-1", capacity=1, placed=1)
+    assert choose([full, trojan_de], "nl", {"nl": ("de",)}, "trojan") == Choice("de-1", "de", True)
+
+
 FALLBACKS = {"nl": ("de", "fi"), "de": ("nl",)}
 
 
@@ -160,3 +175,13 @@ def test_the_choice_is_always_a_panel_that_can_take_the_user(
     assert not [
         c for c in able if c.region == chosen.region and rank[c.health] < rank[chosen.health]
     ]
+
+
+def test_a_region_offers_the_protocols_of_the_panels_that_can_take_a_customer() -> None:
+    panels = [
+        panel("nl-1", protocols=frozenset({"vless", "vmess"})),
+        panel("nl-2", protocols=frozenset({"trojan"})),
+        panel("nl-3", health=Health.DOWN, protocols=frozenset({"shadowsocks"})),
+    ]
+    assert offered_protocols(panels, "nl") == ("trojan", "vless", "vmess")
+    assert offered_protocols(panels, "de") == ()

@@ -7,6 +7,11 @@ longer offered is stale (the price changed, the experiment ended), one never off
 this customer for this plan is invalid. A quote's prices never change; new prices are a
 new quote.
 
+A plan may have regional prices: a customer who chooses a region where the plan has one
+is quoted it (the region's own price per currency, the base price in every other). A
+plan is either in a price experiment or priced per region, never both: the customer's
+region and their variant would otherwise be two answers to one question.
+
 An experiment splits customers between its variants by a hash of the experiment and the
 customer (``contracts.billing.assign_variant``), in proportion to the variants' weights;
 a variant's prices are the plan's list prices with the variant's overrides. A plan is in
@@ -26,6 +31,9 @@ from contracts.billing import assign_variant
 PricesByCurrency = Mapping[str, int]
 """Amounts in minor units by currency code: {"RUB": 19900}."""
 
+RegionalPrices = Mapping[str, Mapping[str, PricesByCurrency]]
+"""plan_id -> region -> the region's own prices by currency."""
+
 
 class QuoteRefusal(enum.StrEnum):
     """Why a checkout's quote is not charged (a ``CheckoutFailed`` reason code)."""
@@ -36,6 +44,10 @@ class QuoteRefusal(enum.StrEnum):
 
 class ExperimentRefusal(ValueError):
     """An experiment an operator asked for that cannot run as given."""
+
+
+class RegionalPriceRefusal(ValueError):
+    """A regional price an operator asked for that cannot be sold as given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,7 @@ class QuoteTerms:
     experiment_id: str | None
     variant: str | None
     prices: tuple[tuple[str, int], ...]  # sorted (currency, amount) pairs
+    region: str | None = None  # a regional price's region
 
     @classmethod
     def of(
@@ -74,8 +87,9 @@ class QuoteTerms:
         prices: PricesByCurrency,
         experiment_id: str | None = None,
         variant: str | None = None,
+        region: str | None = None,
     ) -> QuoteTerms:
-        return cls(plan_id, experiment_id, variant, tuple(sorted(prices.items())))
+        return cls(plan_id, experiment_id, variant, tuple(sorted(prices.items())), region)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +107,27 @@ def variant_prices(list_prices: PricesByCurrency, variant: Variant, plan_id: str
     return {**list_prices, **variant.overrides.get(plan_id, {})}
 
 
+def region_prices(list_prices: PricesByCurrency, own: PricesByCurrency) -> dict[str, int]:
+    """A plan's prices in a region: the region's own, the base price in every other
+    currency the plan is sold in."""
+    return {**list_prices, **own}
+
+
 def wanted_quotes(
-    list_prices: Mapping[str, PricesByCurrency], experiments: Iterable[Experiment]
+    list_prices: Mapping[str, PricesByCurrency],
+    experiments: Iterable[Experiment],
+    regional: RegionalPrices | None = None,
 ) -> set[QuoteTerms]:
-    """Every quote that should be on offer now: each plan's list prices, and each running
-    experiment's variants for its plans."""
+    """Every quote that should be on offer now: each plan's list prices, its prices in
+    each region that has its own, and each running experiment's variants for its plans."""
     wanted = {QuoteTerms.of(plan_id, prices) for plan_id, prices in list_prices.items() if prices}
+    for plan_id, by_region in (regional or {}).items():
+        base = list_prices.get(plan_id)
+        if not base:
+            continue
+        for region, own in by_region.items():
+            prices = region_prices(base, own)
+            wanted.add(QuoteTerms.of(plan_id, prices, region=region))
     for experiment in experiments:
         for variant in experiment.variants:
             for plan_id in experiment.plan_ids:
@@ -108,10 +137,14 @@ def wanted_quotes(
 
 
 def offered_to(
-    customer_id: uuid.UUID, current: Sequence[IssuedQuote], experiment: Experiment | None
+    customer_id: uuid.UUID,
+    current: Sequence[IssuedQuote],
+    experiment: Experiment | None,
+    region: str | None = None,
 ) -> IssuedQuote | None:
     """Of a plan's current quotes, the one this customer is offered: their variant's when
-    the plan is in an experiment, else the list quote."""
+    the plan is in an experiment, else the quote of the region they chose where it has
+    one, else the list quote."""
     if experiment is not None:
         name = experiment.variant_for(customer_id).name
         return next(
@@ -123,14 +156,20 @@ def offered_to(
             ),
             None,
         )
-    return next((quote for quote in current if quote.terms.experiment_id is None), None)
+    listed = [quote for quote in current if quote.terms.experiment_id is None]
+    regional = next((q for q in listed if region and q.terms.region == region), None)
+    return regional or next((quote for quote in listed if quote.terms.region is None), None)
 
 
 def judge(
-    named: IssuedQuote | None, offered: IssuedQuote | None, plan_id: str
+    named: IssuedQuote | None,
+    offered: IssuedQuote | None,
+    plan_id: str,
+    region: str | None = None,
 ) -> QuoteRefusal | None:
-    """Whether a checkout for ``plan_id`` naming ``named`` may be charged at it."""
-    if named is None or named.terms.plan_id != plan_id:
+    """Whether a checkout for ``plan_id`` in ``region`` naming ``named`` may be charged
+    at it: another region's price was never this checkout's."""
+    if named is None or named.terms.plan_id != plan_id or named.terms.region not in (None, region):
         return QuoteRefusal.INVALID
     if offered is not None and named.quote_id == offered.quote_id:
         return None
@@ -144,10 +183,46 @@ def judge(
     return QuoteRefusal.STALE
 
 
+def check_regional_price(
+    plan_id: str,
+    region: str,
+    own: PricesByCurrency,
+    list_prices: Mapping[str, PricesByCurrency],
+    known_regions: Iterable[str],
+    busy_plans: Iterable[str],
+) -> None:
+    """Raise :class:`RegionalPriceRefusal` unless ``plan_id`` can be sold at ``own`` in
+    ``region``: a region provisioning publishes, currencies the plan is sold in, positive
+    amounts, and no running experiment on the plan."""
+    known = set(known_regions)
+    if region not in known:
+        listed = ", ".join(sorted(known)) or "none yet"
+        raise RegionalPriceRefusal(
+            f"there is no region {region!r} in provisioning's catalog (known: {listed})"
+        )
+    base = list_prices.get(plan_id)
+    if not base:
+        raise RegionalPriceRefusal(f"there is no plan {plan_id!r} with prices")
+    if not own:
+        raise RegionalPriceRefusal("give at least one price")
+    for currency, amount in own.items():
+        if currency not in base:
+            raise RegionalPriceRefusal(
+                f"plan {plan_id} is not sold in {currency}: give it a base price first"
+            )
+        if amount < 1:
+            raise RegionalPriceRefusal("prices must be positive")
+    if plan_id in set(busy_plans):
+        raise RegionalPriceRefusal(
+            f"plan {plan_id} is in a running price experiment: stop it first"
+        )
+
+
 def check_experiment(
     experiment: Experiment,
     list_prices: Mapping[str, PricesByCurrency],
     busy_plans: Iterable[str],
+    regional_plans: Iterable[str] = (),
 ) -> None:
     """Raise :class:`ExperimentRefusal` unless ``experiment`` can start as given."""
     if len(experiment.variants) < 2:
@@ -163,6 +238,9 @@ def check_experiment(
     taken = set(busy_plans) & set(experiment.plan_ids)
     if taken:
         raise ExperimentRefusal(f"already in a running experiment: {', '.join(sorted(taken))}")
+    regional = set(regional_plans) & set(experiment.plan_ids)
+    if regional:
+        raise ExperimentRefusal(f"priced per region: {', '.join(sorted(regional))}")
     for variant in experiment.variants:
         if variant.weight < 1:
             raise ExperimentRefusal(f"variant {variant.name}: the weight must be at least 1")

@@ -71,6 +71,9 @@ class Choice:
     region: str
     fallback: bool
     """The customer's region could not take them: this is one of its fallbacks."""
+    protocol_offered: bool = True
+    """The panel offers the protocol asked for (or none was): with False, no panel of the
+    place that can take the user offers it, and the user gets the panel's protocols."""
 
 
 def choose_in_region(candidates: Iterable[Candidate], protocol: str | None = None) -> str | None:
@@ -89,16 +92,22 @@ def choose(
     protocol: str | None = None,
 ) -> Choice | None:
     """The panel for a new user of ``region``: in the region, else in its fallbacks in
-    order (their own fallbacks are not followed: the operator lists the nearest)."""
+    order (their own fallbacks are not followed: the operator lists the nearest). Within
+    a place, a panel offering ``protocol`` first; if none that can take the user does,
+    another of the same place (the customer stays where they chose to be)."""
     by_region: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         by_region.setdefault(candidate.region, []).append(candidate)
     for index, place in enumerate((region, *fallbacks.get(region, ()))):
         if place == region and index > 0:
             continue
-        panel = choose_in_region(by_region.get(place, ()), protocol)
+        here = by_region.get(place, ())
+        panel = choose_in_region(here, protocol)
         if panel is not None:
             return Choice(panel_id=panel, region=place, fallback=index > 0)
+        panel = choose_in_region(here) if protocol is not None else None
+        if panel is not None:
+            return Choice(panel, place, fallback=index > 0, protocol_offered=False)
     return None
 
 
@@ -114,3 +123,10 @@ def alternatives(
 def available(candidates: Iterable[Candidate], region: str) -> bool:
     """The region can take a new customer now."""
     return any(c.region == region and c.takes(None) for c in candidates)
+
+
+def offered_protocols(candidates: Iterable[Candidate], region: str) -> tuple[str, ...]:
+    """The protocols a new customer of ``region`` can choose: those of its panels that
+    can take them now."""
+    offered = {p for c in candidates if c.region == region and c.takes(None) for p in c.protocols}
+    return tuple(sorted(offered))

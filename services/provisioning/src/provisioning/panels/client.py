@@ -84,6 +84,9 @@ class DesiredUser:
     traffic_reset: str = "none"
     """``none``: one allowance for the period; ``month``: the panel resets the usage every
     month."""
+    protocols: tuple[str, ...] = ()
+    """The protocols the user has (the customer's choice): given on create, changed on
+    modify; empty: every protocol the panel is configured with, and left as they are."""
 
     @property
     def active(self) -> bool:
@@ -97,6 +100,7 @@ class DesiredUser:
             and (user.expires_at or 0) == self.expires_at
             and (user.traffic_limit_bytes or 0) == self.traffic_limit_bytes
             and user.traffic_reset == self.traffic_reset
+            and (not self.protocols or set(user.protocols) == set(self.protocols))
         )
 
 
@@ -149,8 +153,9 @@ class PanelClient(Protocol):
         ...
 
     async def modify_user(self, desired: DesiredUser) -> PanelUser | None:
-        """Set expiry, limit, reset and status, keeping credentials; None if there is no
-        such user."""
+        """Set expiry, limit, reset and status, keeping credentials, and the protocols
+        when ``desired`` names them (kept ones keep their credentials); None if there is
+        no such user."""
         ...
 
     async def set_status(self, username: str, status: str) -> PanelUser | None:

@@ -1,8 +1,9 @@
 """Marzban v0.8 REST client: admin token, then users by name.
 
 Follows the panel's quirks (see the reference): the token form is form-encoded, every
-success is 200, ``inbounds`` is always sent on create, ``proxies`` never on modify (it
-would replace the credentials), ``0`` means unlimited and comes back as ``null``. The
+success is 200, ``inbounds`` is always sent on create, ``proxies`` on modify only to change
+a user's protocols (it replaces them: the kept ones are sent with their settings, so their
+credentials stay), ``0`` means unlimited and comes back as ``null``. The
 client speaks Marzban 0.8 (0.8.0 to 0.8.4 share one REST surface) and refuses a panel
 that reports another version: for a 0.x release the minor number is the major one.
 """
@@ -131,7 +132,7 @@ class MarzbanClient:
             "username": desired.username,
             # An empty settings object makes the panel generate the credentials; an empty
             # inbounds map means "all inbounds of each protocol" (omitting it means none).
-            "proxies": {protocol: {} for protocol in self._protocols},
+            "proxies": {protocol: {} for protocol in desired.protocols or self._protocols},
             "inbounds": {},
             "expire": desired.expires_at,
             "data_limit": desired.traffic_limit_bytes,
@@ -145,13 +146,23 @@ class MarzbanClient:
         return _user(self._json(response))
 
     async def modify_user(self, desired: DesiredUser) -> PanelUser | None:
-        """Set expiry, limit and status, keeping credentials; ``None`` if there is no such user."""
-        body = {
+        """Set expiry, limit and status, keeping credentials, and the protocols when the
+        desired user names them; ``None`` if there is no such user."""
+        body: dict[str, Any] = {
             "expire": desired.expires_at,
             "data_limit": desired.traffic_limit_bytes,
             "data_limit_reset_strategy": _RESET_STRATEGIES[desired.traffic_reset],
             "status": desired.status,
         }
+        if desired.protocols:
+            # One read more, for users given a chosen protocol only: their proxies are sent
+            # only when they differ (a new protocol gets fresh credentials from the panel).
+            current = await self._call("GET", f"/api/user/{desired.username}")
+            if current.status_code == 404:
+                return None
+            proxies = self._json(current).get("proxies") or {}
+            if set(proxies) != set(desired.protocols):
+                body["proxies"] = {name: proxies.get(name) or {} for name in desired.protocols}
         response = await self._call("PUT", f"/api/user/{desired.username}", json=body)
         if response.status_code == 404:
             return None

@@ -38,6 +38,29 @@ plan-details =
     Price: <b>{ $price }</b>
 plan-unavailable = This plan is no longer on sale. Choose another one:
 
+region-choose = Where should your VPN run? Choose a region:
+region-default-button = { $name } · recommended
+region-unavailable-button = { $name } · full now
+region-unavailable = { $name } cannot take new customers right now. The nearest regions with room:
+region-unavailable-none = { $name } cannot take new customers right now, and neither can the regions near it. Please try again a little later.
+plan-region = Region: { $name }
+protocol-choose = Which protocol should your VPN app use? If unsure, choose the first one.
+protocol-vless = VLESS
+protocol-vmess = VMess
+protocol-trojan = Trojan
+protocol-shadowsocks = Shadowsocks
+plan-protocol = Protocol: { $name }
+change-region-button = 🌍 Change region
+change-protocol-button = 🔐 Change protocol
+change-region-choose = Where should your VPN be served from? Your new link arrives here in a minute; the current one keeps working until then.
+change-region-none = There is no other region that can take you right now.
+change-protocol-none = There is no other protocol to choose in your region.
+change-requested = Done: we are changing your access. A message with it arrives here in a minute; until then, keep using the current one.
+change-unavailable = Your access cannot be changed right now: it is not active.
+change-region-gone = That region cannot take new customers any more.
+change-protocol-gone = That protocol is no longer offered there.
+change-same = That is what you have already.
+
 method-yookassa = 💳 Card or SBP
 method-wata = 💳 Card or SBP · WATA
 method-telegram_stars = ⭐ Telegram Stars

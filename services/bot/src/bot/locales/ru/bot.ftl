@@ -42,6 +42,29 @@ plan-details =
     Цена: <b>{ $price }</b>
 plan-unavailable = Этот тариф больше не продаётся. Выберите другой:
 
+region-choose = Где будет работать ваш VPN? Выберите регион:
+region-default-button = { $name } · рекомендуем
+region-unavailable-button = { $name } · сейчас занят
+region-unavailable = { $name } сейчас не принимает новых клиентов. Ближайшие регионы, где есть место:
+region-unavailable-none = { $name } сейчас не принимает новых клиентов, и ближайшие к нему регионы тоже. Попробуйте, пожалуйста, чуть позже.
+plan-region = Регион: { $name }
+protocol-choose = Какой протокол будет использовать ваше VPN-приложение? Если не уверены, выберите первый.
+protocol-vless = VLESS
+protocol-vmess = VMess
+protocol-trojan = Trojan
+protocol-shadowsocks = Shadowsocks
+plan-protocol = Протокол: { $name }
+change-region-button = 🌍 Сменить регион
+change-protocol-button = 🔐 Сменить протокол
+change-region-choose = Откуда обслуживать ваш VPN? Новая ссылка придёт сюда через минуту, а текущая до тех пор работает.
+change-region-none = Сейчас нет другого региона, который может вас принять.
+change-protocol-none = В вашем регионе нет другого протокола на выбор.
+change-requested = Готово: меняем ваш доступ. Сообщение с ним придёт сюда через минуту, а до тех пор пользуйтесь текущим.
+change-unavailable = Сейчас доступ нельзя изменить: он не активен.
+change-region-gone = Этот регион больше не принимает новых клиентов.
+change-protocol-gone = Этот протокол там больше не предлагается.
+change-same = Это у вас уже есть.
+
 # The ways to pay, as the plan screen offers them: `method-<provider>`.
 method-yookassa = 💳 Картой или СБП
 method-wata = 💳 Картой или СБП · WATA
