@@ -8,6 +8,13 @@ stale, and the placement worker creates the user there and grants the access (th
 customer is told, with the new link). A placement being worked on (leased) is left to
 the next pass. When a stale panel is healthy again, its copies are disabled (never
 deleted: a move back adopts them), and the panel is dropped from the placement.
+
+Moving back is the region's policy (``regions.move_back``). ``stay``: the customers stay
+where the failover put them. ``drain``: once their home panel (the one the first
+failover moved them off) has been healthy for ``PROVISIONING_FAILOVER_AFTER_S`` again,
+they are moved back to it a batch per pass, within its capacity, as a move is made: the
+worker adopts the disabled copy there (the customer's stable link follows), and the copy
+on the failover's panel is disabled once the user at home is live.
 """
 
 from __future__ import annotations
@@ -54,7 +61,11 @@ _MOVE = text(
         on_panel = false, subscription_url = NULL, panel_status = NULL,
         renewal_due = false, carry_pending = NULL,
         desired_version = p.desired_version + 1, attempts = 0, next_attempt_at = now(),
-        failure_reported = false, gave_up = false, moved_at = now(), updated_at = now()
+        failure_reported = false, gave_up = false, moved_at = now(), updated_at = now(),
+        home_panel_id = CASE
+            WHEN CAST(:away AS boolean)
+                 AND coalesce(p.home_panel_id, CAST(:old AS varchar)) <> moved.panel_id
+            THEN coalesce(p.home_panel_id, CAST(:old AS varchar)) END
     FROM unnest(CAST(:ids AS uuid[]), CAST(:panels AS text[]), CAST(:regions AS text[]))
          AS moved(subscription_id, panel_id, region)
     WHERE p.subscription_id = moved.subscription_id
@@ -78,21 +89,47 @@ _CLEANED = text(
     WHERE subscription_id = ANY(CAST(:ids AS uuid[]))
     """
 )
+# Users living away from a healthy home panel, their current place live (applied).
+_AWAY = text(
+    """
+    SELECT subscription_id, panel_id FROM placements
+    WHERE home_panel_id = :panel AND panel_id <> :panel
+      AND desired_state = 'active' AND desired_expire > :now
+      AND applied_version >= desired_version AND NOT gave_up
+      AND (lease_until IS NULL OR lease_until < now())
+      AND (protocol IS NULL OR protocol = ANY(CAST(:protocols AS varchar[])))
+    ORDER BY subscription_id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
 
 
 async def move(
-    session: AsyncSession, old_panel: str, moves: Sequence[tuple[UUID, str, str]]
+    session: AsyncSession,
+    old_panel: str,
+    moves: Sequence[tuple[UUID, str, str]],
+    *,
+    away: bool = False,
 ) -> None:
     """Give each placement (subscription, panel, region) its new panel, ``old_panel``
     recorded as stale: the placement worker creates the user there and grants the access,
     and the old copy is disabled once that is done and the old panel answers. Used by the
-    failover and by a customer's own move (``provisioning.changes``)."""
+    failover (``away``: the move is forced on the customer, whose home panel is kept for a
+    move back), by the move back home, and by a customer's own move
+    (``provisioning.changes``: where they chose is their home now)."""
     if not moves:
         return
     ids, panels, regions = zip(*moves, strict=True)
     await session.execute(
         _MOVE,
-        {"old": old_panel, "ids": list(ids), "panels": list(panels), "regions": list(regions)},
+        {
+            "old": old_panel,
+            "ids": list(ids),
+            "panels": list(panels),
+            "regions": list(regions),
+            "away": away,
+        },
     )
 
 
@@ -118,7 +155,56 @@ class Failover:
                     handled += await self._move_off(panel)
             elif panel.health.serves:
                 handled += await self._clean(panel)
+                if self._drains_back(panel, now):
+                    handled += await self._drain_back(panel)
         return handled
+
+    def _drains_back(self, panel: PanelConfig, now: datetime) -> bool:
+        """Home to customers a failover moved away: its region drains back, and it has
+        been healthy (not merely answering) long enough to be trusted again."""
+        region = self.panels.region(panel.region)
+        return (
+            region is not None
+            and region.move_back == "drain"
+            and panel.enabled
+            and panel.health is Health.HEALTHY
+            and panel.health_since is not None
+            and now - panel.health_since >= self.after
+        )
+
+    async def _drain_back(self, panel: PanelConfig) -> int:
+        room = self.panels.room(panel.panel_id)
+        limit = self.batch if room is None else min(self.batch, room)
+        if limit <= 0:
+            return 0
+        async with transaction(self.sessions) as session:
+            rows = (
+                await session.execute(
+                    _AWAY,
+                    {
+                        "panel": panel.panel_id,
+                        "now": self.clock.now(),
+                        "protocols": list(panel.protocols),
+                        "limit": limit,
+                    },
+                )
+            ).all()
+            by_panel: dict[str, list[tuple[UUID, str, str]]] = {}
+            for row in rows:
+                by_panel.setdefault(row.panel_id, []).append(
+                    (row.subscription_id, panel.panel_id, panel.region)
+                )
+            for away_on, moves in by_panel.items():
+                await move(session, away_on, moves)
+        if rows:
+            self.panels.count(panel.panel_id, len(rows))
+            self.placements_wakeup.set()
+            metrics.WORK_OUTCOMES.labels("provisioning", "failover", "drained_back").inc(len(rows))
+            log.info(
+                "customers drained back to their home panel",
+                extra={"panel": panel.panel_id, "moved": len(rows)},
+            )
+        return len(rows)
 
     async def _move_off(self, panel: PanelConfig) -> int:
         async with transaction(self.sessions) as session:
@@ -133,7 +219,7 @@ class Failover:
                 choice = self.panels.place(row.region, row.protocol)
                 if choice is not None:
                     moves.append((row.subscription_id, choice.panel_id, choice.region))
-            await move(session, panel.panel_id, moves)
+            await move(session, panel.panel_id, moves, away=True)
         if rows and not moves:
             log.error(
                 "panel down and nowhere to move its customers",

@@ -169,6 +169,9 @@ class Placement(Base):
     # panel answers again (never left serving a second copy), then the panel is dropped.
     stale_panels: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
     moved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The panel a failover first moved the user away from, while it is elsewhere: in a
+    # region whose move-back policy is drain, the user goes back to it once it is healthy.
+    home_panel_id: Mapped[str | None] = mapped_column(String(64))
     desired_version: Mapped[int] = mapped_column(Integer)
     # The desired version reconciliation raised to repair drift on the panel: applied, it
     # grants no access again (the customer's link is unchanged) unless the user was created.
@@ -205,6 +208,13 @@ Index(
     "ix_placements_stale",
     Placement.subscription_id,
     postgresql_where=text("cardinality(stale_panels) > 0"),
+)
+
+# Draining back reads only placements a failover moved away from their home panel.
+Index(
+    "ix_placements_home",
+    Placement.home_panel_id,
+    postgresql_where=text("home_panel_id IS NOT NULL"),
 )
 
 # The worker's claim scans only what is pending, however many placements there are.

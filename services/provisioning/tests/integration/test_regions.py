@@ -431,6 +431,64 @@ async def test_a_panel_down_long_enough_has_its_customers_moved_and_its_copies_d
     assert await failover.step() == 0
 
 
+async def test_a_region_that_drains_back_returns_its_customers_home_when_the_panel_heals(
+    world: World,
+) -> None:
+    async with transaction(world.sessions) as session:
+        await regions.put_region(
+            session,
+            regions.RegionConfig(
+                code="nl",
+                names={"en": "Netherlands"},
+                flag="🇳🇱",
+                fallbacks=("de",),
+                move_back="drain",
+            ),
+        )
+    await world.directory.refresh()
+    prober = HealthProber(world.sessions, world.outbox, world.directory, Thresholds(down_after=1))
+    failover = Failover(
+        sessions=world.sessions,
+        panels=world.directory,
+        placements_wakeup=Wakeup(),
+        after=timedelta(0),
+    )
+    subscriptions = [await world.activate() for _ in range(6)]
+    await world.settle()
+    home = [s for s in subscriptions if (await world.placement(s)).panel_id == "nl-1"]
+    assert len(home) == 4
+
+    async with MarzbanSandboxControl(world.urls["nl-1"]) as control:
+        await control.outage("error", status=502)
+        try:
+            await prober.step()
+            assert await failover.step() == 4
+            await world.settle()
+        finally:
+            await control.restore()
+    for subscription in home:
+        away = await world.placement(subscription)
+        assert (away.panel_id, away.home_panel_id) == ("nl-2", "nl-1")
+
+    # nl-1 heals: its copies are disabled at once, then the customers are moved back.
+    await prober.step()
+    assert await failover.step() == 8  # four copies disabled, four customers sent home
+    await world.settle()
+    for subscription in home:
+        back = await world.placement(subscription)
+        assert (back.panel_id, back.home_panel_id, back.stale_panels) == ("nl-1", None, ["nl-2"])
+        user = world.emulators["nl-1"].users[panel_username(subscription)]
+        assert user.status == "active", "the copy kept at home, adopted and enabled again"
+    assert await _granted_panels(world, home[0]) == ["nl-1", "nl-2", "nl-1"]
+
+    # The copies left on the failover's panel are disabled; nothing more to do after.
+    assert await failover.step() == 4
+    for subscription in home:
+        assert world.emulators["nl-2"].users[panel_username(subscription)].status == "disabled"
+        assert (await world.placement(subscription)).stale_panels == []
+    assert await failover.step() == 0
+
+
 async def _granted_panels(world: World, subscription: uuid.UUID) -> list[str]:
     return [grant["panel_id"] for grant in await _grants(world, subscription)]
 

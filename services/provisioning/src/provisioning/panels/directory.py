@@ -139,6 +139,20 @@ class PanelDirectory:
     def has_region(self, code: str) -> bool:
         return code in self._regions
 
+    def region(self, code: str) -> RegionConfig | None:
+        return self._regions.get(code)
+
+    def room(self, panel_id: str) -> int | None:
+        """How many more users the panel may take (None: no capacity set)."""
+        config = self.config(panel_id)
+        if config is None or config.capacity <= 0:
+            return None
+        return max(config.capacity - self._placed.get(panel_id, 0), 0)
+
+    def count(self, panel_id: str, users: int) -> None:
+        """``users`` placed on the panel other than by ``place`` (a move back to it)."""
+        self._placed[panel_id] = self._placed.get(panel_id, 0) + users
+
     @property
     def regions(self) -> list[RegionConfig]:
         return sorted(self._regions.values(), key=lambda region: (region.position, region.code))
