@@ -16,6 +16,12 @@ their load and health; ``panel check ID`` probes one now and prints what it foun
 gateway answers 404 to the old one as soon as it reads the event, and the customer is
 sent the new one.
 
+``python -m provisioning placement failed [--panel ID]`` prints the placements the
+worker could not apply yet (given up: the panel refused them; or still retrying), with
+the panel's answer; ``placement retry (SUBSCRIPTION_ID ... | --panel ID | --all)`` hands
+those it gave up on back to the worker once the cause is fixed (a panel's settings, a
+rotated password).
+
 Each change publishes the regions catalog when what customers see changed; the running
 services take it up within ``PROVISIONING_DIRECTORY_REFRESH_S``. Exit 1: refused (the
 reason on stderr); 2: wrong arguments.
@@ -37,7 +43,7 @@ from chassis.cli import command_settings
 from chassis.db import create_engine, session_factory, transaction
 from chassis.messaging.outbox import Outbox
 from contracts.topics import SERVICE_SOURCES
-from provisioning import links, regions
+from provisioning import links, placements, regions
 from provisioning.links import CustomerLinkToken
 from provisioning.models import messaging
 from provisioning.panels.client import PanelError
@@ -136,7 +142,48 @@ def _parser() -> argparse.ArgumentParser:
         ("rotate", "revoke a customer's stable link and issue the next one"),
     ):
         link.add_parser(action, help=help_text).add_argument("customer_id", type=UUID)
+
+    placement = kinds.add_parser(
+        "placement", help="placements the worker could not apply"
+    ).add_subparsers(dest="action", required=True)
+    failed = placement.add_parser("failed", help="print what could not be applied yet")
+    failed.add_argument("--panel")
+    retry = placement.add_parser("retry", help="hand placements given up on back to the worker")
+    retry.add_argument("subscription_id", nargs="*", type=UUID)
+    retry.add_argument("--panel")
+    retry.add_argument("--all", action="store_true", help="every placement given up on")
     return parser
+
+
+async def _placement(settings: ProvisioningSettings, args: Any) -> list[str]:
+    if args.action == "failed":
+        found = await _in_transaction(
+            settings,
+            lambda session: placements.failed_placements(session, panel=args.panel),
+            publish=False,
+        )
+        return [
+            "\t".join(
+                (
+                    str(row.subscription_id),
+                    row.panel_id or "-",
+                    "gave-up" if row.gave_up else f"retrying({row.attempts})",
+                    row.updated_at.isoformat(),
+                    (row.last_error or "").replace("\n", " ")[:300],
+                )
+            )
+            for row in found
+        ]
+    if not (args.subscription_id or args.panel or args.all):
+        raise Refused("name the placements: subscription ids, --panel ID or --all")
+    handed = await _in_transaction(
+        settings,
+        lambda session: placements.retry_given_up(
+            session, subscription_ids=args.subscription_id or None, panel=args.panel
+        ),
+        publish=False,
+    )
+    return [f"retrying\t{subscription_id}" for subscription_id in handed] or ["retrying\t0"]
 
 
 async def _link(settings: ProvisioningSettings, action: str, customer_id: UUID) -> list[str]:
@@ -246,6 +293,8 @@ def main(argv: Sequence[str]) -> int:
 async def _run(settings: ProvisioningSettings, args: Any) -> list[str]:
     if args.kind == "link":
         return await _link(settings, args.action, args.customer_id)
+    if args.kind == "placement":
+        return await _placement(settings, args)
     if args.kind == "region" and args.action == "set":
         region = RegionConfig(
             code=args.code,
@@ -295,5 +344,6 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "region": lambda argv: main(["region", *argv]),
     "panel": lambda argv: main(["panel", *argv]),
     "link": lambda argv: main(["link", *argv]),
+    "placement": lambda argv: main(["placement", *argv]),
 }
 """Commands ``python -m provisioning`` runs itself; anything else goes to the shared CLI."""

@@ -875,3 +875,55 @@ async def record_traffic(
     placement.trace_context = trace_carrier()
     placement.updated_at = now
     ctx.after_commit(wakeup.set)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedPlacement:
+    """A placement the worker stopped trying (the panel refused it) or is still retrying."""
+
+    subscription_id: UUID
+    panel_id: str | None
+    attempts: int
+    gave_up: bool
+    last_error: str | None
+    updated_at: datetime
+
+
+_FAILED = text(
+    """
+    SELECT subscription_id, panel_id, attempts, gave_up, last_error, updated_at
+    FROM placements
+    WHERE applied_version < desired_version AND (gave_up OR attempts > 0)
+      AND (CAST(:panel AS varchar) IS NULL OR panel_id = :panel)
+    ORDER BY updated_at
+    LIMIT :limit
+    """
+)
+_RETRY = text(
+    """
+    UPDATE placements
+    SET gave_up = false, attempts = 0, failure_reported = false, next_attempt_at = now(),
+        lease_until = NULL, updated_at = now()
+    WHERE gave_up AND applied_version < desired_version
+      AND (CAST(:ids AS uuid[]) IS NULL OR subscription_id = ANY(CAST(:ids AS uuid[])))
+      AND (CAST(:panel AS varchar) IS NULL OR panel_id = :panel)
+    RETURNING subscription_id
+    """
+)
+
+
+async def failed_placements(
+    session: AsyncSession, *, panel: str | None = None, limit: int = 1000
+) -> list[FailedPlacement]:
+    """What the worker could not apply yet, oldest first: for an operator to look into."""
+    rows = await session.execute(_FAILED, {"panel": panel, "limit": limit})
+    return [FailedPlacement(**row._mapping) for row in rows]
+
+
+async def retry_given_up(
+    session: AsyncSession, *, subscription_ids: list[UUID] | None = None, panel: str | None = None
+) -> list[UUID]:
+    """Hand placements the worker gave up on (a panel refused them) back to it, once what
+    the panel refused is fixed; returns those handed back. Retrying ones are left alone."""
+    rows = await session.scalars(_RETRY, {"ids": subscription_ids, "panel": panel})
+    return list(rows)

@@ -169,3 +169,60 @@ async def test_a_panel_is_removed_only_when_it_serves_nobody(operator: Operator)
     assert (code, out) == (0, "nl-1"), err
     code, out, _ = await operator.run("panel", "list")
     assert out == ""
+
+
+async def test_placements_given_up_on_are_listed_and_handed_back_to_the_worker(
+    operator: Operator,
+) -> None:
+    engine = create_async_engine(operator.database_url)
+    async with session_factory(engine)() as session, session.begin():
+        for username, gave_up, attempts in (("vpn_refused", True, 1), ("vpn_retrying", False, 3)):
+            await session.execute(
+                text(
+                    "INSERT INTO placements (subscription_id, customer_id, region, panel_id, "
+                    "panel_username, desired_expire, desired_traffic_limit_bytes, "
+                    "desired_state, desired_version, applied_version, on_panel, attempts, "
+                    "next_attempt_at, failure_reported, gave_up, carry_over, traffic_reset, "
+                    "renewal_due, carried_bytes, extra_bytes, shortened, stale_panels, "
+                    "last_error) VALUES (gen_random_uuid(), gen_random_uuid(), 'nl', 'nl-9', "
+                    ":username, now(), 0, 'active', 1, 0, false, :attempts, now(), true, "
+                    ":gave_up, true, 'none', false, 0, 0, false, '{}', :error)"
+                ),
+                {
+                    "username": username,
+                    "gave_up": gave_up,
+                    "attempts": attempts,
+                    "error": f"HTTP 422: {username}",
+                },
+            )
+        refused = await session.scalar(
+            text("SELECT subscription_id FROM placements WHERE panel_username = 'vpn_refused'")
+        )
+
+    code, out, err = await operator.run("placement", "failed", "--panel", "nl-9")
+    assert code == 0, err
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert {(line[1], line[2], line[4]) for line in lines} == {
+        ("nl-9", "gave-up", "HTTP 422: vpn_refused"),
+        ("nl-9", "retrying(3)", "HTTP 422: vpn_retrying"),
+    }
+
+    code, _, err = await operator.run("placement", "retry")
+    assert code == 1
+    assert "name the placements" in err
+    code, out, err = await operator.run("placement", "retry", "--panel", "nl-9")
+    assert (code, out) == (0, f"retrying\t{refused}"), err
+    async with session_factory(engine)() as session:
+        state = (
+            await session.execute(
+                text(
+                    "SELECT gave_up, attempts, failure_reported FROM placements "
+                    "WHERE subscription_id = :id"
+                ),
+                {"id": refused},
+            )
+        ).one()
+    await engine.dispose()
+    assert tuple(state) == (False, 0, False)
+    code, out, _ = await operator.run("placement", "retry", "--all")
+    assert (code, out) == (0, "retrying\t0"), "nothing given up on any more"

@@ -108,6 +108,59 @@ def directory_of(sessions: async_sessionmaker[AsyncSession]) -> PanelDirectory:
     )
 
 
+def quick_worker(
+    sessions: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
+    directory: PanelDirectory,
+    *,
+    concurrency: int = 8,
+) -> PlacementWorker:
+    """A placement worker with a short lease and quick retries, as the tests run it."""
+    return PlacementWorker(
+        sessions=sessions,
+        outbox=outbox,
+        panels=directory,
+        concurrency=concurrency,
+        lease=timedelta(seconds=5),
+        retry=RetryPolicy(0.05, 0.2),
+        report_failure_after_attempts=2,
+    )
+
+
+async def activate(
+    sessions: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
+    directory: PanelDirectory,
+    *,
+    default_region: str,
+    region: str | None = None,
+    protocol: str | None = None,
+) -> uuid.UUID:
+    """Billing's first activation of a new subscription (100 GB for 30 days), recorded as
+    provisioning's consumer records it; returns the subscription."""
+    subscription = uuid.uuid4()
+    now = datetime.now(UTC).replace(microsecond=0)
+    event = SubscriptionActivated(
+        subscription_id=subscription,
+        customer_id=uuid.uuid4(),
+        plan_id="m1",
+        order_id=uuid.uuid4(),
+        period_start=now,
+        period_end=now + timedelta(days=30),
+        traffic_limit_bytes=100 * GIB,
+        revision=1,
+        region=region,
+        protocol=protocol,
+    )
+    envelope = Envelope.for_event(event, source="/vpn/billing")
+    async with transaction(sessions) as session:
+        ctx = MessageContext(session, envelope, outbox, event.topic.name, 0, 0)
+        await record_desired_state(
+            event, ctx, panels=directory, default_region=default_region, wakeup=Wakeup()
+        )
+    return subscription
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def setup(database_factory: DatabaseFactory) -> AsyncIterator[Setup]:
     url = await database_factory("provisioning")

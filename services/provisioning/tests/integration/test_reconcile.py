@@ -23,23 +23,20 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from chassis.db import session_factory, transaction
-from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
 from chassis.migrations import upgrade_to_head_async
-from chassis.worker import RetryPolicy, Wakeup
-from contracts.billing import SubscriptionActivated
-from contracts.envelope import Envelope
+from chassis.worker import Wakeup
 from devstack.pytest_plugin import DatabaseFactory
 from provisioning.models import Placement
 from provisioning.panels.client import DesiredUser, PanelClient
 from provisioning.panels.directory import PanelDirectory
-from provisioning.placements import PlacementWorker, panel_username, record_desired_state
+from provisioning.placements import PlacementWorker, panel_username
 from provisioning.reconcile import Reconciler
 from sandbox.marzban import AdminAccount, MarzbanEmulator, MarzbanSandboxControl, create_app
 from sandbox.marzban.records import Caller
 from sandbox.server import SandboxServer
 
-from .test_placement_worker import GIB, add_panel, directory_of, tables
+from .test_placement_worker import GIB, activate, add_panel, directory_of, quick_worker, tables
 
 pytestmark = pytest.mark.integration
 
@@ -64,25 +61,9 @@ class World:
         return self.directory.client("eu-1")
 
     async def activate(self, protocol: str | None = None) -> tuple[uuid.UUID, str]:
-        subscription = uuid.uuid4()
-        now = datetime.now(UTC).replace(microsecond=0)
-        event = SubscriptionActivated(
-            subscription_id=subscription,
-            customer_id=uuid.uuid4(),
-            plan_id="m1",
-            order_id=uuid.uuid4(),
-            period_start=now,
-            period_end=now + timedelta(days=30),
-            traffic_limit_bytes=100 * GIB,
-            revision=1,
-            protocol=protocol,
+        subscription = await activate(
+            self.sessions, self.outbox, self.directory, default_region="eu", protocol=protocol
         )
-        envelope = Envelope.for_event(event, source="/vpn/billing")
-        async with transaction(self.sessions) as session:
-            ctx = MessageContext(session, envelope, self.outbox, event.topic.name, 0, 0)
-            await record_desired_state(
-                event, ctx, panels=self.directory, default_region="eu", wakeup=Wakeup()
-            )
         await self.settle()
         return subscription, panel_username(subscription)
 
@@ -134,15 +115,7 @@ async def world(database_factory: DatabaseFactory) -> AsyncIterator[World]:
         directory = directory_of(sessions)
         await directory.refresh()
         outbox = Outbox(tables, source="/vpn/provisioning")
-        worker = PlacementWorker(
-            sessions=sessions,
-            outbox=outbox,
-            panels=directory,
-            concurrency=8,
-            lease=timedelta(seconds=5),
-            retry=RetryPolicy(0.05, 0.2),
-            report_failure_after_attempts=2,
-        )
+        worker = quick_worker(sessions, outbox, directory)
         reconciler = Reconciler(
             sessions=sessions,
             outbox=outbox,

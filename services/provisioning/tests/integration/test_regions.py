@@ -22,8 +22,7 @@ from chassis.db import session_factory, transaction
 from chassis.messaging.consumer import MessageContext
 from chassis.messaging.outbox import Outbox
 from chassis.migrations import upgrade_to_head_async
-from chassis.worker import RetryPolicy, Wakeup
-from contracts.billing import SubscriptionActivated
+from chassis.worker import Wakeup
 from contracts.bot import AccessChangeRequested
 from contracts.envelope import Envelope
 from devstack.pytest_plugin import DatabaseFactory
@@ -39,12 +38,12 @@ from provisioning.panels.client import (
     PanelUnavailable,
 )
 from provisioning.panels.directory import PanelDirectory
-from provisioning.placements import PlacementWorker, panel_username, record_desired_state
+from provisioning.placements import PlacementWorker, panel_username
 from sandbox.marzban import AdminAccount, MarzbanEmulator, MarzbanSandboxControl, create_app
 from sandbox.marzban.nodes import NodeCreate
 from sandbox.server import SandboxServer
 
-from .test_placement_worker import GIB, add_panel, directory_of, tables
+from .test_placement_worker import GIB, activate, add_panel, directory_of, quick_worker, tables
 
 pytestmark = pytest.mark.integration
 
@@ -61,27 +60,14 @@ class World:
     async def activate(
         self, region_default: str = "nl", region: str | None = None, protocol: str | None = None
     ) -> uuid.UUID:
-        subscription = uuid.uuid4()
-        now = datetime.now(UTC).replace(microsecond=0)
-        event = SubscriptionActivated(
-            subscription_id=subscription,
-            customer_id=uuid.uuid4(),
-            plan_id="m1",
-            order_id=uuid.uuid4(),
-            period_start=now,
-            period_end=now + timedelta(days=30),
-            traffic_limit_bytes=100 * GIB,
-            revision=1,
+        return await activate(
+            self.sessions,
+            self.outbox,
+            self.directory,
+            default_region=region_default,
             region=region,
             protocol=protocol,
         )
-        envelope = Envelope.for_event(event, source="/vpn/billing")
-        async with transaction(self.sessions) as session:
-            ctx = MessageContext(session, envelope, self.outbox, event.topic.name, 0, 0)
-            await record_desired_state(
-                event, ctx, panels=self.directory, default_region=region_default, wakeup=Wakeup()
-            )
-        return subscription
 
     async def placement(self, subscription: uuid.UUID) -> Placement:
         async with self.sessions() as session:
@@ -128,15 +114,7 @@ async def world(database_factory: DatabaseFactory) -> AsyncIterator[World]:
         directory = directory_of(sessions)
         await directory.refresh()
         outbox = Outbox(tables, source="/vpn/provisioning")
-        worker = PlacementWorker(
-            sessions=sessions,
-            outbox=outbox,
-            panels=directory,
-            concurrency=16,
-            lease=timedelta(seconds=5),
-            retry=RetryPolicy(0.05, 0.2),
-            report_failure_after_attempts=2,
-        )
+        worker = quick_worker(sessions, outbox, directory, concurrency=16)
         yield World(sessions, directory, worker, outbox, urls, emulators)
         await directory.aclose()
     await engine.dispose()

@@ -236,6 +236,11 @@ class MarzbanClient:
                 break
         if response.status_code >= 500:
             raise PanelUnavailable(f"{method} {path}: HTTP {response.status_code}")
+        if response.status_code == 401 or (response.status_code == 403 and 403 not in allow):
+            # A token just issued and still refused: the admin's rights, not this request.
+            raise PanelCredentialsRefused(
+                f"{method} {path}: HTTP {response.status_code}: {self._detail(response)}"
+            )
         if response.status_code != 200 and response.status_code not in allow:
             raise PanelRejected(response.status_code, self._detail(response))
         return response
